@@ -1,0 +1,203 @@
+"""Model factories for the test suite: healthy ones, and one constructed defect per invariant."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+tfd = tfp.distributions
+tfpl = tfp.layers
+
+
+def softplus_scale(t):
+    return 1e-3 + tf.math.softplus(t)
+
+
+# --- healthy ----------------------------------------------------------------------------------
+
+
+def healthy_normal(input_dim):
+    return tf_keras.Sequential(
+        [
+            tf_keras.layers.Dense(16, activation="tanh"),
+            tf_keras.layers.Dense(2),
+            tfpl.DistributionLambda(
+                lambda t: tfd.Normal(loc=t[..., :1], scale=softplus_scale(t[..., 1:]))
+            ),
+        ]
+    )
+
+
+def healthy_flipout(input_dim, n_train):
+    kl = lambda q, p, _: tfd.kl_divergence(q, p) / n_train  # noqa: E731
+    return tf_keras.Sequential(
+        [
+            tfpl.DenseFlipout(16, activation="tanh", kernel_divergence_fn=kl),
+            tfpl.DenseFlipout(2, kernel_divergence_fn=kl),
+            tfpl.DistributionLambda(
+                lambda t: tfd.Normal(loc=t[..., :1], scale=softplus_scale(t[..., 1:]))
+            ),
+        ]
+    )
+
+
+def healthy_poisson(input_dim):
+    return tf_keras.Sequential(
+        [
+            tf_keras.layers.Dense(8, activation="tanh"),
+            tf_keras.layers.Dense(1),
+            tfpl.DistributionLambda(lambda t: tfd.Poisson(log_rate=t)),
+        ]
+    )
+
+
+def healthy_bernoulli(input_dim):
+    return tf_keras.Sequential(
+        [tf_keras.layers.Dense(1), tfpl.DistributionLambda(lambda t: tfd.Bernoulli(logits=t))]
+    )
+
+
+def healthy_categorical(input_dim, output_dim):
+    return tf_keras.Sequential(
+        [
+            tf_keras.layers.Dense(output_dim),
+            tfpl.DistributionLambda(lambda t: tfd.Categorical(logits=t)),
+        ]
+    )
+
+
+# --- one defect per invariant ----------------------------------------------------------------
+
+
+def raises_in_factory(input_dim):
+    raise ValueError("units must be positive")
+
+
+def not_a_distribution(input_dim):
+    return tf_keras.Sequential([tf_keras.layers.Dense(1)])
+
+
+def raw_scale(input_dim):
+    """positive_scales: the scale is a raw Dense output (the seed's Example 2, shape fixed)."""
+    return tf_keras.Sequential(
+        [
+            tf_keras.layers.Dense(2),
+            tfpl.DistributionLambda(lambda t: tfd.Normal(loc=t[..., :1], scale=t[..., 1:])),
+        ]
+    )
+
+
+def log_of_output(input_dim):
+    """finite_loss: log of an unconstrained output gives a NaN location (not a scale issue)."""
+    return tf_keras.Sequential(
+        [
+            tf_keras.layers.Dense(1),
+            tfpl.DistributionLambda(lambda t: tfd.Normal(loc=tf.math.log(t), scale=1.0)),
+        ]
+    )
+
+
+def sqrt_at_zero(input_dim):
+    """finite_gradients: sqrt(relu(t)) has a finite value but an inf*0 = NaN gradient at 0."""
+    return tf_keras.Sequential(
+        [
+            tf_keras.layers.Dense(1),
+            tfpl.DistributionLambda(
+                lambda t: tfd.Normal(loc=tf.sqrt(tf.nn.relu(t)), scale=1.0)
+            ),
+        ]
+    )
+
+
+def broadcast_loc(input_dim):
+    """loss_shape: loc sliced to (N,) against (N, 1) targets."""
+    return tf_keras.Sequential(
+        [
+            tf_keras.layers.Dense(2),
+            tfpl.DistributionLambda(
+                lambda t: tfd.Normal(loc=t[:, 0], scale=softplus_scale(t[:, 1]))
+            ),
+        ]
+    )
+
+
+def poisson_head(input_dim):
+    """data_in_support on real-valued (negative) targets."""
+    return tf_keras.Sequential(
+        [tf_keras.layers.Dense(1), tfpl.DistributionLambda(lambda t: tfd.Poisson(log_rate=t))]
+    )
+
+
+def huge_sgd(input_dim):
+    """no_divergence: SGD at lr 2.5 on a fixed-scale linear model: the loss grows ~2x a step."""
+    return tf_keras.Sequential(
+        [tf_keras.layers.Dense(1), tfpl.DistributionLambda(lambda t: tfd.Normal(t, 1.0))]
+    )
+
+
+def ignores_x(input_dim):
+    """learns: the output cannot depend on x, so it can at best tie the constant baseline."""
+    return tf_keras.Sequential(
+        [
+            tf_keras.layers.Lambda(lambda x: 0.0 * x[..., :1]),
+            tf_keras.layers.Dense(2),
+            tfpl.DistributionLambda(
+                lambda t: tfd.Normal(loc=t[..., :1], scale=softplus_scale(t[..., 1:]))
+            ),
+        ]
+    )
+
+
+def _posterior(init_scale):
+    def make(kernel_size, bias_size=0, dtype=None):
+        n = kernel_size + bias_size
+        c = float(np.log(np.expm1(init_scale)))
+        return tf_keras.Sequential(
+            [
+                tfpl.VariableLayer(2 * n, dtype=dtype),
+                tfpl.DistributionLambda(
+                    lambda t: tfd.Independent(
+                        tfd.Normal(loc=t[..., :n], scale=tf.nn.softplus(c + t[..., n:])), 1
+                    )
+                ),
+            ]
+        )
+
+    return make
+
+
+def _fixed_prior(kernel_size, bias_size=0, dtype=None):
+    n = kernel_size + bias_size
+    return tf_keras.Sequential(
+        [
+            tfpl.VariableLayer(n, dtype=dtype, trainable=False),
+            tfpl.DistributionLambda(lambda t: tfd.Independent(tfd.Normal(loc=t, scale=1.0), 1)),
+        ]
+    )
+
+
+def _variational(posterior, kl_weight):
+    return tf_keras.Sequential(
+        [
+            tfpl.DenseVariational(2, posterior, _fixed_prior, kl_weight=kl_weight),
+            tfpl.DistributionLambda(
+                lambda t: tfd.Normal(loc=t[..., :1], scale=softplus_scale(t[..., 1:]))
+            ),
+        ]
+    )
+
+
+def healthy_variational(input_dim, n_train):
+    return _variational(_posterior(0.05), 1.0 / n_train)
+
+
+def kl_not_divided(input_dim, n_train):
+    """posterior_not_collapsed (onto the prior): starts at the prior, KL weighted by 10 * n."""
+    return _variational(_posterior(1.0), 10.0 * n_train)
+
+
+def point_posterior(input_dim, n_train):
+    """posterior_not_collapsed (onto a point): posterior scales of 1e-9."""
+    return _variational(_posterior(1e-9), 1.0 / n_train)

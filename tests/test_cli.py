@@ -1,0 +1,58 @@
+"""The command line as a user runs it: exit codes, the summary, the JSON report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = "examples/seed_models.py"
+
+
+def tfpcheck(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tfpcheck", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=600,
+    )
+
+
+def test_buggy_model_exits_1_and_writes_the_report(tmp_path):
+    out = tmp_path / "r.json"
+    run = tfpcheck("check", f"{SEED}::example2", "--max-examples", "2", "--json", str(out))
+    assert run.returncode == 1, run.stderr
+    report = json.loads(out.read_text())
+    assert set(report) == {"tfpcheck_version", "targets"}
+    (target,) = report["targets"]
+    assert target["target"] == f"{SEED}::example2"
+    assert target["status"] == "failed"
+    assert isinstance(target["examples"], int) and isinstance(target["seconds"], float)
+    found = {(v["invariant"], v["cause"]) for v in target["violations"]}
+    assert ("positive_scales", "parameterization") in found
+    assert ("loss_shape", "shape_broadcast") in found
+    for v in target["violations"]:
+        assert set(v) == {"invariant", "cause", "message", "step", "config", "evidence", "fix",
+                          "reproduce"}
+        assert "tfpcheck.reproduce(" in v["reproduce"]
+    assert "positive_scales violated at step 0 (cause: parameterization)" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["check", "nope.py::f"], "no such file 'nope.py'"),
+        (["check", f"{SEED}::missing"], "has no callable 'missing'"),
+        (["check", f"{SEED}"], "must look like path/to/file.py::factory_name"),
+        (["check", f"{SEED}::example2", "--max-examples", "0"], "given: '0'"),
+        (["check", f"{SEED}::example2", "--bogus"], "unrecognized arguments: --bogus"),
+        (["check", f"{SEED}::example2", "--task", "weird"], "invalid choice: 'weird'"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_one_line_message(args, fragment):
+    run = tfpcheck(*args)
+    assert run.returncode == 2
+    assert fragment in run.stderr
+    assert "Traceback" not in run.stderr

@@ -1,0 +1,34 @@
+"""tfpcheck: property-based checks that TFP + Keras models fit, and why they do not.
+
+The public API. Importing it is cheap (no TensorFlow): TF is imported only when
+a model is actually built, after its thread pools have been sized.
+"""
+
+from tfpcheck._api import check, explain, reproduce
+from tfpcheck._config import Config
+from tfpcheck._diagnose import CAUSES
+from tfpcheck._invariants import INVARIANTS
+from tfpcheck._report import Finding, Report, TargetReport
+from tfpcheck._target import Target, model
+from tfpcheck.errors import InvalidArgument, TargetError, TfpcheckError, UsageError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CAUSES",
+    "INVARIANTS",
+    "Config",
+    "Finding",
+    "InvalidArgument",
+    "Report",
+    "Target",
+    "TargetError",
+    "TargetReport",
+    "TfpcheckError",
+    "UsageError",
+    "__version__",
+    "check",
+    "explain",
+    "model",
+    "reproduce",
+]

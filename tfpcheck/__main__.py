@@ -1,0 +1,7 @@
+"""``python -m tfpcheck`` is the ``tfpcheck`` command."""
+
+import sys
+
+from tfpcheck._cli import main
+
+sys.exit(main())

@@ -1,0 +1,78 @@
+"""The Python entry points: ``check`` a target, ``reproduce`` one configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tfpcheck._config import REGIMES, Config
+from tfpcheck._env import prepare_tf_environment
+from tfpcheck._invariants import INVARIANTS
+from tfpcheck._report import Finding, Report
+from tfpcheck._target import Target, get_target, load_target
+from tfpcheck.errors import InvalidArgument
+
+__all__ = ["check", "reproduce", "explain", "as_target"]
+
+def as_target(obj: Any, *, task: str | None = None) -> Target:
+    """A Target from a decorated factory, a plain factory, a ``file.py::name`` string or a Target."""
+    if isinstance(obj, Target):
+        return obj
+    if isinstance(obj, (str, Path)):
+        return load_target(str(obj), task=task)
+    marked = get_target(obj)
+    if marked is not None:
+        if task is None or task == marked.task:
+            return marked
+        return Target(marked.factory, marked.name, task, marked.strategies, marked.data,
+                      marked.regime, marked.vary)
+    if callable(obj):
+        return Target(obj, getattr(obj, "__qualname__", repr(obj)), task or "regression")
+    raise InvalidArgument(
+        f"target={obj!r}: expected a model factory, a 'file.py::name' string or a Target."
+    )
+
+def check(
+    *targets: Any,
+    task: str | None = None,
+    max_examples: int = 10,
+    seed: int = 0,
+    regime: str | None = None,
+    steps: int | None = None,
+    invariants: Iterable[str] = INVARIANTS,
+    database: Any = None,
+) -> Report:
+    """Search configurations of each target, shrink any failure, and return a :class:`Report`."""
+    if max_examples < 1:
+        raise InvalidArgument(f"max_examples={max_examples!r}: must be >= 1.")
+    if regime is not None and regime not in REGIMES:
+        raise InvalidArgument(f"regime={regime!r}: allowed values are {list(REGIMES)}.")
+    names = tuple(invariants)
+    unknown = sorted(set(names) - set(INVARIANTS))
+    if unknown:
+        raise InvalidArgument(f"invariants={unknown!r}: allowed are {list(INVARIANTS)}.")
+    prepare_tf_environment()
+    from tfpcheck._search import check_target
+
+    report = Report()
+    for obj in targets:
+        report.targets.append(
+            check_target(
+                as_target(obj, task=task), max_examples=max_examples, seed=seed, regime=regime,
+                steps=steps, invariants=names, database=database,
+            )
+        )
+    return report
+
+def reproduce(target: Any, config: dict[str, Any] | Config, *, task: str | None = None) -> list[Finding]:
+    """Re-run exactly one configuration (as printed in a report) and return its findings."""
+    prepare_tf_environment()
+    from tfpcheck._search import run_once
+
+    cfg = config if isinstance(config, Config) else Config.from_dict(dict(config))
+    return run_once(as_target(target, task=task or cfg.task), cfg)
+
+def explain(findings: Iterable[Finding]) -> str:
+    """Human-readable text for a list of findings."""
+    return "\n".join(f.explain() for f in findings) or "every invariant held"

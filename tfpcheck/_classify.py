@@ -1,0 +1,131 @@
+"""Name the cause of an exception raised while building or training a model.
+
+The patterns come from what TF, Keras and TFP actually raise for each mistake
+(seen on TF 2.21 / tf-keras 2.21 / TFP 0.25); anything unrecognised is reported
+as ``unclassified`` with the original message rather than guessed.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from tfpcheck._trace import BuildFailure
+
+__all__ = ["classify_exception", "keras3_failure", "not_a_distribution"]
+
+_KERAS3_FIX = (
+    "tfp.layers only work with Keras 2: build the model with `import tf_keras` "
+    "(tf_keras.Sequential, tf_keras.layers.Dense, ...) instead of `tf.keras`, or set "
+    "TF_USE_LEGACY_KERAS=1 before TensorFlow is first imported."
+)
+_SIGNATURE_FIX = (
+    "DenseVariational calls make_posterior_fn(kernel_size, bias_size, dtype) and "
+    "make_prior_fn(kernel_size, bias_size, dtype), each returning a Keras model that outputs a "
+    "distribution over kernel_size + bias_size weights; tfp.layers.default_multivariate_normal_fn "
+    "and default_mean_field_normal_fn have a different signature and belong to "
+    "DenseFlipout/DenseReparameterization (kernel_posterior_fn=...)."
+)
+
+
+def classify_exception(exc: BaseException, stage: str, step: int | None = None) -> BuildFailure:
+    """A :class:`BuildFailure` with the cause and fix for ``exc`` raised at ``stage``."""
+    root = _root_cause(exc)
+    message = _strip_keras_wrapper(f"{exc}".strip())
+    if root is not exc:
+        message = f"{type(root).__name__}: {_strip_keras_wrapper(str(root))}"
+    files = " ".join(
+        f.filename for e in (exc, root) for f in traceback.extract_tb(e.__traceback__)
+    )
+    cause, fix = _match(type(exc).__name__, message, files)
+    return BuildFailure(
+        stage=stage,
+        error_type=type(exc).__name__,
+        message=_first_lines(message),
+        cause=cause,
+        fix=fix,
+        step=step,
+    )
+
+
+def keras3_failure(class_name: str) -> BuildFailure:
+    return BuildFailure(
+        stage="factory",
+        error_type="Keras3Model",
+        message=f"the factory returned a Keras 3 model ({class_name}); tfp.layers need tf_keras",
+        cause="keras_version",
+        fix=_KERAS3_FIX,
+    )
+
+
+def not_a_distribution(kind: str) -> BuildFailure:
+    return BuildFailure(
+        stage="forward",
+        error_type="NotADistribution",
+        message=f"the model's output is a {kind}, not a tfd.Distribution",
+        cause="tfp_layer_misuse",
+        fix=(
+            "end the model with a tfp.layers distribution layer (e.g. "
+            "tfpl.DistributionLambda(lambda t: tfd.Normal(t[..., :1], "
+            "1e-3 + tf.math.softplus(t[..., 1:]))) or tfpl.IndependentNormal(1))."
+        ),
+    )
+
+
+def _match(kind: str, message: str, files: str) -> tuple[str, str]:
+    if "keras.Layer" in message or "KerasTensor" in message or "/keras/src/" in files:
+        return "keras_version", _KERAS3_FIX
+    if _looks_like_signature_misuse(message, files):
+        return "tfp_layer_misuse", _SIGNATURE_FIX
+    if "log_prob" in message and kind == "AttributeError":
+        return "tfp_layer_misuse", "the loss calls .log_prob: the model must output a distribution."
+    if any(s in message for s in ("Incompatible shapes", "Dimensions must be equal", "broadcast")):
+        return "shape_broadcast", (
+            "make the distribution's batch shape match the targets: keep loc as (N, 1) for "
+            "(N, 1) targets (t[..., :1], not t[:, 0]) or wrap it in tfd.Independent."
+        )
+    if "Argument `" in message and ("must be positive" in message or "non-negative" in message):
+        return "parameterization", (
+            "map the raw network output into the parameter's domain, e.g. "
+            "scale = 1e-3 + tf.math.softplus(t)."
+        )
+    return "unclassified", f"fix the {kind} raised by the model code; the message above says where."
+
+
+def _looks_like_signature_misuse(message: str, files: str) -> bool:
+    tfp_layer = "tensorflow_probability/python/layers" in files
+    signature = (
+        "add_variable_fn" in message
+        or "make_posterior_fn" in message
+        or "make_prior_fn" in message
+        or ("required positional argument" in message and tfp_layer)
+        or ("positional argument" in message and "dense_variational" in files)
+    )
+    return signature
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception Keras re-raised (its wrapper hides the useful message)."""
+    seen = {id(exc)}
+    while True:
+        inner = exc.__cause__ or exc.__context__
+        if inner is None or id(inner) in seen:
+            return exc
+        seen.add(id(inner))
+        exc = inner
+
+
+def _strip_keras_wrapper(message: str) -> str:
+    """Drop Keras's 'Exception encountered when calling layer' and 'Call arguments' blocks."""
+    lines = [line for line in message.splitlines() if line.strip()]
+    kept = [
+        line for line in lines
+        if not line.startswith("Exception encountered when calling layer")
+        and not line.startswith("Call arguments received")
+        and not line.lstrip().startswith("•")
+    ]
+    return "\n".join(kept) or message
+
+
+def _first_lines(message: str, limit: int = 6) -> str:
+    lines = [line for line in message.splitlines() if line.strip()]
+    return "\n".join(lines[:limit])

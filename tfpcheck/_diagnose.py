@@ -1,0 +1,228 @@
+"""From a violated invariant and its trace to a cause (PRODUCT.md's stable names) and a fix.
+
+A cause is named from evidence: what the model produced, at which step, on
+which data. The rules are ordered from the most specific evidence to the most
+general. Confirming a cause by intervention (re-running with one factor changed)
+is layered on top of this, not instead of it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tfpcheck._invariants import Verdict
+from tfpcheck._trace import Trace
+
+__all__ = ["CAUSES", "Diagnosis", "diagnose", "data_is_raw"]
+
+CAUSES = (
+    "prior_mismatch",
+    "parameterization",
+    "distribution_choice",
+    "tfp_layer_misuse",
+    "keras_version",
+    "shape_broadcast",
+    "data_scale",
+    "optimizer_settings",
+    "mc_sampling",
+    "kl_scaling",
+    "variational_family",
+    "numerical_instability",
+)
+#: Data whose feature/target mean exceeds this (in absolute value) or whose spread is
+#: outside [1/RAW_DATA_LIMIT, RAW_DATA_LIMIT] is "raw": not standardised.
+RAW_DATA_LIMIT = 10.0
+#: Adaptive-optimizer learning rates at or above this are "high" for a BNN (the seed: 0.1
+#: diverges, 1e-3 is the usual advice); for SGD the bar is higher.
+HIGH_LR = {"adam": 0.05, "rmsprop": 0.05, "adagrad": 0.5, "sgd": 0.5}
+#: The gradient norm growing this many times over the training is a blow-up.
+GRAD_BLOWUP = 100.0
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    cause: str
+    fix: str
+    evidence: dict[str, Any]
+
+
+def diagnose(verdict: Verdict, trace: Trace) -> Diagnosis:
+    """The most likely cause of ``verdict`` given the whole ``trace``."""
+    rule = _RULES[verdict.invariant]
+    cause, fix, extra = rule(verdict, trace)
+    return Diagnosis(cause, fix, {**verdict.evidence, **extra})
+
+
+def data_is_raw(trace: Trace) -> bool:
+    s = trace.data_stats
+    if not s:
+        return False
+    lo, hi = 1.0 / RAW_DATA_LIMIT, RAW_DATA_LIMIT
+    return (
+        s["x_abs_mean"] > hi
+        or s["y_abs_mean"] > hi
+        or not lo <= s["x_std_min"] <= hi
+        or not lo <= s["x_std_max"] <= hi
+        or not lo <= s["y_std"] <= hi
+    )
+
+
+def _lr_is_high(trace: Trace) -> bool:
+    c = trace.config
+    return c.learning_rate >= HIGH_LR.get(c.optimizer, 0.05)
+
+
+def _grad_blew_up(trace: Trace, until: int | None = None) -> bool:
+    norms = [g for g in trace.grad_norms[: until or None] if math.isfinite(g)]
+    return len(norms) > 2 and max(norms[1:]) > GRAD_BLOWUP * max(norms[0], 1e-12)
+
+
+def _kl_share(trace: Trace) -> float:
+    """KL's share of the loss over the last quarter (means: a sampled KL is noisy per step)."""
+    if not trace.losses or not trace.kl_terms:
+        return 0.0
+    q = max(1, len(trace.losses) // 4)
+    loss, kl = float(np.mean(trace.losses[-q:])), float(np.mean(trace.kl_terms[-q:]))
+    return kl / loss if math.isfinite(loss) and loss > 0 else 0.0
+
+
+_FIX_SCALE = "scale = 1e-3 + tf.math.softplus(t[..., 1:]) (a floor keeps it away from 0)"
+_FIX_DATA = (
+    "standardise features and targets (or adapt a tf_keras.layers.Normalization layer to "
+    "x_train and initialise the output bias at y_train's mean)"
+)
+_FIX_LR = "lower the learning rate (1e-3 to 1e-2 with Adam), or clip gradients (clipnorm=1.0)"
+
+
+def _builds(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    assert t.build_failure is not None
+    return t.build_failure.cause, t.build_failure.fix, {}
+
+
+def _positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    e = v.evidence
+    where = "output head" if e["role"] == "output" else f"variational {e['role']}"
+    if e["max"] == math.inf or e["min"] == -math.inf:
+        return "numerical_instability", (
+            f"the {where} parameter overflowed to inf (exp of an unbounded output?): use "
+            f"softplus instead of exp, {_FIX_SCALE}"
+        ), {}
+    if (v.step or 0) > 0 and (_grad_blew_up(t, v.step) or _lr_is_high(t)):
+        return "optimizer_settings", f"the parameter went invalid mid-training: {_FIX_LR}", {}
+    if e["min"] == 0.0 and e["max"] >= 0.0:
+        return "parameterization", (
+            f"the {where} parameter hit exactly 0 (a ReLU or an underflow): {_FIX_SCALE}"
+        ), {}
+    return "parameterization", (
+        f"the {where} takes {e['parameter']} straight from an unconstrained output; map it into "
+        f"its domain with the constraining bijector ({e['constraint']}), e.g. {_FIX_SCALE}"
+    ), {}
+
+
+def _loss_shape(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    return "shape_broadcast", (
+        "keep the distribution's batch shape equal to the targets': slice with t[..., :1] "
+        "instead of t[:, 0], or reshape y to (N,); tfd.Independent(..., 1) for vector targets"
+    ), {}
+
+
+def _data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    family = t.output_distribution or "the output distribution"
+    return "distribution_choice", (
+        f"{family} cannot produce these targets: choose a family whose support holds the data "
+        "(Normal/StudentT for real values, Poisson/NegativeBinomial for non-negative integers, "
+        "Gamma/LogNormal for positive reals, Bernoulli for 0/1)"
+    ), {}
+
+
+def _nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    step = v.step if v.step is not None else 0
+    early = [p for p in t.param_violations if p.step <= step]
+    if early:
+        first = min(early, key=lambda p: p.step)
+        return "parameterization", (
+            f"{first.path} left its constraint at step {first.step} before the loss went "
+            f"non-finite: {_FIX_SCALE}"
+        ), {"parameter": first.path, "parameter_step": first.step}
+    if t.support_nonfinite or t.support_error:
+        return "distribution_choice", "the targets lie outside the distribution's support", {}
+    if data_is_raw(t):
+        return "data_scale", f"the data are far from unit scale: {_FIX_DATA}", {"data": t.data_stats}
+    if _grad_blew_up(t, step + 1) or _lr_is_high(t):
+        return "optimizer_settings", _FIX_LR, {"learning_rate": t.config.learning_rate}
+    return "numerical_instability", (
+        "compute the likelihood in log space (logits= instead of probs=, softplus instead of "
+        "exp), or train in float64"
+    ), {}
+
+
+def _no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    if data_is_raw(t):
+        return "data_scale", f"the data are far from unit scale: {_FIX_DATA}", {"data": t.data_stats}
+    if t.layers_end and not _lr_is_high(t) and _loss_noise(t) > 1.0:
+        return "mc_sampling", (
+            "single-sample gradients of the variational layers are too noisy: use Flipout or "
+            "local reparameterization, more Monte Carlo samples, or a lower learning rate"
+        ), {"loss_noise": _loss_noise(t)}
+    return "optimizer_settings", _FIX_LR, {"learning_rate": t.config.learning_rate,
+                                          "optimizer": t.config.optimizer}
+
+
+def _learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    if data_is_raw(t):
+        return "data_scale", (
+            f"the model starts far from data that is far from zero and unit scale: {_FIX_DATA}"
+        ), {"data": t.data_stats}
+    share = _kl_share(t)
+    if share > 0.5:
+        return "kl_scaling", (
+            "the KL term dominates the loss: divide it by the number of training examples "
+            "(kl_weight=1/n_train, or kernel_divergence_fn=lambda q, p, _: kl(q, p) / n)"
+        ), {"kl_share_of_loss": share}
+    if t.config.learning_rate < 1e-3:
+        return "optimizer_settings", "the learning rate is too low to learn in time", {}
+    return "distribution_choice", (
+        "the output distribution (its family or a fixed parameter such as a constant scale) "
+        "cannot fit these targets: learn the scale, or pick a family that matches the data"
+    ), {"output_distribution": t.output_distribution}
+
+
+def _collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    if v.evidence.get("collapse") == "point":
+        return "variational_family", (
+            "the posterior scale shrank to ~0: initialise its untransformed scale near -3 "
+            "(softplus -> 0.05), keep a 1e-5 floor, and check the posterior family"
+        ), {}
+    if _kl_share(t) > 0.5:
+        return "kl_scaling", (
+            "the KL term swamps the likelihood: weight it by 1/n_train"
+        ), {"kl_share_of_loss": _kl_share(t)}
+    return "prior_mismatch", (
+        "the posterior stayed on the prior: the prior is too narrow (or the likelihood too "
+        "weak) for the data to move the weights; widen the prior or standardise the data"
+    ), {}
+
+
+def _loss_noise(t: Trace) -> float:
+    """Spread of step-to-step loss changes relative to the loss level (second half)."""
+    half = np.asarray(t.losses[len(t.losses) // 2 :], dtype=float)
+    if half.size < 4:
+        return 0.0
+    return float(np.std(np.diff(half)) / (abs(np.median(half)) + 1e-12))
+
+
+_RULES = {
+    "builds": _builds,
+    "finite_loss": _nonfinite,
+    "finite_gradients": _nonfinite,
+    "positive_scales": _positive_scales,
+    "loss_shape": _loss_shape,
+    "data_in_support": _data_in_support,
+    "no_divergence": _no_divergence,
+    "learns": _learns,
+    "posterior_not_collapsed": _collapsed,
+}

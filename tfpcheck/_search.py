@@ -1,0 +1,139 @@
+"""The Hypothesis search over configurations of one target, with a shrink budget.
+
+Each example is one brief training (about a second), so shrinking is capped:
+after the first failure, at most ``shrink_budget`` new configurations are
+trained; past that, unseen configurations count as passing and Hypothesis
+settles on the smallest failure it has already seen. Every result is cached,
+so Hypothesis's final replay of the minimal example costs nothing and can't flake.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.database import ExampleDatabase
+
+from tfpcheck._config import Config
+from tfpcheck._diagnose import diagnose
+from tfpcheck._invariants import INVARIANTS, evaluate
+from tfpcheck._report import Finding, TargetReport, reproduce_snippet
+from tfpcheck._space import DEFAULT_STEPS, configs
+from tfpcheck._target import Target
+from tfpcheck._trace import Trace
+from tfpcheck.errors import TfpcheckError
+
+__all__ = ["check_target", "findings_for", "run_once"]
+
+
+class _Violated(Exception):
+    def __init__(self, findings: list[Finding]) -> None:
+        super().__init__(findings[0].explain())
+        self.findings = findings
+
+
+def findings_for(
+    target: Target, trace: Trace, invariants: tuple[str, ...] = INVARIANTS
+) -> list[Finding]:
+    """A :class:`Finding` for every invariant the trace violates."""
+    config = trace.config.to_dict()
+    out = []
+    for verdict in evaluate(trace, invariants):
+        if verdict.holds:
+            continue
+        d = diagnose(verdict, trace)
+        out.append(
+            Finding(
+                invariant=verdict.invariant, cause=d.cause, message=verdict.message,
+                step=verdict.step, config=config, evidence=d.evidence, fix=d.fix,
+                reproduce=reproduce_snippet(target.name, config),
+            )
+        )
+    return out
+
+
+def run_once(
+    target: Target, config: Config, invariants: tuple[str, ...] = INVARIANTS
+) -> list[Finding]:
+    """Train one configuration and return its findings (empty when every invariant held)."""
+    from tfpcheck._train import run_config
+
+    return findings_for(target, run_config(target, config, config.params), invariants)
+
+
+def check_target(
+    target: Target,
+    *,
+    max_examples: int = 10,
+    seed: int = 0,
+    regime: str | None = None,
+    steps: int | None = None,
+    invariants: tuple[str, ...] = INVARIANTS,
+    database: ExampleDatabase | None = None,
+    shrink_budget: int = 12,
+) -> TargetReport:
+    """Search ``max_examples`` configurations of ``target``; shrink and explain a failure."""
+    start = time.perf_counter()
+    state = _SearchState(target, invariants, shrink_budget)
+    strategy = _strategy(target, regime or target.regime or "default", steps or DEFAULT_STEPS)
+
+    @settings(
+        max_examples=max_examples, deadline=None, database=database, derandomize=False,
+        suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+    )
+    @given(strategy)
+    def search(config: Config) -> None:
+        findings = state.evaluate(config)
+        if findings:
+            raise _Violated(findings)
+
+    search = hypothesis_seed(seed)(search)
+    report = TargetReport(target=target.name, status="passed")
+    try:
+        search()
+    except _Violated as violated:
+        report.status, report.violations = "failed", violated.findings
+    except TfpcheckError as exc:
+        report.status, report.error = "error", f"{target.name}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - one target's crash must not lose the others
+        report.status = "error"
+        report.error = f"{target.name}: tfpcheck itself failed with {type(exc).__name__}: {exc}"
+    report.examples = state.trained
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+class _SearchState:
+    def __init__(self, target: Target, invariants: tuple[str, ...], budget: int) -> None:
+        self.target, self.invariants, self.budget = target, invariants, budget
+        self.cache: dict[str, list[Finding]] = {}
+        self.trained = 0
+        self.failed_at: int | None = None
+
+    def evaluate(self, config: Config) -> list[Finding]:
+        key = repr(config)
+        if key in self.cache:
+            return self.cache[key]
+        if self.failed_at is not None and self.trained - self.failed_at >= self.budget:
+            return []  # shrink budget spent: unseen configurations count as passing
+        findings = run_once(self.target, config, self.invariants)
+        self.trained += 1
+        self.cache[key] = findings
+        if findings and self.failed_at is None:
+            self.failed_at = self.trained
+        return findings
+
+
+def _strategy(target: Target, regime: str, steps: int) -> st.SearchStrategy[Config]:
+    base = configs(task=target.task, regime=regime, steps=steps, vary=target.vary)
+    params: Mapping[str, Any] = target.strategies
+    if not params:
+        return base
+    return st.builds(
+        lambda c, p: c.replace(params=p), base, st.fixed_dictionaries(dict(params))
+    )

@@ -1,0 +1,192 @@
+"""Targets: a user's model factory, how to call it, and where it came from.
+
+Light on purpose: the pytest plugin imports this at collection time, so nothing
+here may import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tfpcheck._config import REGIMES, TASKS
+from tfpcheck.errors import InvalidArgument, UsageError
+
+__all__ = ["KNOWN_PARAMETERS", "VARY", "Target", "model", "load_target", "factory_kwargs"]
+
+#: Factory parameters tfpcheck fills from what it draws.
+KNOWN_PARAMETERS = ("input_dim", "output_dim", "n_train", "x_train", "y_train")
+#: What a target may exclude from variation with ``vary=``.
+VARY = ("data", "optimizer")
+_ATTR = "__tfpcheck_target__"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A model factory plus the knobs that say how to check it."""
+
+    factory: Callable[..., Any]
+    name: str
+    task: str = "regression"
+    strategies: Mapping[str, Any] = field(default_factory=dict)
+    data: Any = None
+    regime: str | None = None
+    vary: frozenset[str] = frozenset(VARY)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise InvalidArgument(
+                f"{self.name}: task={self.task!r} is not one of {list(TASKS)}; "
+                "pick the task that matches your targets."
+            )
+        if self.regime is not None and self.regime not in REGIMES:
+            raise InvalidArgument(f"{self.name}: regime={self.regime!r}; allowed: {list(REGIMES)}.")
+        unknown = sorted(set(self.vary) - set(VARY))
+        if unknown:
+            raise InvalidArgument(f"{self.name}: vary={sorted(self.vary)}; allowed: {list(VARY)}.")
+        missing = unfilled_parameters(self.factory, self.strategies)
+        if missing:
+            raise InvalidArgument(
+                f"{self.name}: the factory's parameter(s) {missing} are not ones tfpcheck "
+                f"fills ({', '.join(KNOWN_PARAMETERS)}); give each a Hypothesis strategy, e.g. "
+                f"@tfpcheck.model(task={self.task!r}, {missing[0]}=st.floats(0.1, 10.0)), "
+                "or a default value."
+            )
+
+
+def model(
+    fn: Callable[..., Any] | None = None,
+    *,
+    task: str = "regression",
+    data: Any = None,
+    regime: str | None = None,
+    vary: tuple[str, ...] | frozenset[str] = VARY,
+    **strategies: Any,
+) -> Any:
+    """Mark a model factory as a tfpcheck target; the factory is returned unchanged.
+
+    ``strategies`` give Hypothesis strategies for factory parameters tfpcheck does
+    not fill itself (anything beyond ``input_dim``, ``output_dim``, ``n_train``,
+    ``x_train``, ``y_train``).
+    """
+
+    def mark(factory: Callable[..., Any]) -> Callable[..., Any]:
+        target = Target(
+            factory=factory,
+            name=_default_name(factory),
+            task=task,
+            strategies=dict(strategies),
+            data=data,
+            regime=regime,
+            vary=frozenset(vary),
+        )
+        setattr(factory, _ATTR, target)
+        return factory
+
+    return mark(fn) if fn is not None else mark
+
+
+def get_target(obj: Any) -> Target | None:
+    """The :class:`Target` a decorated factory carries, or None."""
+    return getattr(obj, _ATTR, None)
+
+
+def load_target(spec: str, *, task: str | None = None) -> Target:
+    """Resolve ``path/to/file.py::name`` to a Target; UsageError (one line) if it cannot."""
+    path_text, sep, name = spec.partition("::")
+    if not sep or not name:
+        raise UsageError(f"target {spec!r} must look like path/to/file.py::factory_name")
+    path = Path(path_text)
+    if not path.is_file():
+        raise UsageError(f"target {spec!r}: no such file {path_text!r}")
+    module = _import_file(path)
+    factory = getattr(module, name, None)
+    if factory is None or not callable(factory):
+        names = sorted(n for n, v in vars(module).items() if get_target(v) is not None)
+        raise UsageError(
+            f"target {spec!r}: {path_text} has no callable {name!r}"
+            + (f" (its targets: {', '.join(names)})" if names else "")
+        )
+    found = get_target(factory)
+    label = f"{path_text}::{name}"
+    if found is None:
+        return Target(factory=factory, name=label, task=task or "regression")
+    return Target(
+        factory=found.factory,
+        name=label,
+        task=task or found.task,
+        strategies=found.strategies,
+        data=found.data,
+        regime=found.regime,
+        vary=found.vary,
+    )
+
+
+def unfilled_parameters(factory: Callable[..., Any], strategies: Mapping[str, Any]) -> list[str]:
+    """Required factory parameters that neither tfpcheck nor a strategy fills."""
+    return [
+        p.name
+        for p in _parameters(factory)
+        if p.default is inspect.Parameter.empty
+        and p.name not in KNOWN_PARAMETERS
+        and p.name not in strategies
+    ]
+
+
+def factory_kwargs(
+    factory: Callable[..., Any], available: Mapping[str, Any], drawn: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Fill the factory's parameters by name from ``available`` and ``drawn`` values."""
+    kwargs: dict[str, Any] = {}
+    for p in _parameters(factory):
+        if p.name in drawn:
+            kwargs[p.name] = drawn[p.name]
+        elif p.name in available:
+            kwargs[p.name] = available[p.name]
+    return kwargs
+
+
+def _parameters(factory: Callable[..., Any]) -> list[inspect.Parameter]:
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p for p in inspect.signature(factory).parameters.values() if p.kind in kinds]
+
+
+def _default_name(factory: Callable[..., Any]) -> str:
+    try:
+        path = Path(inspect.getfile(factory))
+        try:
+            path = path.resolve().relative_to(Path.cwd().resolve())
+        except ValueError:
+            pass
+        return f"{path.as_posix()}::{factory.__name__}"
+    except (TypeError, OSError):
+        return getattr(factory, "__qualname__", repr(factory))
+
+
+def _import_file(path: Path) -> Any:
+    """Import a user's file as a module, once per resolved path."""
+    resolved = path.resolve()
+    module_name = "_tfpcheck_target_" + str(abs(hash(str(resolved))))
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, resolved)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"target file {str(path)!r} cannot be imported as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    sys.path.insert(0, str(resolved.parent))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise UsageError(
+            f"target file {str(path)!r} raised {type(exc).__name__}: {exc} while being imported"
+        ) from exc
+    finally:
+        sys.path.remove(str(resolved.parent))
+    return module

@@ -1,0 +1,87 @@
+"""The training trace: everything the engine observed, as plain Python values.
+
+Invariants and diagnosis read only this record, so they stay cheap, testable
+without TensorFlow, and the same whether the model trained through tfpcheck's
+step or the user's own ``train_step``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfpcheck._config import Config
+
+__all__ = ["BuildFailure", "ParamViolation", "LayerSummary", "Trace"]
+
+
+@dataclass(frozen=True)
+class BuildFailure:
+    """The factory, compile, a forward pass or a training step raised."""
+
+    stage: str  # "factory" | "compile" | "forward" | "train_step"
+    error_type: str
+    message: str
+    cause: str
+    fix: str
+    step: int | None = None
+
+
+@dataclass(frozen=True)
+class ParamViolation:
+    """A distribution parameter left its TFP constraint (first step it happened)."""
+
+    path: str  # e.g. "output.scale", "dense_flipout/kernel_posterior.distribution.scale"
+    role: str  # "output" | "posterior" | "prior"
+    distribution: str
+    constraint: str  # the constraining bijector's name, e.g. "Softplus"
+    step: int
+    n_bad: int
+    n_total: int
+    min_value: float
+    max_value: float
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """A variational layer at one moment: KL per weight and posterior spread against the prior."""
+
+    name: str
+    kind: str
+    n_weights: int
+    kl_per_weight: float
+    posterior_stddev: float  # median over weights with non-zero spread
+    prior_stddev: float
+    prior_trainable: bool
+
+
+@dataclass
+class Trace:
+    """What one brief training of one configuration showed."""
+
+    config: Config
+    build_failure: BuildFailure | None = None
+    losses: list[float] = field(default_factory=list)
+    grad_norms: list[float] = field(default_factory=list)
+    grad_finite: list[bool] = field(default_factory=list)
+    kl_terms: list[float] = field(default_factory=list)
+    param_violations: list[ParamViolation] = field(default_factory=list)
+    output_distribution: str | None = None
+    loss_shape: tuple[int, ...] | None = None
+    batch_size: int | None = None
+    target_shape: tuple[int, ...] | None = None
+    support_nonfinite: int | None = None  # targets with non-finite log-prob at initialisation
+    support_examples: list[float] = field(default_factory=list)
+    support_error: str | None = None
+    model_nll: float | None = None
+    baseline_nll: float | None = None
+    baseline_family: str | None = None
+    layers_start: list[LayerSummary] = field(default_factory=list)
+    layers_end: list[LayerSummary] = field(default_factory=list)
+    custom_train_step: bool = False
+    data_stats: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def steps_run(self) -> int:
+        return len(self.losses)

@@ -1,0 +1,262 @@
+"""The engine: build one configuration's model, train it briefly, record a :class:`Trace`.
+
+config -> data -> model -> traced training step -> trace. The training step is a
+``tf.function`` around the model's own ``train_step``; what tfpcheck observes
+(gradients, every distribution's parameters, the per-example loss shape, KL
+terms) is returned from that same traced step, so observing costs no extra pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from tfpcheck._baseline import baseline_nll, per_example_nll
+from tfpcheck._build import Recorder, compile_for_check, is_keras3_model
+from tfpcheck._classify import classify_exception, keras3_failure, not_a_distribution
+from tfpcheck._config import Config
+from tfpcheck._constraints import parameter_checks, unwrap
+from tfpcheck._data import make_data, rescale_user_data
+from tfpcheck._target import Target, factory_kwargs
+from tfpcheck._trace import ParamViolation, Trace
+from tfpcheck._variational import layer_distributions, summarise_layers, variational_layers
+
+__all__ = ["run_config", "training_data"]
+
+#: Consecutive non-finite losses after which training stops (the weights are NaN by then).
+STOP_AFTER_NONFINITE = 5
+#: Forward passes averaged for the final NLL of a stochastic (variational) model.
+EVAL_PASSES = 4
+
+
+
+def training_data(target: Target, config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Generated data for the task, or the target's own ``(x, y)`` rescaled per the config."""
+    if isinstance(target.data, tuple) and len(target.data) == 2:
+        return rescale_user_data(*target.data, config, vary="data" in target.vary)
+    return make_data(config)
+
+
+def run_config(target: Target, config: Config, drawn: Mapping[str, Any] | None = None) -> Trace:
+    """Train ``target`` under ``config`` and return everything observed."""
+    trace = Trace(config=config)
+    x, y = training_data(target, config)
+    trace.target_shape = tuple(y.shape)
+    trace.data_stats = _data_stats(x, y)
+    _reset_tf(config)
+    try:
+        model = _build_and_compile(target, config, x, y, drawn or {}, trace)
+        if model is None:
+            return trace
+        _observe_initial(model, x, y, trace)
+        if trace.build_failure is None:
+            _train(model, x, y, trace)
+        if trace.build_failure is None and trace.steps_run:
+            _observe_final(model, x, y, trace)
+    finally:
+        tf_keras.backend.set_floatx("float32")
+    return trace
+
+
+def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Centre and spread of features and targets: the evidence for ``data_scale``."""
+    return {
+        "x_abs_mean": float(np.max(np.abs(x.mean(0)))),
+        "x_std_min": float(np.min(x.std(0))),
+        "x_std_max": float(np.max(x.std(0))),
+        "y_abs_mean": float(np.max(np.abs(np.mean(y, 0)))),
+        "y_std": float(np.max(np.std(y, 0))),
+    }
+
+
+def _reset_tf(config: Config) -> None:
+    tf_keras.backend.clear_session()
+    tf_keras.backend.set_floatx(config.dtype)
+    tf_keras.utils.set_random_seed(config.seed)
+
+
+def _build_and_compile(
+    target: Target, config: Config, x: np.ndarray, y: np.ndarray, drawn: Mapping[str, Any],
+    trace: Trace,
+) -> Any:
+    available = {
+        "input_dim": x.shape[1],
+        "output_dim": config.output_dim,
+        "n_train": x.shape[0],
+        "x_train": x,
+        "y_train": y,
+    }
+    try:
+        model = target.factory(**factory_kwargs(target.factory, available, drawn))
+    except Exception as exc:  # noqa: BLE001 - any factory error is a `builds` verdict
+        trace.build_failure = classify_exception(exc, "factory")
+        return None
+    if is_keras3_model(model):
+        trace.build_failure = keras3_failure(type(model).__name__)
+        return None
+    if not isinstance(model, tf_keras.Model):
+        trace.build_failure = classify_exception(
+            TypeError(f"the factory returned {type(model).__name__}, not a tf_keras.Model"),
+            "factory",
+        )
+        return None
+    recorder = Recorder()
+    try:
+        compile_for_check(model, config, recorder, vary_optimizer="optimizer" in target.vary)
+    except Exception as exc:  # noqa: BLE001
+        trace.build_failure = classify_exception(exc, "compile")
+        return None
+    model._tfpcheck_recorder = recorder
+    return model
+
+
+def _observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
+    """One eager forward pass: is the output a distribution, do the targets lie in its support."""
+    try:
+        output = model(x, training=False)
+    except Exception as exc:  # noqa: BLE001
+        trace.build_failure = classify_exception(exc, "forward")
+        return
+    dist = unwrap(output)
+    if not hasattr(dist, "log_prob"):
+        trace.build_failure = not_a_distribution(type(output).__name__)
+        return
+    trace.output_distribution = type(dist).__name__
+    trace.custom_train_step = type(model).train_step is not tf_keras.Model.train_step
+    checks = list(parameter_checks(dist, "output"))
+    if any(int(c.summary()["n_bad"]) for c in checks) or not all(
+        bool(tf.reduce_all(tf.math.is_finite(tf.cast(c.value, tf.float32)))) for c in checks
+    ):
+        return  # parameters invalid or NaN already: support is moot, other invariants report it
+    _check_support(dist, y, trace)
+    trace.layers_start = summarise_layers(model)
+
+
+def _check_support(dist: Any, y: np.ndarray, trace: Trace) -> None:
+    try:
+        lp = np.asarray(dist.log_prob(tf.cast(y, dist.dtype)))
+    except Exception as exc:  # noqa: BLE001
+        trace.support_error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        return
+    bad = ~np.isfinite(lp)
+    trace.support_nonfinite = int(bad.sum())
+    if bad.any():
+        rows = np.unique(np.nonzero(bad)[0])[:5]
+        trace.support_examples = [float(np.ravel(y[r])[0]) for r in rows if r < len(y)]
+    try:
+        dist.copy(validate_args=True).log_prob(tf.cast(y, dist.dtype))
+    except Exception as exc:  # noqa: BLE001
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "Argument `" not in text:  # a parameter assertion is positive_scales' business
+            trace.support_error = text
+
+
+def make_step(model: Any) -> tuple[Callable[..., Any], dict[str, tuple[str, str, str]]]:
+    """The traced training step and, filled at trace time, each checked parameter's metadata."""
+    recorder: Recorder = model._tfpcheck_recorder
+    layers = variational_layers(model)
+    meta: dict[str, tuple[str, str, str]] = {}
+
+    @tf.function(reduce_retracing=True)
+    def step(x: Any, y: Any) -> dict[str, Any]:
+        recorder.clear()
+        for metric in model.metrics:
+            metric.reset_state()
+        logs = model.train_step((x, y))
+        dist = recorder.distribution
+        if dist is None:  # a custom train_step that bypasses the compiled loss
+            dist = model(x, training=True)
+        checks = [(c, "output") for c in parameter_checks(dist, "output")]
+        for layer in layers:
+            for label, role, d in layer_distributions(layer):
+                checks += [(c, role) for c in parameter_checks(d, label)]
+        for c, role in checks:
+            meta[c.path] = (role, c.distribution, type(c.bijector).__name__)
+        out = {
+            "loss": _step_loss(logs),
+            "grad_norm": recorder.tensors.get("grad_norm", tf.constant(np.nan)),
+            "grad_finite": recorder.tensors.get("grad_finite", tf.constant(True)),
+            "loss_shape": recorder.tensors.get("loss_shape", tf.constant([-1])),
+            "kl": tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in model.losses])
+            if model.losses
+            else tf.constant(0.0),
+            "params": {c.path: c.summary() for c, _ in checks},
+        }
+        return out
+
+    return step, meta
+
+
+def _step_loss(logs: Any) -> Any:
+    if isinstance(logs, Mapping):
+        if "loss" in logs:
+            return tf.cast(tf.reduce_mean(logs["loss"]), tf.float32)
+        for value in logs.values():
+            return tf.cast(tf.reduce_mean(value), tf.float32)
+    return tf.cast(tf.reduce_mean(logs), tf.float32)
+
+
+def _batches(n: int, batch_size: int, steps: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed + 1)
+    b = min(batch_size, n)
+    out: list[np.ndarray] = []
+    while len(out) < steps:
+        perm = rng.permutation(n)
+        out += [perm[i : i + b] for i in range(0, n - b + 1, b)]
+    return out[:steps]
+
+
+def _train(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
+    config = trace.config
+    step_fn, meta = make_step(model)
+    seen: set[str] = set()
+    nonfinite_run = 0
+    for i, idx in enumerate(_batches(len(x), config.batch_size, config.steps, config.seed)):
+        try:
+            out = step_fn(tf.constant(x[idx]), tf.constant(y[idx]))
+        except Exception as exc:  # noqa: BLE001
+            trace.build_failure = classify_exception(exc, "train_step", step=i)
+            return
+        _record_step(trace, i, out, meta, seen, batch=len(idx))
+        nonfinite_run = 0 if np.isfinite(trace.losses[-1]) else nonfinite_run + 1
+        if nonfinite_run >= STOP_AFTER_NONFINITE:
+            break
+
+
+def _record_step(
+    trace: Trace, i: int, out: dict[str, Any], meta: dict[str, tuple[str, str, str]],
+    seen: set[str], batch: int,
+) -> None:
+    trace.losses.append(float(out["loss"]))
+    trace.grad_norms.append(float(out["grad_norm"]))
+    trace.grad_finite.append(bool(out["grad_finite"]))
+    trace.kl_terms.append(float(out["kl"]))
+    if i == 0:
+        trace.loss_shape = tuple(int(d) for d in np.asarray(out["loss_shape"]))
+        trace.batch_size = batch
+    for path, s in out["params"].items():
+        n_bad = int(s["n_bad"])
+        if n_bad and path not in seen:
+            seen.add(path)
+            role, dist_name, constraint = meta[path]
+            trace.param_violations.append(
+                ParamViolation(
+                    path=path, role=role, distribution=dist_name, constraint=constraint, step=i,
+                    n_bad=n_bad, n_total=int(s["n_total"]),
+                    min_value=float(s["min"]), max_value=float(s["max"]),
+                )
+            )
+
+
+def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
+    try:
+        values = [per_example_nll(model(x, training=False), y) for _ in range(EVAL_PASSES)]
+        trace.model_nll = float(np.mean(values))
+        trace.layers_end = summarise_layers(model)
+    except Exception as exc:  # noqa: BLE001 - evaluation is best effort; training already ran
+        trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
+    trace.baseline_nll, trace.baseline_family = baseline_nll(trace.config.task, y)

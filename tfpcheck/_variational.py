@@ -1,0 +1,142 @@
+"""Find the variational layers of a model and read their posteriors and priors.
+
+Two generations of tfp.layers are covered: ``DenseVariational`` (posterior and
+prior are small Keras models built by ``make_posterior_fn``/``make_prior_fn``) and
+the ``Dense{Flipout,Reparameterization,LocalReparameterization}`` family (and
+their convolutional siblings), which keep ``kernel_posterior``, ``kernel_prior``,
+``bias_posterior``, ``bias_prior`` as distributions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfpcheck._constraints import unwrap
+from tfpcheck._trace import LayerSummary
+
+tfd = tfp.distributions
+
+__all__ = ["variational_layers", "layer_distributions", "summarise_layers"]
+
+_V1_ATTRS = (
+    ("kernel_posterior", "posterior"),
+    ("kernel_prior", "prior"),
+    ("bias_posterior", "posterior"),
+    ("bias_prior", "prior"),
+)
+_KL_SAMPLES = 16
+
+
+def variational_layers(model: Any) -> list[Any]:
+    """Layers carrying a posterior (and usually a prior), in a stable order."""
+    found = []
+    for layer in _all_layers(model):
+        if hasattr(layer, "_posterior") and hasattr(layer, "_prior"):
+            found.append(layer)
+        elif any(isinstance(getattr(layer, a, None), tfd.Distribution) for a, _ in _V1_ATTRS):
+            found.append(layer)
+    return found
+
+
+def layer_distributions(layer: Any) -> Iterator[tuple[str, str, Any]]:
+    """``(label, role, distribution)`` for each posterior and prior of ``layer``."""
+    if hasattr(layer, "_posterior") and hasattr(layer, "_prior"):
+        dummy = tf.zeros([1, 1], dtype=layer.dtype or tf.float32)
+        yield f"{layer.name}/posterior", "posterior", layer._posterior(dummy)
+        yield f"{layer.name}/prior", "prior", layer._prior(dummy)
+        return
+    for attr, role in _V1_ATTRS:
+        dist = getattr(layer, attr, None)
+        if isinstance(dist, tfd.Distribution):
+            yield f"{layer.name}/{attr}", role, dist
+
+
+def summarise_layers(model: Any) -> list[LayerSummary]:
+    """KL per weight and posterior/prior spread of every variational layer, now (eager)."""
+    summaries = []
+    for layer in variational_layers(model):
+        pairs = _posterior_prior_pairs(layer)
+        if not pairs:
+            continue
+        kl_total, n_weights, post_sd, prior_sd = 0.0, 0, [], []
+        for q, p in pairs:
+            n = int(np.prod(unwrap(q).event_shape) * np.prod(unwrap(q).batch_shape))
+            kl_total += _kl(q, p)
+            n_weights += max(n, 1)
+            post_sd.append(_stddev(q))
+            prior_sd.append(_stddev(p))
+        post = np.concatenate(post_sd)
+        prior = np.concatenate(prior_sd)
+        post = post[post > 0]
+        summaries.append(
+            LayerSummary(
+                name=layer.name,
+                kind=type(layer).__name__,
+                n_weights=n_weights,
+                kl_per_weight=kl_total / max(n_weights, 1),
+                posterior_stddev=float(np.median(post)) if post.size else 0.0,
+                prior_stddev=float(np.median(prior)) if prior.size else float("nan"),
+                prior_trainable=_prior_trainable(layer),
+            )
+        )
+    return summaries
+
+
+def _posterior_prior_pairs(layer: Any) -> list[tuple[Any, Any]]:
+    dists = {label.rsplit("/", 1)[1]: d for label, _, d in layer_distributions(layer)}
+    pairs = []
+    for post, prior in (("posterior", "prior"), ("kernel_posterior", "kernel_prior")):
+        q, p = dists.get(post), dists.get(prior)
+        if q is not None and p is not None and not _is_point(q):
+            pairs.append((q, p))
+    return pairs
+
+
+def _is_point(dist: Any) -> bool:
+    """A Deterministic (point-mass) posterior, e.g. the default bias posterior: not variational."""
+    d = unwrap(dist)
+    while isinstance(d, tfd.Independent):
+        d = d.distribution
+    return isinstance(d, tfd.Deterministic)
+
+
+def _kl(q: Any, p: Any) -> float:
+    q, p = unwrap(q), unwrap(p)
+    try:
+        return float(tf.reduce_sum(tfd.kl_divergence(q, p)))
+    except NotImplementedError:
+        w = q.sample(_KL_SAMPLES)
+        return float(tf.reduce_mean(tf.reduce_sum(q.log_prob(w) - p.log_prob(w))))
+
+
+def _stddev(dist: Any) -> np.ndarray:
+    d = unwrap(dist)
+    try:
+        sd = d.stddev()
+    except (NotImplementedError, ValueError, TypeError):
+        sd = tf.math.reduce_std(d.sample(_KL_SAMPLES), axis=0)
+    return np.reshape(np.asarray(sd, dtype=float), [-1])
+
+
+def _prior_trainable(layer: Any) -> bool:
+    prior = getattr(layer, "_prior", None)
+    if prior is not None and hasattr(prior, "trainable_variables"):
+        return bool(prior.trainable_variables)
+    for attr in ("kernel_prior", "bias_prior"):
+        dist = getattr(layer, attr, None)
+        if isinstance(dist, tfd.Distribution) and dist.trainable_variables:
+            return True
+    return False
+
+
+def _all_layers(model: Any) -> list[Any]:
+    seen: dict[int, Any] = {}
+    for module in getattr(model, "submodules", ()):
+        if hasattr(module, "call") and hasattr(module, "name"):
+            seen.setdefault(id(module), module)
+    return list(seen.values())
