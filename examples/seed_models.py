@@ -155,7 +155,7 @@ def _learned_scale_normal(loc_shift=0.0, scale_unit=1.0):
     return tfpl.DistributionLambda(
         lambda t: tfd.Normal(
             loc=loc_shift + scale_unit * t[..., :1],
-            scale=scale_unit * (1e-3 + tf.math.softplus(t[..., 1:])),
+            scale=scale_unit * (1e-3 + tf.math.softplus(0.05 * t[..., 1:])),
         )
     )
 

@@ -12,7 +12,8 @@ tfpl = tfp.layers
 
 
 def softplus_scale(t):
-    return 1e-3 + tf.math.softplus(t)
+    """TFP's tutorial parameterization: the 0.05 keeps initial scales near softplus(0)."""
+    return 1e-3 + tf.math.softplus(0.05 * t)
 
 
 # --- healthy ----------------------------------------------------------------------------------

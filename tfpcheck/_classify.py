@@ -66,7 +66,7 @@ def not_a_distribution(kind: str) -> BuildFailure:
         fix=(
             "end the model with a tfp.layers distribution layer (e.g. "
             "tfpl.DistributionLambda(lambda t: tfd.Normal(t[..., :1], "
-            "1e-3 + tf.math.softplus(t[..., 1:]))) or tfpl.IndependentNormal(1))."
+            "1e-3 + tf.math.softplus(0.05 * t[..., 1:]))) or tfpl.IndependentNormal(1))."
         ),
     )
 

@@ -90,7 +90,7 @@ def _kl_share(trace: Trace) -> float:
     return kl / loss if math.isfinite(loss) and loss > 0 else 0.0
 
 
-_FIX_SCALE = "scale = 1e-3 + tf.math.softplus(t[..., 1:]) (a floor keeps it away from 0)"
+_FIX_SCALE = "scale = 1e-3 + tf.math.softplus(0.05 * t[..., 1:]) (a floor keeps it away from 0)"
 _FIX_DATA = (
     "standardise features and targets (or adapt a tf_keras.layers.Normalization layer to "
     "x_train and initialise the output bias at y_train's mean)"
