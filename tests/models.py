@@ -202,3 +202,63 @@ def kl_not_divided(input_dim, n_train):
 def point_posterior(input_dim, n_train):
     """posterior_not_collapsed (onto a point): posterior scales of 1e-9."""
     return _variational(_posterior(1e-9), 1.0 / n_train)
+
+
+def healthy_reparameterization(input_dim, n_train):
+    kl = lambda q, p, _: tfd.kl_divergence(q, p) / n_train  # noqa: E731
+    return tf_keras.Sequential(
+        [
+            tfpl.DenseReparameterization(8, activation="tanh", kernel_divergence_fn=kl),
+            tfpl.DenseLocalReparameterization(2, kernel_divergence_fn=kl),
+            tfpl.DistributionLambda(
+                lambda t: tfd.Normal(loc=t[..., :1], scale=softplus_scale(t[..., 1:]))
+            ),
+        ]
+    )
+
+
+def raw_posterior_scale(input_dim, n_train):
+    """positive_scales on a variational posterior: its scale is the raw variable (starts at 0)."""
+
+    def posterior(kernel_size, bias_size=0, dtype=None):
+        n = kernel_size + bias_size
+        return tf_keras.Sequential(
+            [
+                tfpl.VariableLayer(2 * n, dtype=dtype),
+                tfpl.DistributionLambda(
+                    lambda t: tfd.Independent(tfd.Normal(loc=t[..., :n], scale=t[..., n:]), 1)
+                ),
+            ]
+        )
+
+    return _variational(posterior, 1.0 / n_train)
+
+
+class _OwnTrainStep(tf_keras.Model):
+    """A model with its own train_step (no compiled loss): tfpcheck must train through it."""
+
+    def __init__(self, scale_fn):
+        super().__init__()
+        self.dense = tf_keras.layers.Dense(2)
+        self.head = tfpl.DistributionLambda(
+            lambda t: tfd.Normal(loc=t[..., :1], scale=scale_fn(t[..., 1:]))
+        )
+
+    def call(self, x):
+        return self.head(self.dense(x))
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(self(x, training=True).log_prob(y))
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
+        return {"loss": loss}
+
+
+def own_train_step(input_dim):
+    return _OwnTrainStep(softplus_scale)
+
+
+def own_train_step_raw_scale(input_dim):
+    return _OwnTrainStep(lambda t: t)

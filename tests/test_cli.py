@@ -56,3 +56,15 @@ def test_usage_errors_exit_2_with_a_one_line_message(args, fragment):
     assert run.returncode == 2
     assert fragment in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_failure_is_saved_and_replayed_first(tmp_path):
+    db = tmp_path / "db"
+    args = ["check", f"{SEED}::example1", "--stress", "--max-examples", "6", "--database", str(db)]
+    first = tfpcheck(*args)
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert any(p.is_file() for p in db.rglob("*"))
+    # Replayed from the database, the failure needs no search: one example is enough now.
+    again = tfpcheck(*args[:-4], "--max-examples", "1", "--database", str(db))
+    assert again.returncode == 1, again.stdout
+    assert "learns violated" in again.stdout or "no_divergence violated" in again.stdout

@@ -25,6 +25,9 @@ DEFECTS = [
     (models.log_of_output, "regression", {"steps": 20}, "finite_loss", "numerical_instability"),
     (models.sqrt_at_zero, "regression", {"steps": 20}, "finite_gradients", "numerical_instability"),
     (models.raw_scale, "regression", {"steps": 20}, "positive_scales", "parameterization"),
+    (models.raw_posterior_scale, "regression", {"steps": 20}, "positive_scales", "parameterization"),
+    (models.own_train_step_raw_scale, "regression", {"steps": 20}, "positive_scales",
+     "parameterization"),
     (models.broadcast_loc, "regression", {"steps": 20}, "loss_shape", "shape_broadcast"),
     (models.poisson_head, "regression", {"steps": 20}, "data_in_support", "distribution_choice"),
     (models.huge_sgd, "regression", {"steps": 30, "optimizer": "sgd", "learning_rate": 2.5},
@@ -63,6 +66,25 @@ def test_healthy_model_holds_every_invariant(factory, task, seed):
     output_dim = 3 if task == "categorical" else 1
     found = violations(factory, task, seed=seed, input_dim=2, output_dim=output_dim)
     assert not found, {k: v.message for k, (v, _) in found.items()}
+
+
+@pytest.mark.parametrize("factory", [models.healthy_reparameterization, models.own_train_step])
+def test_other_variational_layers_and_own_train_step_hold(factory):
+    found = violations(factory, seed=0, input_dim=2)
+    assert not found, {k: v.message for k, (v, _) in found.items()}
+
+
+def test_posterior_parameters_are_checked_with_their_role():
+    verdict, _ = violations(models.raw_posterior_scale, steps=5)["positive_scales"]
+    assert verdict.evidence["role"] == "posterior"
+    assert verdict.evidence["parameter"].startswith("dense_variational/posterior.")
+
+
+def test_own_train_step_is_trained_through_and_observed():
+    trace = run_config(Target(models.own_train_step, "own"), tfpcheck.Config(steps=30))
+    assert trace.custom_train_step
+    assert len(trace.grad_norms) == 30 and all(g > 0 for g in trace.grad_norms)
+    assert trace.losses[-1] < trace.losses[0]
 
 
 def test_every_invariant_is_covered_by_a_defect():

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from tfpcheck._config import TASKS
+from tfpcheck._database import DEFAULT_DIRECTORY, directory_database
 from tfpcheck._env import prepare_tf_environment
 from tfpcheck._invariants import INVARIANTS
 from tfpcheck.errors import InvalidArgument, UsageError
@@ -47,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
         help="check only these invariants (repeatable)",
     )
     check.add_argument("--json", metavar="PATH", help="write the JSON report here")
+    check.add_argument(
+        "--database", metavar="DIR", default=str(DEFAULT_DIRECTORY),
+        help="example database: failures found here replay first next run (default: %(default)s)",
+    )
+    check.add_argument("--no-database", action="store_true", help="neither read nor save examples")
     return parser
 
 
@@ -71,6 +77,7 @@ def _check(args: argparse.Namespace) -> int:
         regime="stress" if args.stress else None,
         steps=args.steps,
         invariants=tuple(args.invariants or INVARIANTS),
+        database=None if args.no_database else directory_database(args.database),
     )
     print(report.summary())
     if args.json:

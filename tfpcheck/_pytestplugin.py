@@ -1,27 +1,113 @@
 """tfpcheck's pytest entry point (``pytest11``). Imports nothing heavy at start-up.
 
-Only the options live here for now; collecting ``@tfpcheck.model`` targets as
-test items comes with the plugin work. Importing TensorFlow is deferred until a
-target is actually trained, after TF's thread pools have been capped.
+``@tfpcheck.model`` targets in collected test modules (and ``--tfpcheck-model``
+ones) become test items, skipped unless ``--tfpcheck`` is given. Collection lives
+in ``_plugin_collect``, running an item in ``_plugin_item``, the terminal section
+and JSON report in ``_plugin_report``. TensorFlow is imported only when an item
+runs, after TF's thread pools have been capped here.
 """
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
 from typing import Any
 
-from tfpcheck._env import prepare_tf_environment
+import pytest
 
-__all__ = ["pytest_addoption", "pytest_configure"]
+from tfpcheck._config import REGIMES, TASKS
+from tfpcheck._env import prepare_tf_environment
+from tfpcheck._plugin_collect import MODELS, add_model_items, make_items, sort_target_items
+from tfpcheck._plugin_item import OPTIONS, PROFILES, Options
+
+__all__ = [
+    "pytest_addoption", "pytest_collection_modifyitems", "pytest_configure",
+    "pytest_pycollect_makeitem",
+]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
 
 
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("tfpcheck", "property-based checks of TFP + Keras models")
-    group.addoption(
-        "--tfpcheck", action="store_true", default=False,
-        help="train and check every tfpcheck target (without it, targets are skipped)",
-    )
+    add = group.addoption
+    add("--tfpcheck", action="store_true", default=False,
+        help="train and check every tfpcheck target (without it, targets are skipped)")
+    add("--tfpcheck-model", action="append", default=[], metavar="FILE::NAME",
+        help="also check this model factory (repeatable; implies --tfpcheck)")
+    add("--tfpcheck-task", choices=TASKS, default=None,
+        help="the task of --tfpcheck-model factories (default: theirs, else regression)")
+    add("--tfpcheck-profile", choices=tuple(PROFILES), default="ci",
+        help="example budget per target: " + ", ".join(f"{k}={v}" for k, v in PROFILES.items())
+        + " (default: ci)")
+    add("--tfpcheck-max-examples", type=_positive_int, default=None, metavar="N",
+        help="examples per target (overrides the profile)")
+    add("--tfpcheck-steps", type=_positive_int, default=None, metavar="N",
+        help="training steps per example (default: tfpcheck's brief training)")
+    add("--tfpcheck-seed", type=_int, default=0, metavar="N", help="search seed (default 0)")
+    add("--tfpcheck-regime", choices=REGIMES, default=None,
+        help="default: data a healthy model handles; stress: raw scales, aggressive rates")
+    add("--tfpcheck-report", default=None, metavar="PATH.json",
+        help="write the JSON report of every target that ran")
+    add("--tfpcheck-shards", type=_positive_int, default=1, metavar="N",
+        help="split each target's examples over N items (for pytest -n)")
 
 
 def pytest_configure(config: Any) -> None:
-    if config.getoption("tfpcheck"):
-        prepare_tf_environment()
+    models = config.getoption("tfpcheck_model") or []
+    enabled = bool(config.getoption("tfpcheck") or models)
+    max_examples = config.getoption("tfpcheck_max_examples")
+    config.stash[OPTIONS] = Options(
+        enabled=enabled,
+        max_examples=max_examples or PROFILES[config.getoption("tfpcheck_profile")],
+        steps=config.getoption("tfpcheck_steps"),
+        seed=config.getoption("tfpcheck_seed"),
+        regime=config.getoption("tfpcheck_regime"),
+        shards=config.getoption("tfpcheck_shards"),
+        database_dir=Path(config.rootpath) / ".hypothesis" / "tfpcheck",
+    )
+    if not enabled:
+        return
+    prepare_tf_environment()
+    from tfpcheck._target import load_target
+    from tfpcheck.errors import TfpcheckError
+
+    loaded = []
+    for spec in models:
+        try:
+            loaded.append(load_target(spec, task=config.getoption("tfpcheck_task")))
+        except TfpcheckError as exc:
+            raise pytest.UsageError(f"--tfpcheck-model={spec}: {exc}") from None
+    config.stash[MODELS] = loaded
+
+    from tfpcheck._plugin_report import TfpcheckReporter
+
+    report = config.getoption("tfpcheck_report")
+    path = Path(config.invocation_params.dir, report) if report else None
+    config.pluginmanager.register(TfpcheckReporter(config, path), "tfpcheck-reporter")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: Any, name: str, obj: Any) -> Any:
+    return make_items(collector, name, obj)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -> None:
+    add_model_items(session, items)
+    sort_target_items(items)

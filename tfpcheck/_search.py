@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.database import ExampleDatabase
 
 from tfpcheck._config import Config
+from tfpcheck._database import TargetDatabase
 from tfpcheck._diagnose import diagnose
 from tfpcheck._invariants import INVARIANTS, evaluate
 from tfpcheck._report import Finding, TargetReport, reproduce_snippet
@@ -81,18 +82,20 @@ def check_target(
     state = _SearchState(target, invariants, shrink_budget)
     strategy = _strategy(target, regime or target.regime or "default", steps or DEFAULT_STEPS)
 
-    @settings(
-        max_examples=max_examples, deadline=None, database=database, derandomize=False,
-        suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False,
-        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
-    )
-    @given(strategy)
     def search(config: Config) -> None:
         findings = state.evaluate(config)
         if findings:
             raise _Violated(findings)
 
-    search = hypothesis_seed(seed)(search)
+    # given -> seed -> settings: @seed alone would also switch the database off, and a
+    # failure must replay first on the next run.
+    search = settings(
+        max_examples=max_examples, deadline=None,
+        database=TargetDatabase(database, target.name) if database is not None else None,
+        suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+    )(hypothesis_seed(seed)(given(strategy)(search)))
+
     report = TargetReport(target=target.name, status="passed")
     try:
         search()

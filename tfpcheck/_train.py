@@ -164,16 +164,23 @@ def make_step(model: Any) -> tuple[Callable[..., Any], dict[str, tuple[str, str,
     @tf.function(reduce_retracing=True)
     def step(x: Any, y: Any) -> dict[str, Any]:
         recorder.clear()
+        # Posteriors and priors as this step's forward pass sees them (before the update).
+        layer_checks = [
+            (c, role)
+            for layer in layers
+            for label, role, d in layer_distributions(layer)
+            for c in parameter_checks(d, label)
+        ]
+        layer_summaries = {c.path: c.summary() for c, _ in layer_checks}
         for metric in model.metrics:
             metric.reset_state()
-        logs = model.train_step((x, y))
+        with tf.control_dependencies(tf.nest.flatten(layer_summaries)):
+            logs = model.train_step((x, y))
         dist = recorder.distribution
         if dist is None:  # a custom train_step that bypasses the compiled loss
             dist = model(x, training=True)
-        checks = [(c, "output") for c in parameter_checks(dist, "output")]
-        for layer in layers:
-            for label, role, d in layer_distributions(layer):
-                checks += [(c, role) for c in parameter_checks(d, label)]
+        output_checks = list(parameter_checks(dist, "output"))
+        checks = [(c, "output") for c in output_checks] + layer_checks
         for c, role in checks:
             meta[c.path] = (role, c.distribution, type(c.bijector).__name__)
         out = {
@@ -184,7 +191,10 @@ def make_step(model: Any) -> tuple[Callable[..., Any], dict[str, tuple[str, str,
             "kl": tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in model.losses])
             if model.losses
             else tf.constant(0.0),
-            "params": {c.path: c.summary() for c, _ in checks},
+            "params": {
+                **{c.path: c.summary() for c in output_checks},
+                **layer_summaries,
+            },
         }
         return out
 

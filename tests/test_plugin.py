@@ -1,0 +1,183 @@
+"""The pytest plugin: collection, skipping, running, reports, options, xdist.
+
+Each test runs pytest in a subprocess (``pytester.runpytest_subprocess``), so
+TensorFlow is imported there, never in this process.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+MODELS = '''
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+import tfpcheck
+
+tfd, tfpl = tfp.distributions, tfp.layers
+
+
+@tfpcheck.model(task="regression")
+def healthy(input_dim):
+    return tf_keras.Sequential([
+        tf_keras.layers.Dense(2),
+        tfpl.DistributionLambda(
+            lambda t: tfd.Normal(loc=t[..., :1], scale=1e-3 + tf.math.softplus(t[..., 1:]))
+        ),
+    ])
+
+
+@tfpcheck.model(task="regression")
+def buggy(input_dim):
+    return tf_keras.Sequential([
+        tf_keras.layers.Dense(2),
+        tfpl.DistributionLambda(lambda t: tfd.Normal(loc=t[:, 0], scale=t[:, 1])),
+    ])
+'''
+
+BROKEN = '''
+import tfpcheck
+
+
+@tfpcheck.model(task="regression")
+def broken(input_dim):
+    raise RuntimeError("the factory is broken on purpose")
+'''
+
+FAST = ["--tfpcheck", "--tfpcheck-max-examples=2", "-p", "no:randomly", "-p", "no:cacheprovider"]
+SCHEMA_KEYS = {"target", "status", "examples", "seconds", "violations"}
+FINDING_KEYS = {"invariant", "cause", "message", "step", "config", "evidence", "fix", "reproduce"}
+
+
+def _report(pytester: pytest.Pytester, name: str = "r.json") -> dict:
+    return json.loads((pytester.path / name).read_text())
+
+
+def _comparable(report: dict) -> list:
+    return [
+        (t["target"], t["status"], t["examples"],
+         [(v["invariant"], v["cause"], json.dumps(v["config"], sort_keys=True))
+          for v in t["violations"]])
+        for t in report["targets"]
+    ]
+
+
+def test_targets_are_collected_and_skipped_without_the_option(pytester: pytest.Pytester):
+    pytester.makepyfile(test_models=MODELS)
+    result = pytester.runpytest_subprocess("-v", "-rs", "-p", "no:randomly")
+    result.assert_outcomes(skipped=2)
+    # collected in a deterministic, name-sorted order (not definition order)
+    result.stdout.fnmatch_lines([
+        "test_models.py::buggy SKIPPED*", "test_models.py::healthy SKIPPED*",
+        "*tfpcheck targets run with --tfpcheck*",
+    ])
+
+
+def test_a_module_without_tensorflow_is_collected_without_importing_it(
+    pytester: pytest.Pytester,
+):
+    pytester.makepyfile(
+        test_light='''
+import sys
+import tfpcheck
+
+@tfpcheck.model(task="regression")
+def light(input_dim):
+    raise AssertionError("never built without --tfpcheck")
+
+def test_tensorflow_not_imported():
+    assert "tensorflow" not in sys.modules
+'''
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=1, skipped=1)
+
+
+def test_buggy_fails_with_its_cause_healthy_passes_and_the_json_report(
+    pytester: pytest.Pytester,
+):
+    pytester.makepyfile(test_models=MODELS)
+    result = pytester.runpytest_subprocess(*FAST, "-p", "no:xdist", "--tfpcheck-report=r.json")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "positive_scales" in out and "parameterization" in out
+    result.stdout.fnmatch_lines([
+        "*minimal config:*", "*evidence:*", "*fix:*", "*tfpcheck.reproduce(*",
+        "*= tfpcheck =*", "FAILED *test_models.py::buggy*positive_scales (parameterization)*",
+        "PASSED *test_models.py::healthy*",
+    ])
+    report = _report(pytester)
+    assert set(report) == {"tfpcheck_version", "targets"}
+    by_name = {t["target"]: t for t in report["targets"]}
+    assert sorted(by_name) == ["test_models.py::buggy", "test_models.py::healthy"]
+    for t in report["targets"]:
+        assert SCHEMA_KEYS <= set(t) and isinstance(t["examples"], int) and t["examples"] >= 1
+        assert isinstance(t["seconds"], float)
+        for v in t["violations"]:
+            assert set(v) == FINDING_KEYS and isinstance(v["config"], dict)
+    assert by_name["test_models.py::healthy"]["status"] == "passed"
+    buggy = by_name["test_models.py::buggy"]
+    assert buggy["status"] == "failed"
+    assert {(v["invariant"], v["cause"]) for v in buggy["violations"]} >= {
+        ("positive_scales", "parameterization")
+    }
+
+    # Two xdist workers: the controller still gets every target's result.
+    xdist = pytester.runpytest_subprocess(*FAST, "-n", "2", "--tfpcheck-report=r3.json")
+    xdist.assert_outcomes(passed=1, failed=1)
+    xdist.stdout.fnmatch_lines(["*= tfpcheck =*"])
+    assert _comparable(_report(pytester, "r3.json")) == _comparable(report)
+
+
+def test_a_failure_is_saved_to_the_example_database(pytester: pytest.Pytester):
+    pytester.makepyfile(test_models=MODELS)
+    result = pytester.runpytest_subprocess(*FAST, "-p", "no:xdist", "-k", "buggy")
+    result.assert_outcomes(failed=1, deselected=1)
+    database = pytester.path / ".hypothesis" / "tfpcheck"
+    assert database.is_dir() and any(p.is_file() for p in database.rglob("*"))
+
+
+def test_a_factory_that_raises_fails_alone_also_by_option_and_in_shards(
+    pytester: pytest.Pytester,
+):
+    pytester.makepyfile(test_models=MODELS, models=BROKEN)  # models.py: reached by option only
+    result = pytester.runpytest_subprocess(
+        *FAST, "--tfpcheck-model=models.py::broken", "--tfpcheck-shards=2",
+        "--tfpcheck-report=r.json", "-k", "broken or healthy",
+    )
+    result.assert_outcomes(passed=2, failed=2, deselected=2)
+    result.stdout.fnmatch_lines([
+        "*tfpcheck target models.py::broken shard 1 of 2*", "*the factory is broken on purpose*",
+        "FAILED models.py::broken[[]shard1of2[]]*",
+    ])
+    targets = {t["target"]: t for t in _report(pytester)["targets"]}
+    assert sorted(targets) == ["models.py::broken", "test_models.py::healthy"]
+    assert targets["test_models.py::healthy"]["status"] == "passed"
+    assert targets["test_models.py::healthy"]["examples"] == 2  # 1 + 1 over the two shards
+    assert targets["models.py::broken"]["status"] in ("failed", "error")
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--tfpcheck-model=nope.py::f"], "nope.py::f"),
+        (["--tfpcheck-model=nofactory"], "nofactory"),
+        (["--tfpcheck-profile=huge"], "huge"),
+        (["--tfpcheck-regime=wild"], "wild"),
+        (["--tfpcheck-task=clustering"], "clustering"),
+        (["--tfpcheck-max-examples=0"], "'0'"),
+        (["--tfpcheck-shards=x"], "'x'"),
+    ],
+)
+def test_bad_options_are_usage_errors_naming_the_value(
+    pytester: pytest.Pytester, args: list[str], named: str
+):
+    result = pytester.runpytest_inprocess("--tfpcheck", *args)  # fails before any TF import
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert named in result.stderr.str()
+    assert "Traceback" not in result.stderr.str()

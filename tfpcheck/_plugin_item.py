@@ -1,0 +1,134 @@
+"""The pytest item a tfpcheck target (or one shard of its example budget) becomes.
+
+Light at import: TensorFlow and the Hypothesis search are imported only when an
+item runs, after ``pytest_configure`` has capped TF's thread pools.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tfpcheck._target import Target
+
+__all__ = [
+    "OPTIONS", "PROFILES", "REPORT_PROPERTY", "SKIP_REASON", "Options", "TargetFailed",
+    "TargetItem", "failure_text", "shard_budget",
+]
+
+SKIP_REASON = "tfpcheck targets run with --tfpcheck"
+#: ``--tfpcheck-profile``: examples searched per target (``--tfpcheck-max-examples`` overrides).
+PROFILES = {"ci": 3, "dev": 10, "nightly": 100}
+#: The ``user_properties`` key under which an item hands its TargetReport (as JSON) on.
+REPORT_PROPERTY = "tfpcheck_report"
+
+
+@dataclass(frozen=True)
+class Options:
+    """The plugin's resolved command-line options."""
+
+    enabled: bool = False
+    max_examples: int = PROFILES["ci"]
+    steps: int | None = None
+    seed: int = 0
+    regime: str | None = None
+    shards: int = 1
+    database_dir: Path | None = None
+
+
+OPTIONS = pytest.StashKey[Options]()
+
+
+def shard_budget(total: int, shards: int, index: int) -> int:
+    """Examples for shard ``index`` of ``shards``: ``total`` split evenly, at least one each."""
+    base, extra = divmod(total, shards)
+    return max(1, base + (1 if index < extra else 0))
+
+
+class TargetFailed(Exception):
+    """A target violated an invariant or could not be checked; the text is the report."""
+
+
+class TargetItem(pytest.Item):
+    """One target's check (or one shard of it): trains configurations, fails on a finding."""
+
+    def __init__(self, *, target: Target, shard: int = 0, shards: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target = target
+        self.shard = shard
+        self.shards = shards
+
+    def runtest(self) -> None:
+        options = self.config.stash[OPTIONS]
+        from tfpcheck._search import check_target  # TensorFlow lives behind this import
+
+        report = check_target(
+            self.target,
+            max_examples=shard_budget(options.max_examples, self.shards, self.shard),
+            seed=options.seed + self.shard,
+            regime=options.regime,
+            steps=options.steps,
+            database=_database(options.database_dir),
+        )
+        self.user_properties.append((REPORT_PROPERTY, json.dumps(report.to_dict())))
+        if report.status != "passed":
+            raise TargetFailed(failure_text(report))
+
+    def repr_failure(self, excinfo: Any, style: Any = None) -> Any:
+        if isinstance(excinfo.value, TargetFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        try:
+            path = Path(inspect.getsourcefile(self.target.factory) or self.path)
+            line: int | None = inspect.getsourcelines(self.target.factory)[1] - 1
+        except (TypeError, OSError):
+            path, line = self.path, None
+        shard = f" shard {self.shard + 1} of {self.shards}" if self.shards > 1 else ""
+        return path, line, f"tfpcheck target {self.target.name}{shard}"
+
+
+def failure_text(report: Any) -> str:
+    """What a failed item prints: every finding with its config, evidence, fix and reproducer."""
+    from tfpcheck._report import _short_config
+
+    lines = [
+        f"tfpcheck: {report.target} {report.status} after {report.examples} "
+        f"example(s) ({report.seconds:.1f}s)"
+    ]
+    if report.error:
+        lines += [
+            "",
+            report.error,
+            "Fix the factory so that it builds and returns a tf_keras model whose output is a "
+            "tfd.Distribution, then rerun with --tfpcheck.",
+        ]
+    for i, finding in enumerate(report.violations, 1):
+        lines += ["", f"[{i}] " + finding.explain().replace("\n", "\n    ")]
+        lines.append(f"    minimal config: {_short_config(finding.config)}")
+        lines.append(f"    config: {_dumps(finding.config)}")
+        lines.append(f"    evidence: {_dumps(finding.evidence)}")
+        lines.append("    reproduce:")
+        lines += ["      " + s for s in finding.reproduce.splitlines()]
+    return "\n".join(lines)
+
+
+def _dumps(value: Any) -> str:
+    from tfpcheck._report import _jsonable
+
+    return json.dumps(_jsonable(value), sort_keys=True, default=repr)
+
+
+def _database(directory: Path | None) -> Any:
+    """The run's example database (check_target keeps one namespace per target in it)."""
+    if directory is None:
+        return None
+    from tfpcheck._database import directory_database
+
+    return directory_database(directory)
