@@ -27,7 +27,7 @@ def healthy(input_dim):
     return tf_keras.Sequential([
         tf_keras.layers.Dense(2),
         tfpl.DistributionLambda(
-            lambda t: tfd.Normal(loc=t[..., :1], scale=1e-3 + tf.math.softplus(t[..., 1:]))
+            lambda t: tfd.Normal(loc=t[..., :1], scale=1e-3 + tf.math.softplus(0.05 * t[..., 1:]))
         ),
     ])
 
@@ -181,3 +181,67 @@ def test_bad_options_are_usage_errors_naming_the_value(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert named in result.stderr.str()
     assert "Traceback" not in result.stderr.str()
+
+
+BAD_INPUTS = MODELS + """
+import time
+
+import numpy as np
+
+
+@tfpcheck.model(task="regression")
+def not_a_model(input_dim):
+    return 42
+
+
+@tfpcheck.model(task="regression")
+def no_distribution(input_dim):
+    return tf_keras.Sequential([tf_keras.layers.Dense(1)])
+
+
+@tfpcheck.model(task="regression")
+def hangs(input_dim):
+    time.sleep(120)
+
+
+_x = np.random.default_rng(0).normal(size=(64, 1))
+_y = 2 * _x
+_x[3, 0] = np.nan
+
+
+@tfpcheck.model(task="regression", data=(_x, _y))
+def nan_data(input_dim):
+    return healthy(input_dim)
+"""
+
+
+def test_each_bad_input_fails_alone_with_a_clear_message(pytester: pytest.Pytester):
+    pytester.makepyfile(test_models=BAD_INPUTS)
+    result = pytester.runpytest_subprocess(
+        *FAST, "-p", "no:xdist", "--tfpcheck-timeout=5", "--tfpcheck-report=r.json", "-k", "not buggy"
+    )
+    result.assert_outcomes(passed=1, failed=4)
+    out = result.stdout.str()
+    assert "the factory returned int, not a tf_keras.Model" in out
+    assert "the model's output is a" in out and "not a tfd.Distribution" in out
+    assert "ran past the time limit of 5s" in out
+    assert "contains NaN or inf" in out
+    statuses = {t["target"].split("::")[1]: t["status"] for t in _report(pytester)["targets"]}
+    assert statuses == {"healthy": "passed", "not_a_model": "failed", "no_distribution": "failed",
+                        "hangs": "error", "nan_data": "error"}
+    assert "test_models.py::hangs: test_models.py::hangs with" not in out  # named once, not twice
+
+
+PYPROJECT_TARGETS = """
+[tool.tfpcheck]
+models = ["models/seedling.py::healthy"]
+"""
+
+
+def test_targets_named_in_pyproject_are_checked(pytester: pytest.Pytester):
+    pytester.makepyprojecttoml(PYPROJECT_TARGETS)
+    (pytester.path / "models").mkdir()
+    (pytester.path / "models" / "seedling.py").write_text(MODELS)
+    result = pytester.runpytest_subprocess(*FAST, "-p", "no:xdist")
+    result.assert_outcomes(passed=1)
+    assert "models/seedling.py::healthy" in result.stdout.str()

@@ -5,6 +5,7 @@ a model is actually built, after its thread pools have been sized.
 """
 
 from tfpcheck._api import check, explain, reproduce
+from tfpcheck._assertions import assert_invariants, train_and_check
 from tfpcheck._config import Config
 from tfpcheck._diagnose import CAUSES
 from tfpcheck._invariants import INVARIANTS
@@ -27,8 +28,10 @@ __all__ = [
     "TfpcheckError",
     "UsageError",
     "__version__",
+    "assert_invariants",
     "check",
     "explain",
     "model",
     "reproduce",
+    "train_and_check",
 ]

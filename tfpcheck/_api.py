@@ -42,8 +42,11 @@ def check(
     steps: int | None = None,
     invariants: Iterable[str] = INVARIANTS,
     database: Any = None,
+    timeout: float | None = None,
 ) -> Report:
     """Search configurations of each target, shrink any failure, and return a :class:`Report`."""
+    if timeout is not None and not timeout > 0:
+        raise InvalidArgument(f"timeout={timeout!r}: must be a number of seconds > 0, or None.")
     if max_examples < 1:
         raise InvalidArgument(f"max_examples={max_examples!r}: must be >= 1.")
     if regime is not None and regime not in REGIMES:
@@ -60,7 +63,7 @@ def check(
         report.targets.append(
             check_target(
                 as_target(obj, task=task), max_examples=max_examples, seed=seed, regime=regime,
-                steps=steps, invariants=names, database=database,
+                steps=steps, invariants=names, database=database, timeout=timeout,
             )
         )
     return report

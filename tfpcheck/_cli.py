@@ -33,6 +33,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, given: {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tfpcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -48,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
         help="check only these invariants (repeatable)",
     )
     check.add_argument("--json", metavar="PATH", help="write the JSON report here")
+    check.add_argument(
+        "--timeout", type=_positive_float, default=None, metavar="SECONDS",
+        help="time limit per example (build + brief training)",
+    )
     check.add_argument(
         "--database", metavar="DIR", default=str(DEFAULT_DIRECTORY),
         help="example database: failures found here replay first next run (default: %(default)s)",
@@ -78,6 +92,7 @@ def _check(args: argparse.Namespace) -> int:
         steps=args.steps,
         invariants=tuple(args.invariants or INVARIANTS),
         database=None if args.no_database else directory_database(args.database),
+        timeout=args.timeout,
     )
     print(report.summary())
     if args.json:

@@ -39,6 +39,7 @@ class Options:
     regime: str | None = None
     shards: int = 1
     database_dir: Path | None = None
+    timeout: float | None = None
 
 
 OPTIONS = pytest.StashKey[Options]()
@@ -74,6 +75,7 @@ class TargetItem(pytest.Item):
             regime=options.regime,
             steps=options.steps,
             database=_database(options.database_dir),
+            timeout=options.timeout,
         )
         self.user_properties.append((REPORT_PROPERTY, json.dumps(report.to_dict())))
         if report.status != "passed":

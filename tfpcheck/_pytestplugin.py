@@ -10,6 +10,7 @@ runs, after TF's thread pools have been capped here.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ from tfpcheck._config import REGIMES, TASKS
 from tfpcheck._env import prepare_tf_environment
 from tfpcheck._plugin_collect import MODELS, add_model_items, make_items, sort_target_items
 from tfpcheck._plugin_item import OPTIONS, PROFILES, Options
+
+#: Fixtures for users' own suites (``tfpcheck_check``, ``tfpcheck_assert``).
+pytest_plugins = ["tfpcheck._plugin_fixtures"]
 
 __all__ = [
     "pytest_addoption", "pytest_collection_modifyitems", "pytest_configure",
@@ -33,6 +37,16 @@ def _positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
     return value
 
 
@@ -64,6 +78,8 @@ def pytest_addoption(parser: Any) -> None:
         help="default: data a healthy model handles; stress: raw scales, aggressive rates")
     add("--tfpcheck-report", default=None, metavar="PATH.json",
         help="write the JSON report of every target that ran")
+    add("--tfpcheck-timeout", type=_positive_float, default=None, metavar="SECONDS",
+        help="time limit per example (build + brief training); past it the target errors")
     add("--tfpcheck-shards", type=_positive_int, default=1, metavar="N",
         help="split each target's examples over N items (for pytest -n)")
 
@@ -79,6 +95,7 @@ def pytest_configure(config: Any) -> None:
         seed=config.getoption("tfpcheck_seed"),
         regime=config.getoption("tfpcheck_regime"),
         shards=config.getoption("tfpcheck_shards"),
+        timeout=config.getoption("tfpcheck_timeout"),
         database_dir=Path(config.rootpath) / ".hypothesis" / "tfpcheck",
     )
     if not enabled:
@@ -88,7 +105,7 @@ def pytest_configure(config: Any) -> None:
     from tfpcheck.errors import TfpcheckError
 
     loaded = []
-    for spec in models:
+    for spec in models + _pyproject_models(Path(config.rootpath), config.invocation_params.dir):
         try:
             loaded.append(load_target(spec, task=config.getoption("tfpcheck_task")))
         except TfpcheckError as exc:
@@ -100,6 +117,29 @@ def pytest_configure(config: Any) -> None:
     report = config.getoption("tfpcheck_report")
     path = Path(config.invocation_params.dir, report) if report else None
     config.pluginmanager.register(TfpcheckReporter(config, path), "tfpcheck-reporter")
+
+
+def _pyproject_models(root: Path, cwd: Path) -> list[str]:
+    """``[tool.tfpcheck] models = ["path/file.py::name", ...]`` from the rootdir's pyproject.toml."""
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return []
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: no TOML reader in the standard library
+        return []
+    with path.open("rb") as f:
+        models = tomllib.load(f).get("tool", {}).get("tfpcheck", {}).get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise pytest.UsageError(
+            f"{path}: [tool.tfpcheck] models={models!r} must be a list of 'path/file.py::name'"
+        )
+    specs = []
+    for spec in models:
+        file, sep, name = spec.partition("::")
+        full = Path(file) if Path(file).is_absolute() else root / file
+        specs.append(f"{os.path.relpath(full, cwd)}{sep}{name}")
+    return specs
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -25,6 +25,7 @@ from tfpcheck._invariants import INVARIANTS, evaluate
 from tfpcheck._report import Finding, TargetReport, reproduce_snippet
 from tfpcheck._space import DEFAULT_STEPS, configs
 from tfpcheck._target import Target
+from tfpcheck._timeout import ExampleTimeout, time_limit
 from tfpcheck._trace import Trace
 from tfpcheck.errors import TfpcheckError
 
@@ -76,10 +77,15 @@ def check_target(
     invariants: tuple[str, ...] = INVARIANTS,
     database: ExampleDatabase | None = None,
     shrink_budget: int = 12,
+    timeout: float | None = None,
 ) -> TargetReport:
-    """Search ``max_examples`` configurations of ``target``; shrink and explain a failure."""
+    """Search ``max_examples`` configurations of ``target``; shrink and explain a failure.
+
+    ``timeout`` (seconds) limits each example; a target that exceeds it, or whose data
+    can't be used, ends with status "error" and a message saying what to change.
+    """
     start = time.perf_counter()
-    state = _SearchState(target, invariants, shrink_budget)
+    state = _SearchState(target, invariants, shrink_budget, timeout)
     strategy = _strategy(target, regime or target.regime or "default", steps or DEFAULT_STEPS)
 
     def search(config: Config) -> None:
@@ -112,19 +118,33 @@ def check_target(
 
 
 class _SearchState:
-    def __init__(self, target: Target, invariants: tuple[str, ...], budget: int) -> None:
+    def __init__(
+        self, target: Target, invariants: tuple[str, ...], budget: int, timeout: float | None
+    ) -> None:
         self.target, self.invariants, self.budget = target, invariants, budget
+        self.timeout = timeout
         self.cache: dict[str, list[Finding]] = {}
         self.trained = 0
         self.failed_at: int | None = None
+        self.fatal: TfpcheckError | None = None
 
     def evaluate(self, config: Config) -> list[Finding]:
+        if self.fatal is not None:
+            raise self.fatal  # the target can't be checked: don't retrain it while shrinking
         key = repr(config)
         if key in self.cache:
             return self.cache[key]
         if self.failed_at is not None and self.trained - self.failed_at >= self.budget:
             return []  # shrink budget spent: unseen configurations count as passing
-        findings = run_once(self.target, config, self.invariants)
+        try:
+            with time_limit(self.timeout, f"the example with {config.short()}"):
+                findings = run_once(self.target, config, self.invariants)
+        except ExampleTimeout as exc:
+            self.fatal = exc.as_target_error()
+            raise self.fatal from None
+        except TfpcheckError as exc:
+            self.fatal = exc
+            raise
         self.trained += 1
         self.cache[key] = findings
         if findings and self.failed_at is None:

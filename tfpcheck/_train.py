@@ -41,13 +41,19 @@ def training_data(target: Target, config: Config) -> tuple[np.ndarray, np.ndarra
     return make_data(config)
 
 
-def run_config(target: Target, config: Config, drawn: Mapping[str, Any] | None = None) -> Trace:
-    """Train ``target`` under ``config`` and return everything observed."""
+def run_config(
+    target: Target, config: Config, drawn: Mapping[str, Any] | None = None, *,
+    fresh_session: bool = True,
+) -> Trace:
+    """Train ``target`` under ``config`` and return everything observed.
+
+    ``fresh_session=False`` keeps the Keras session (for a model the user built already).
+    """
     trace = Trace(config=config)
     x, y = training_data(target, config)
     trace.target_shape = tuple(y.shape)
     trace.data_stats = _data_stats(x, y)
-    _reset_tf(config)
+    _reset_tf(config, fresh_session)
     try:
         model = _build_and_compile(target, config, x, y, drawn or {}, trace)
         if model is None:
@@ -73,8 +79,9 @@ def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     }
 
 
-def _reset_tf(config: Config) -> None:
-    tf_keras.backend.clear_session()
+def _reset_tf(config: Config, fresh_session: bool = True) -> None:
+    if fresh_session:
+        tf_keras.backend.clear_session()
     tf_keras.backend.set_floatx(config.dtype)
     tf_keras.utils.set_random_seed(config.seed)
 
