@@ -1,8 +1,62 @@
 """tfpcheck.strategies: Hypothesis strategies for TFP + Keras model configurations.
 
-Installed as ``tfpcheck.strategies`` (there is no top-level ``strategies`` module).
+Installed as ``tfpcheck.strategies`` (there is no top-level ``strategies`` module). Importing
+it does not import TensorFlow; :func:`build_model` does, when called.
+
+    import tfpcheck.strategies as ts
+    from tfpcheck._train import run_config
+
+    @given(ts.model_specs())
+    def test_fits(spec):
+        trace = run_config(*ts.spec_target(spec))
 """
 
 from tfpcheck._space import configs
 
-__all__ = ["configs"]
+from ._internal.architectures import (
+    HeadSpec,
+    LayerSpec,
+    PosteriorSpec,
+    architectures,
+    heads,
+    posteriors,
+)
+from ._internal.data import DataSpec, data_specs, from_data, make_arrays
+from ._internal.defects import DEFECTS, NOT_DETECTED, Defect
+from ._internal.optimizers import OptimizerSpec, optimizers
+from ._internal.priors import PriorSpec, priors
+from ._internal.specs import ModelSpec, model_specs, spec_arrays, spec_target
+
+
+def build_model(spec: ModelSpec):  # noqa: ANN201 - a tf_keras.Model; TF is imported lazily
+    """``spec`` as an uncompiled tf_keras model whose output is a tfd.Distribution."""
+    from ._internal.build import build_model as build
+
+    return build(spec)
+
+
+__all__ = [
+    "DEFECTS",
+    "NOT_DETECTED",
+    "DataSpec",
+    "Defect",
+    "HeadSpec",
+    "LayerSpec",
+    "ModelSpec",
+    "OptimizerSpec",
+    "PosteriorSpec",
+    "PriorSpec",
+    "architectures",
+    "build_model",
+    "configs",
+    "data_specs",
+    "from_data",
+    "heads",
+    "make_arrays",
+    "model_specs",
+    "optimizers",
+    "posteriors",
+    "priors",
+    "spec_arrays",
+    "spec_target",
+]

@@ -102,9 +102,13 @@ def test_buggy_fails_with_its_cause_healthy_passes_and_the_json_report(
     pytester: pytest.Pytester,
 ):
     pytester.makepyfile(test_models=MODELS)
-    result = pytester.runpytest_subprocess(*FAST, "-p", "no:xdist", "--tfpcheck-report=r.json")
+    result = pytester.runpytest_subprocess(
+        *FAST, "-p", "no:xdist", "--tfpcheck-report=r.json", "--junitxml=j.xml"
+    )
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
+    junit = (pytester.path / "j.xml").read_text()
+    assert 'name="tfpcheck_report"' in junit and "positive_scales" in junit
     assert "positive_scales" in out and "parameterization" in out
     result.stdout.fnmatch_lines([
         "*minimal config:*", "*evidence:*", "*fix:*", "*tfpcheck.reproduce(*",

@@ -72,7 +72,12 @@ def not_a_distribution(kind: str) -> BuildFailure:
 
 
 def _match(kind: str, message: str, files: str) -> tuple[str, str]:
-    if "keras.Layer" in message or "KerasTensor" in message or "/keras/src/" in files:
+    if (
+        "keras.Layer" in message
+        or "KerasTensor" in message
+        or "keras.src." in message  # a Keras 3 layer handed to a tf_keras model
+        or "/keras/src/" in files
+    ):
         return "keras_version", _KERAS3_FIX
     if _looks_like_signature_misuse(message, files):
         return "tfp_layer_misuse", _SIGNATURE_FIX

@@ -36,7 +36,7 @@ class ParamCheck:
     bijector: Any
 
     def bad_mask(self) -> tf.Tensor:
-        """Elements outside the constraint (a tensor of bools, in the bijector's event shape)."""
+        """Elements outside the constraint (bools, in the bijector's inverse shape)."""
         inverse = self.bijector.inverse(self.value)
         outside = (
             tf.math.is_nan(inverse)
@@ -45,26 +45,22 @@ class ParamCheck:
         )
         # A NaN parameter comes from NaN weights: finite_loss/finite_gradients report that.
         nan_value = tf.math.is_nan(self.value)
-        return tf.logical_and(outside, tf.logical_not(_broadcast_like(nan_value, outside)))
+        if not (inverse.shape.is_fully_defined() and inverse.shape == self.value.shape):
+            nan_value = tf.reduce_any(nan_value)  # e.g. FillScaleTriL: (n, n) -> n(n+1)/2
+        return tf.logical_and(outside, tf.logical_not(nan_value))
 
     def summary(self) -> dict[str, tf.Tensor]:
         """Counts and range, as tensors (usable inside a ``tf.function``)."""
         value = tf.cast(self.value, tf.float32)
+        nan = tf.math.is_nan(value)
+        inf = tf.constant(float("inf"))
         return {
             "n_bad": tf.reduce_sum(tf.cast(self.bad_mask(), tf.int32)),
             "n_total": tf.size(self.value),
-            "min": tf.reduce_min(value),
-            "max": tf.reduce_max(value),
+            # The range of the non-NaN values: an inf next to NaNs is still evidence.
+            "min": tf.reduce_min(tf.where(nan, inf, value)),
+            "max": tf.reduce_max(tf.where(nan, -inf, value)),
         }
-
-
-def _broadcast_like(mask: tf.Tensor, other: tf.Tensor) -> tf.Tensor:
-    """Reduce an element mask to the bijector's (possibly smaller) event shape."""
-    while mask.shape.rank is not None and other.shape.rank is not None and (
-        mask.shape.rank > other.shape.rank
-    ):
-        mask = tf.reduce_any(mask, axis=-1)
-    return mask
 
 
 def unwrap(dist: Any) -> Any:
@@ -105,13 +101,17 @@ def _check_for(dist: Any, name: str, value: Any, prop: Any, path: str) -> ParamC
     if fn is None:
         return None
     try:
-        bijector = fn()
-    except (NotImplementedError, TypeError):
-        return None
-    try:
         tensor = tf.convert_to_tensor(value)
     except (TypeError, ValueError):
         return None
     if not tensor.dtype.is_floating:
+        return None
+    try:
+        bijector = fn()
+        if getattr(bijector, "dtype", None) not in (None, tensor.dtype):
+            # float64 models: ask TFP for the same constraint in the parameter's dtype.
+            prop = type(dist).parameter_properties(dtype=tensor.dtype)[name]
+            bijector = prop.default_constraining_bijector_fn()
+    except (NotImplementedError, TypeError, KeyError):
         return None
     return ParamCheck(path, type(dist).__name__, name, tensor, bijector)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tfpcheck._invariants import Verdict
-from tfpcheck._trace import Trace
+from tfpcheck._trace import LayerSummary, Trace
 
 __all__ = ["CAUSES", "Diagnosis", "diagnose", "data_is_raw"]
 
@@ -39,6 +39,12 @@ RAW_DATA_LIMIT = 10.0
 #: Adaptive-optimizer learning rates at or above this are "high" for a BNN (the seed: 0.1
 #: diverges, 1e-3 is the usual advice); for SGD the bar is higher.
 HIGH_LR = {"adam": 0.05, "rmsprop": 0.05, "adagrad": 0.5, "sgd": 0.5}
+#: A fixed prior with stddev below this, on standardised data, holds the weights near its mean:
+#: weights that map unit-scale features to unit-scale targets are O(1/sqrt(fan_in)) >= 0.05.
+NARROW_PRIOR = 0.01
+#: A parameter that is exactly 0 somewhere and above this elsewhere has under- and overflowed
+#: (exp of an unbounded output), rather than been clipped at 0 (a ReLU).
+OVERFLOWING = 1e30
 #: The gradient norm growing this many times over the training is a blow-up.
 GRAD_BLOWUP = 100.0
 
@@ -106,7 +112,7 @@ def _builds(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 def _positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     e = v.evidence
     where = "output head" if e["role"] == "output" else f"variational {e['role']}"
-    if e["max"] == math.inf or e["min"] == -math.inf:
+    if e["max"] == math.inf or e["min"] == -math.inf or (e["min"] == 0.0 and e["max"] > OVERFLOWING):
         return "numerical_instability", (
             f"the {where} parameter overflowed to inf (exp of an unbounded output?): use "
             f"softplus instead of exp, {_FIX_SCALE}"
@@ -144,6 +150,11 @@ def _nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     early = [p for p in t.param_violations if p.step <= step]
     if early:
         first = min(early, key=lambda p: p.step)
+        if math.isinf(first.max_value) or math.isinf(first.min_value):
+            return "numerical_instability", (
+                f"{first.path} overflowed to inf at step {first.step} (exp of an unbounded "
+                f"output?) before the loss went non-finite: use softplus, {_FIX_SCALE}"
+            ), {"parameter": first.path, "parameter_step": first.step}
         return "parameterization", (
             f"{first.path} left its constraint at step {first.step} before the loss went "
             f"non-finite: {_FIX_SCALE}"
@@ -177,6 +188,16 @@ def _learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         return "data_scale", (
             f"the model starts far from data that is far from zero and unit scale: {_FIX_DATA}"
         ), {"data": t.data_stats}
+    narrow = _narrow_prior(t)
+    if narrow is not None:
+        return "prior_mismatch", (
+            f"the prior of '{narrow.name}' (stddev {narrow.prior_stddev:.2g}) pins the weights "
+            "near its mean, far from what the data need: widen it (stddev ~1 on standardised "
+            "data) or make it trainable"
+        ), {"layer": narrow.name, "prior_stddev": narrow.prior_stddev}
+    if _lr_is_high(t):
+        return "optimizer_settings", f"the learning rate is too high to settle: {_FIX_LR}", {
+            "learning_rate": t.config.learning_rate, "optimizer": t.config.optimizer}
     share = _kl_share(t)
     if share > 0.5:
         return "kl_scaling", (
@@ -205,6 +226,14 @@ def _collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         "the posterior stayed on the prior: the prior is too narrow (or the likelihood too "
         "weak) for the data to move the weights; widen the prior or standardise the data"
     ), {}
+
+
+def _narrow_prior(t: Trace) -> LayerSummary | None:
+    """A variational layer whose fixed prior is narrower than NARROW_PRIOR."""
+    for layer in t.layers_end:
+        if not layer.prior_trainable and layer.prior_stddev < NARROW_PRIOR:
+            return layer
+    return None
 
 
 def _loss_noise(t: Trace) -> float:

@@ -26,7 +26,7 @@ pytest_plugins = ["tfpcheck._plugin_fixtures"]
 
 __all__ = [
     "pytest_addoption", "pytest_collection_modifyitems", "pytest_configure",
-    "pytest_pycollect_makeitem",
+    "pytest_load_initial_conftests", "pytest_pycollect_makeitem",
 ]
 
 
@@ -82,6 +82,13 @@ def pytest_addoption(parser: Any) -> None:
         help="time limit per example (build + brief training); past it the target errors")
     add("--tfpcheck-shards", type=_positive_int, default=1, metavar="N",
         help="split each target's examples over N items (for pytest -n)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str]) -> None:
+    """Cap TF's threads before a conftest.py can import TensorFlow (then it is too late)."""
+    if any(a == "--tfpcheck" or a.startswith("--tfpcheck-model") for a in args):
+        prepare_tf_environment()
 
 
 def pytest_configure(config: Any) -> None:

@@ -1,0 +1,1 @@
+"""Private machinery behind :mod:`tfpcheck.strategies`: one concept per module."""

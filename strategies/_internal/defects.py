@@ -1,0 +1,161 @@
+"""Known defects, injected into an otherwise healthy :class:`ModelSpec`.
+
+Each :class:`Defect` says which invariant(s) tfpcheck must report and which cause(s) it may
+name, and how few training steps show it. Only defects tfpcheck is verified to detect are
+listed (``benchmarks/detection.py`` measures it); see :data:`NOT_DETECTED` for the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+from .architectures import HeadSpec, LayerSpec
+from .specs import ModelSpec
+
+__all__ = ["DEFECTS", "NOT_DETECTED", "Defect", "inject"]
+
+
+@dataclass(frozen=True)
+class Defect:
+    invariants: tuple[str, ...]
+    causes: tuple[str, ...]
+    steps: int
+    description: str
+    apply: Callable[[ModelSpec, Any], ModelSpec]
+
+
+def _steps(spec: ModelSpec, steps: int) -> ModelSpec:
+    return spec.replace(optimizer=dataclasses.replace(spec.optimizer, steps=min(steps, spec.optimizer.steps)))
+
+
+def _regression(spec: ModelSpec, family: str = "normal") -> ModelSpec:
+    """The spec on regression data with a ``family`` head (the defect lives in that head)."""
+    data = spec.data
+    if data.task != "regression":
+        data = dataclasses.replace(data, task="regression", output_dim=1, y_scale=1.0)
+    return spec.replace(data=data, head=HeadSpec(family))
+
+
+def _head_defect(spec: ModelSpec, draw: Any) -> ModelSpec:
+    return _regression(spec, "normal")
+
+
+def _exp_scale(spec: ModelSpec, draw: Any) -> ModelSpec:
+    # exp of an unbounded output overflows once the output is large: raw (unscaled) features.
+    spec = _regression(spec).replace(output_layer="Dense",
+                                     hidden=tuple(h for h in spec.hidden if h.kind == "Dense"))
+    scale = draw(st.sampled_from([1e3, 1e4]))
+    return spec.replace(data=dataclasses.replace(spec.data, x_scale=scale))
+
+
+def _poisson_on_real(spec: ModelSpec, draw: Any) -> ModelSpec:
+    return _regression(spec, "poisson")
+
+
+def _poisson_on_fractional(spec: ModelSpec, draw: Any) -> ModelSpec:
+    data = dataclasses.replace(spec.data, task="positive", output_dim=1, y_offset=0.0)
+    return spec.replace(data=data, head=HeadSpec("poisson"))
+
+
+def _variational(spec: ModelSpec, draw: Any) -> ModelSpec:
+    """At least the output layer is variational (the defects below live in its KL or prior)."""
+    if spec.output_layer == "Dense":
+        kind = draw(st.sampled_from(["DenseFlipout", "DenseVariational", "DenseReparameterization",
+                                     "DenseLocalReparameterization"]))
+        spec = spec.replace(output_layer=kind)
+    return spec
+
+
+def _kl_not_divided(spec: ModelSpec, draw: Any) -> ModelSpec:
+    # A real network: with a handful of weights the undivided KL is too small to matter.
+    spec = _variational(spec, draw)
+    if not any(h.kind != "Dense" and h.units >= 16 for h in spec.hidden):
+        spec = spec.replace(hidden=(LayerSpec(spec.output_layer, 32, "tanh"), *spec.hidden))
+    post = dataclasses.replace(spec.posterior, kl_weight=float(spec.data.n_train))
+    return spec.replace(posterior=post, prior=dataclasses.replace(spec.prior, trainable=False))
+
+
+def _narrow_prior(spec: ModelSpec, draw: Any) -> ModelSpec:
+    spec = _variational(spec, draw)
+    prior = dataclasses.replace(spec.prior, scale=draw(st.sampled_from([1e-3, 1e-4])),
+                                trainable=False)
+    return spec.replace(prior=prior)
+
+
+def _high_lr(spec: ModelSpec, draw: Any) -> ModelSpec:
+    # SGD at 2.5: Adam's step is bounded by its learning rate, and Adam at 1.0 trained some
+    # small variational specs without any invariant breaking (no defect to report then).
+    opt = dataclasses.replace(spec.optimizer, name="sgd", learning_rate=2.5,
+                              momentum=0.0, clipnorm=None, clipvalue=None)
+    return spec.replace(optimizer=opt)
+
+
+def _keras3_layer(spec: ModelSpec, draw: Any) -> ModelSpec:
+    return spec  # build_model puts a Keras 3 Dense first when spec.defect == "keras3_layer"
+
+
+def _wrong_signature(spec: ModelSpec, draw: Any) -> ModelSpec:
+    if "DenseVariational" not in (spec.output_layer, *(h.kind for h in spec.hidden)):
+        spec = spec.replace(output_layer="DenseVariational")
+    return spec
+
+
+DEFECTS: dict[str, Defect] = {
+    "raw_scale": Defect(("positive_scales",), ("parameterization",), 20,
+                        "a raw linear output used as the Normal scale", _head_defect),
+    "relu_scale": Defect(("positive_scales",), ("parameterization",), 20,
+                         "ReLU of an output used as the Normal scale (exactly 0 for half the inputs)",
+                         _head_defect),
+    "exp_scale": Defect(("positive_scales", "finite_loss"), ("numerical_instability",), 20,
+                        "exp of an unbounded output as the scale, on raw features", _exp_scale),
+    "broadcast_loc": Defect(("loss_shape",), ("shape_broadcast",), 20,
+                            "loc sliced to (N,) against (N, 1) targets", _head_defect),
+    "poisson_on_real": Defect(("data_in_support",), ("distribution_choice",), 20,
+                              "a Poisson head on real-valued (negative) targets", _poisson_on_real),
+    "poisson_on_fractional": Defect(("data_in_support",), ("distribution_choice",), 20,
+                                    "a Poisson head on positive fractional targets",
+                                    _poisson_on_fractional),
+    "kl_not_divided": Defect(("posterior_not_collapsed", "learns"), ("kl_scaling",), 400,
+                             "the KL term not divided by n_train", _kl_not_divided),
+    "high_lr": Defect(("no_divergence", "finite_loss", "positive_scales", "learns"),
+                      ("optimizer_settings",),
+                      100, "a learning rate far too high", _high_lr),
+    "narrow_prior": Defect(("learns", "posterior_not_collapsed"), ("prior_mismatch",), 400,
+                           "a fixed prior far narrower (1e-3, 1e-4) than the weights the data need",
+                           _narrow_prior),
+    "keras3_layer": Defect(("builds",), ("keras_version",), 5,
+                           "a Keras 3 (tf.keras on TF >= 2.16) layer mixed into a tf_keras model",
+                           _keras3_layer),
+    "wrong_signature": Defect(("builds",), ("tfp_layer_misuse",), 5,
+                              "DenseVariational handed default_multivariate_normal_fn "
+                              "(the Flipout family's posterior signature)", _wrong_signature),
+}
+
+#: Defects the issue asks for that tfpcheck does not detect yet, and why (see the report).
+NOT_DETECTED: dict[str, str] = {
+    "normal_on_counts": (
+        "a Normal head gives every count a finite log-prob (its support is all reals) and fits "
+        "Poisson counts about as well as the baseline family, so no invariant can fire."
+    ),
+    "mc_sampling": (
+        "one Monte Carlo sample is the tfp.layers default and trains healthy models within "
+        "400 steps; _diagnose names mc_sampling only for a no_divergence with loss noise > 1, "
+        "which no single-sample spec produced."
+    ),
+    "variational_family": (
+        "the generated targets are unimodal with a near-linear mean, so a mean-field posterior "
+        "fits them; _diagnose names variational_family only for a posterior collapsed onto a point."
+    ),
+}
+
+
+def inject(spec: ModelSpec, kind: str, draw: Any) -> ModelSpec:
+    """``spec`` with defect ``kind`` injected and its expectations recorded."""
+    d = DEFECTS[kind]
+    spec = _steps(d.apply(spec, draw), d.steps)
+    return spec.replace(defect=kind, expected_invariants=d.invariants, expected_causes=d.causes)

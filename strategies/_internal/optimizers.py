@@ -1,0 +1,126 @@
+"""Optimizer settings: :class:`OptimizerSpec`, drawn by :func:`optimizers`.
+
+Learning rates are drawn from the values people actually type (``1e-2``, ``3e-3``, ...)
+first, then log-uniformly over the allowed range, so shrinking ends on a typed value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+from tfpcheck._config import OPTIMIZERS
+from tfpcheck.errors import InvalidArgument
+
+from .data import log_uniform
+from .validation import (
+    check_choices,
+    check_float_range,
+    check_int_range,
+    ordered,
+)
+
+__all__ = ["OptimizerSpec", "optimizers", "HEALTHY_LEARNING_RATES"]
+
+#: Learning rates an ordinary healthy model trains with in the brief (400-step) training, per
+#: optimizer (the engine's default regime). Plain SGD has none: on a learned-scale NLL its
+#: first steps can drive the scale to its floor, so it is opt-in with explicit bounds.
+HEALTHY_LEARNING_RATES = {
+    "adam": (0.005, 0.02),
+    "rmsprop": (0.005, 0.01),
+    "adagrad": (0.1, 0.2),
+    "sgd": (0.001, 0.01),
+}
+#: What users type, simplest (most common) first.
+_TYPED = (0.01, 0.001, 0.1, 0.005, 0.003, 0.02, 0.05, 0.2, 0.0003, 0.0001, 0.5, 1.0, 2.0)
+_BATCH_SIZES = (32, 64, 16, 128, 8, 256)
+#: SGD momentum, the usual 0.9 first.
+MOMENTA = st.sampled_from([0.9, 0.0, 0.5])
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One optimizer and its settings; defaults are the simplest ordinary choice."""
+
+    name: str = "adam"
+    learning_rate: float = 0.01
+    momentum: float = 0.0
+    clipnorm: float | None = None
+    clipvalue: float | None = None
+    batch_size: int = 32
+    steps: int = 400
+
+    def config_fields(self) -> dict[str, Any]:
+        """The :class:`tfpcheck.Config` fields this spec fixes (``clipvalue`` is not one)."""
+        return {
+            "optimizer": self.name, "learning_rate": self.learning_rate,
+            "momentum": self.momentum, "clipnorm": self.clipnorm,
+            "batch_size": self.batch_size, "steps": self.steps,
+        }
+
+
+def learning_rates(lo: float, hi: float) -> st.SearchStrategy[float]:
+    """Typed values inside ``[lo, hi]`` first, then log-uniform."""
+    typed = [v for v in _TYPED if lo <= v <= hi]
+    rest = log_uniform(lo, hi)
+    return st.one_of(st.sampled_from(typed), rest) if typed else rest
+
+
+@st.composite
+def optimizers(
+    draw: Any,
+    *,
+    names: tuple[str, ...] | list[str] = ("adam", "rmsprop", "adagrad"),
+    min_learning_rate: float | None = None,
+    max_learning_rate: float | None = None,
+    momentum: float | st.SearchStrategy[float] = MOMENTA,
+    clipnorm: float | None | st.SearchStrategy[float | None] = None,
+    clipvalue: float | None | st.SearchStrategy[float | None] = None,
+    min_batch_size: int = 16,
+    max_batch_size: int = 64,
+    min_steps: int = 400,
+    max_steps: int = 400,
+) -> OptimizerSpec:
+    """An optimizer from ``names`` (tf_keras Adam, RMSprop, Adagrad, SGD with ``momentum``).
+
+    Without bounds the learning rate comes from the range an ordinary healthy model trains
+    with for that optimizer (:data:`HEALTHY_LEARNING_RATES`); give ``min_/max_learning_rate``
+    to widen it (``max_learning_rate=1.0`` reaches the rates that make BNNs diverge).
+    """
+    chosen = check_choices("optimizers", "names", names, OPTIMIZERS)
+    _validate(min_learning_rate, max_learning_rate, min_batch_size, max_batch_size, min_steps,
+              max_steps)
+    name = draw(st.sampled_from(ordered(chosen, ("adam", "rmsprop", "adagrad", "sgd"))))
+    lo, hi = HEALTHY_LEARNING_RATES[name]
+    lo = lo if min_learning_rate is None else min_learning_rate
+    hi = hi if max_learning_rate is None else max_learning_rate
+    batch = [b for b in _BATCH_SIZES if min_batch_size <= b <= max_batch_size]
+    return OptimizerSpec(
+        name=name,
+        learning_rate=draw(learning_rates(min(lo, hi), max(lo, hi))),
+        momentum=_value(draw, momentum) if name == "sgd" else 0.0,
+        clipnorm=_value(draw, clipnorm),
+        clipvalue=_value(draw, clipvalue),
+        batch_size=draw(st.sampled_from(batch) if batch else st.integers(min_batch_size, max_batch_size)),
+        steps=draw(st.integers(min_steps, max_steps)),
+    )
+
+
+def _value(draw: Any, value: Any) -> Any:
+    return draw(value) if isinstance(value, st.SearchStrategy) else value
+
+
+def _validate(lo: Any, hi: Any, bmin: int, bmax: int, smin: int, smax: int) -> None:
+    fn = "optimizers"
+    if lo is not None or hi is not None:
+        if lo is None or hi is None:
+            given = "min_learning_rate" if lo is not None else "max_learning_rate"
+            raise InvalidArgument(
+                f"{fn}({given}={lo if lo is not None else hi!r}): give both min_learning_rate "
+                "and max_learning_rate, e.g. min_learning_rate=1e-4, max_learning_rate=1e-1."
+            )
+        check_float_range(fn, "min_learning_rate", lo, "max_learning_rate", hi, positive=True)
+    check_int_range(fn, "min_batch_size", bmin, "max_batch_size", bmax)
+    check_int_range(fn, "min_steps", smin, "max_steps", smax)

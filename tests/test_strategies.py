@@ -1,0 +1,101 @@
+"""tfpcheck.strategies: healthy specs pass every invariant, injected defects are detected with
+the expected invariant and cause, failures shrink to a readable spec, bad arguments teach.
+Real TF training throughout (each spec is one brief training)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import tfpcheck.strategies as ts
+from hypothesis import HealthCheck, Phase, find, given, settings
+
+from tfpcheck.errors import InvalidArgument
+
+_QUIET = dict(database=None, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def findings(spec):
+    from tfpcheck._search import findings_for
+    from tfpcheck._train import run_config
+
+    target, config = ts.spec_target(spec)
+    return findings_for(target, run_config(target, config))
+
+
+@settings(max_examples=6, derandomize=True, **_QUIET)
+@given(ts.model_specs())
+def test_healthy_specs_hold_every_invariant(spec):
+    found = findings(spec)
+    assert not found, "\n".join(f.explain() for f in found)
+
+
+def _simplest(kind):
+    return find(ts.model_specs(defects=[kind]), lambda s: True, settings=settings(**_QUIET))
+
+
+@pytest.mark.parametrize("kind", sorted(ts.DEFECTS))
+def test_injected_defect_is_detected_with_its_cause(kind):
+    spec = _simplest(kind)
+    assert spec.defect == kind and spec.expected_invariants
+    found = [f for f in findings(spec) if f.invariant in spec.expected_invariants]
+    assert found, f"{kind}: none of {spec.expected_invariants} fired on {spec!r}"
+    assert any(f.cause in spec.expected_causes for f in found), [(f.invariant, f.cause) for f in found]
+
+
+def test_failing_spec_shrinks_to_a_small_readable_one():
+    budget = {"trained": 0}
+
+    def fails(spec):
+        if budget["trained"] >= 12:  # shrink budget spent: unseen specs count as passing
+            return False
+        budget["trained"] += 1
+        return any(f.invariant == "positive_scales" for f in findings(spec))
+
+    spec = find(ts.model_specs(defects=["raw_scale"]), fails,
+                settings=settings(max_examples=3, phases=[Phase.generate, Phase.shrink], **_QUIET))
+    text = repr(spec)
+    assert spec.defect == "raw_scale" and len(text) < 300, text
+    assert "DataSpec" not in text or len(text) < 300
+    assert ts.ModelSpec.from_dict(json.loads(spec.to_json())) == spec
+
+
+def test_spec_is_json_serialisable_and_round_trips():
+    spec = find(ts.model_specs(task="count"), lambda s: len(s.hidden) >= 1, settings=settings(**_QUIET))
+    assert ts.ModelSpec.from_dict(json.loads(spec.to_json())) == spec
+    assert repr(spec).startswith("ModelSpec(")
+
+
+def test_importing_strategies_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys, tfpcheck.strategies as ts; ts.model_specs(); print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize(
+    "strategy, shown",
+    [
+        (lambda: ts.optimizers(min_learning_rate=-0.1, max_learning_rate=1.0), "min_learning_rate=-0.1"),
+        (lambda: ts.optimizers(min_learning_rate=1e-3), "min_learning_rate=0.001"),
+        (lambda: ts.optimizers(names=["adamw"]), "names=['adamw']"),
+        (lambda: ts.data_specs(min_x_scale=10.0, max_x_scale=1.0), "min_x_scale=10.0"),
+        (lambda: ts.data_specs(min_n_train=0), "min_n_train=0"),
+        (lambda: ts.data_specs(max_noise=1.5), "max_noise=1.5"),
+        (lambda: ts.data_specs(task="ranking"), "task=['ranking']"),
+        (lambda: ts.priors(families=["cauchy"]), "families=['cauchy']"),
+        (lambda: ts.priors(min_scale=0.0), "min_scale=0.0"),
+        (lambda: ts.architectures(max_depth=-1), "max_depth=-1"),
+        (lambda: ts.architectures(layer_kinds=["Conv2D"]), "layer_kinds=['Conv2D']"),
+        (lambda: ts.heads(task="count", families=["normal"]), "families=['normal']"),
+        (lambda: ts.posteriors(kl_weight=0.0), "kl_weight=0.0"),
+        (lambda: ts.model_specs(defects=["typo"]), "defects=['typo']"),
+        (lambda: ts.model_specs(dtypes="float16"), "dtypes='float16'"),
+    ],
+)
+def test_bad_arguments_raise_invalid_argument_naming_name_and_value(strategy, shown):
+    with pytest.raises(InvalidArgument) as info:
+        find(strategy(), lambda s: True, settings=settings(**_QUIET))
+    assert shown in str(info.value)
