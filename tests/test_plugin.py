@@ -249,3 +249,13 @@ def test_targets_named_in_pyproject_are_checked(pytester: pytest.Pytester):
     result = pytester.runpytest_subprocess(*FAST, "-p", "no:xdist")
     result.assert_outcomes(passed=1)
     assert "models/seedling.py::healthy" in result.stdout.str()
+
+
+def test_hypothesis_profiles_are_registered():
+    from hypothesis import settings
+
+    import tfpcheck._pytestplugin  # noqa: F401 - registering is part of importing the plugin
+
+    budgets = {n: settings.get_profile(f"tfpcheck-{n}").max_examples for n in ("ci", "dev", "nightly")}
+    assert budgets == {"ci": 3, "dev": 10, "nightly": 100}
+    assert settings.get_profile("tfpcheck-ci").deadline is None

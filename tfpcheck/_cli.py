@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from tfpcheck._argtypes import positive_float, positive_int
 from tfpcheck._config import TASKS
 from tfpcheck._database import DEFAULT_DIRECTORY, directory_database
 from tfpcheck._env import prepare_tf_environment
@@ -23,35 +24,15 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, given: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, given: {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, given: {text!r}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tfpcheck", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     check = sub.add_parser("check", help="check targets: FILE.py::NAME ...")
     check.add_argument("targets", nargs="+", metavar="FILE.py::NAME")
     check.add_argument("--task", choices=TASKS, help="task of undecorated factories")
-    check.add_argument("--max-examples", type=_positive_int, default=10)
+    check.add_argument("--max-examples", type=positive_int, default=10)
     check.add_argument("--seed", type=int, default=0)
-    check.add_argument("--steps", type=_positive_int, default=None, help="training steps per example")
+    check.add_argument("--steps", type=positive_int, default=None, help="training steps per example")
     check.add_argument("--stress", action="store_true", help="raw data and aggressive learning rates")
     check.add_argument(
         "--invariant", action="append", choices=INVARIANTS, dest="invariants",
@@ -59,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", metavar="PATH", help="write the JSON report here")
     check.add_argument(
-        "--timeout", type=_positive_float, default=None, metavar="SECONDS",
+        "--timeout", type=positive_float, default=None, metavar="SECONDS",
         help="time limit per example (build + brief training)",
     )
     check.add_argument(

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tfpcheck._profiles import PROFILES
 from tfpcheck._target import Target
 
 __all__ = [
@@ -22,8 +23,6 @@ __all__ = [
 ]
 
 SKIP_REASON = "tfpcheck targets run with --tfpcheck"
-#: ``--tfpcheck-profile``: examples searched per target (``--tfpcheck-max-examples`` overrides).
-PROFILES = {"ci": 3, "dev": 10, "nightly": 100}
 #: The ``user_properties`` key under which an item hands its TargetReport (as JSON) on.
 REPORT_PROPERTY = "tfpcheck_report"
 

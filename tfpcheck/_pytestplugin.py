@@ -9,17 +9,18 @@ runs, after TF's thread pools have been capped here.
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tfpcheck._argtypes import integer, positive_float, positive_int
 from tfpcheck._config import REGIMES, TASKS
 from tfpcheck._env import prepare_tf_environment
 from tfpcheck._plugin_collect import MODELS, add_model_items, make_items, sort_target_items
-from tfpcheck._plugin_item import OPTIONS, PROFILES, Options
+from tfpcheck._plugin_item import OPTIONS, Options
+from tfpcheck._profiles import PROFILES, profile
 
 #: Fixtures for users' own suites (``tfpcheck_check``, ``tfpcheck_assert``).
 pytest_plugins = ["tfpcheck._plugin_fixtures"]
@@ -28,33 +29,6 @@ __all__ = [
     "pytest_addoption", "pytest_collection_modifyitems", "pytest_configure",
     "pytest_load_initial_conftests", "pytest_pycollect_makeitem",
 ]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -67,20 +41,20 @@ def pytest_addoption(parser: Any) -> None:
     add("--tfpcheck-task", choices=TASKS, default=None,
         help="the task of --tfpcheck-model factories (default: theirs, else regression)")
     add("--tfpcheck-profile", choices=tuple(PROFILES), default="ci",
-        help="example budget per target: " + ", ".join(f"{k}={v}" for k, v in PROFILES.items())
-        + " (default: ci)")
-    add("--tfpcheck-max-examples", type=_positive_int, default=None, metavar="N",
+        help="Hypothesis profile tfpcheck-ci|dev|nightly: "
+        + ", ".join(f"{k}={v}" for k, v in PROFILES.items()) + " examples per target (default: ci)")
+    add("--tfpcheck-max-examples", type=positive_int, default=None, metavar="N",
         help="examples per target (overrides the profile)")
-    add("--tfpcheck-steps", type=_positive_int, default=None, metavar="N",
+    add("--tfpcheck-steps", type=positive_int, default=None, metavar="N",
         help="training steps per example (default: tfpcheck's brief training)")
-    add("--tfpcheck-seed", type=_int, default=0, metavar="N", help="search seed (default 0)")
+    add("--tfpcheck-seed", type=integer, default=0, metavar="N", help="search seed (default 0)")
     add("--tfpcheck-regime", choices=REGIMES, default=None,
         help="default: data a healthy model handles; stress: raw scales, aggressive rates")
     add("--tfpcheck-report", default=None, metavar="PATH.json",
         help="write the JSON report of every target that ran")
-    add("--tfpcheck-timeout", type=_positive_float, default=None, metavar="SECONDS",
+    add("--tfpcheck-timeout", type=positive_float, default=None, metavar="SECONDS",
         help="time limit per example (build + brief training); past it the target errors")
-    add("--tfpcheck-shards", type=_positive_int, default=1, metavar="N",
+    add("--tfpcheck-shards", type=positive_int, default=1, metavar="N",
         help="split each target's examples over N items (for pytest -n)")
 
 
@@ -97,7 +71,7 @@ def pytest_configure(config: Any) -> None:
     max_examples = config.getoption("tfpcheck_max_examples")
     config.stash[OPTIONS] = Options(
         enabled=enabled,
-        max_examples=max_examples or PROFILES[config.getoption("tfpcheck_profile")],
+        max_examples=max_examples or profile(config.getoption("tfpcheck_profile")).max_examples,
         steps=config.getoption("tfpcheck_steps"),
         seed=config.getoption("tfpcheck_seed"),
         regime=config.getoption("tfpcheck_regime"),

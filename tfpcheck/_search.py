@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.database import ExampleDatabase
@@ -22,6 +22,7 @@ from tfpcheck._config import Config
 from tfpcheck._database import TargetDatabase
 from tfpcheck._diagnose import diagnose
 from tfpcheck._invariants import INVARIANTS, evaluate
+from tfpcheck._profiles import profile
 from tfpcheck._report import Finding, TargetReport, reproduce_snippet
 from tfpcheck._space import DEFAULT_STEPS, configs
 from tfpcheck._target import Target
@@ -96,9 +97,8 @@ def check_target(
     # given -> seed -> settings: @seed alone would also switch the database off, and a
     # failure must replay first on the next run.
     search = settings(
-        max_examples=max_examples, deadline=None,
+        profile("dev"), max_examples=max_examples,
         database=TargetDatabase(database, target.name) if database is not None else None,
-        suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False,
         phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
     )(hypothesis_seed(seed)(given(strategy)(search)))
 
