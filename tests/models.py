@@ -262,3 +262,15 @@ def own_train_step(input_dim):
 
 def own_train_step_raw_scale(input_dim):
     return _OwnTrainStep(lambda t: t)
+
+
+def exp_scale(input_dim):
+    """positive_scales (numerical_instability): exp of an unbounded output over/underflows."""
+    return tf_keras.Sequential(
+        [
+            tf_keras.layers.Dense(2),
+            tfpl.DistributionLambda(
+                lambda t: tfd.Normal(loc=t[..., :1], scale=tf.exp(t[..., 1:]))
+            ),
+        ]
+    )

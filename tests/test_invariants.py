@@ -28,6 +28,8 @@ DEFECTS = [
     (models.raw_posterior_scale, "regression", {"steps": 20}, "positive_scales", "parameterization"),
     (models.own_train_step_raw_scale, "regression", {"steps": 20}, "positive_scales",
      "parameterization"),
+    (models.exp_scale, "regression", {"steps": 5, "x_scale": 1000.0}, "positive_scales",
+     "numerical_instability"),
     (models.broadcast_loc, "regression", {"steps": 20}, "loss_shape", "shape_broadcast"),
     (models.poisson_head, "regression", {"steps": 20}, "data_in_support", "distribution_choice"),
     (models.huge_sgd, "regression", {"steps": 30, "optimizer": "sgd", "learning_rate": 2.5},

@@ -5,7 +5,9 @@ parameter has a default constraining bijector (Softplus for a scale, Sigmoid for
 ``probs``, FillScaleTriL for ``scale_tril``, ...). A value lies inside the
 constraint exactly when that bijector can invert it to a finite number. One small
 override table lists the parameters whose constraint includes its boundary
-(a probability of exactly 0 or 1 is allowed; a scale of exactly 0 is not).
+(a probability of exactly 0 or 1 is allowed; a scale of exactly 0 is not). TFP's own
+bijectors also set the numerically safe edge: a scale's is softplus with ``low`` = float
+eps, so a scale that underflowed to 1e-22 is reported too.
 """
 
 from __future__ import annotations

@@ -112,6 +112,12 @@ def _builds(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 def _positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     e = v.evidence
     where = "output head" if e["role"] == "output" else f"variational {e['role']}"
+    if e["min"] > 0.0:
+        return "numerical_instability", (
+            f"the {where} parameter is positive but below TFP's numerically safe range "
+            f"(min {e['min']:.3g}; TFP constrains scales to > float eps): it underflowed, e.g. "
+            f"exp of a very negative output; use {_FIX_SCALE}"
+        ), {}
     if e["max"] == math.inf or e["min"] == -math.inf or (e["min"] == 0.0 and e["max"] > OVERFLOWING):
         return "numerical_instability", (
             f"the {where} parameter overflowed to inf (exp of an unbounded output?): use "
@@ -150,9 +156,9 @@ def _nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     early = [p for p in t.param_violations if p.step <= step]
     if early:
         first = min(early, key=lambda p: p.step)
-        if math.isinf(first.max_value) or math.isinf(first.min_value):
+        if math.isinf(first.max_value) or math.isinf(first.min_value) or first.min_value > 0:
             return "numerical_instability", (
-                f"{first.path} overflowed to inf at step {first.step} (exp of an unbounded "
+                f"{first.path} over- or underflowed at step {first.step} (exp of an unbounded "
                 f"output?) before the loss went non-finite: use softplus, {_FIX_SCALE}"
             ), {"parameter": first.path, "parameter_step": first.step}
         return "parameterization", (
