@@ -16,6 +16,18 @@ def softplus_scale(t):
     return 1e-3 + tf.math.softplus(0.05 * t)
 
 
+def kl_per_example(n_train):
+    """The KL divergence weighted by 1/n_train, as the loss averages the likelihood per example."""
+    return lambda q, p, _: tfd.kl_divergence(q, p) / n_train
+
+
+def normal_head():
+    """The healthy output head: loc kept at (N, 1), scale softplus'd with a floor."""
+    return tfpl.DistributionLambda(
+        lambda t: tfd.Normal(loc=t[..., :1], scale=softplus_scale(t[..., 1:]))
+    )
+
+
 # --- healthy ----------------------------------------------------------------------------------
 
 
@@ -24,22 +36,18 @@ def healthy_normal(input_dim):
         [
             tf_keras.layers.Dense(16, activation="tanh"),
             tf_keras.layers.Dense(2),
-            tfpl.DistributionLambda(
-                lambda t: tfd.Normal(loc=t[..., :1], scale=softplus_scale(t[..., 1:]))
-            ),
+            normal_head(),
         ]
     )
 
 
 def healthy_flipout(input_dim, n_train):
-    kl = lambda q, p, _: tfd.kl_divergence(q, p) / n_train  # noqa: E731
+    kl = kl_per_example(n_train)
     return tf_keras.Sequential(
         [
             tfpl.DenseFlipout(16, activation="tanh", kernel_divergence_fn=kl),
             tfpl.DenseFlipout(2, kernel_divergence_fn=kl),
-            tfpl.DistributionLambda(
-                lambda t: tfd.Normal(loc=t[..., :1], scale=softplus_scale(t[..., 1:]))
-            ),
+            normal_head(),
         ]
     )
 
@@ -144,9 +152,7 @@ def ignores_x(input_dim):
         [
             tf_keras.layers.Lambda(lambda x: 0.0 * x[..., :1]),
             tf_keras.layers.Dense(2),
-            tfpl.DistributionLambda(
-                lambda t: tfd.Normal(loc=t[..., :1], scale=softplus_scale(t[..., 1:]))
-            ),
+            normal_head(),
         ]
     )
 
@@ -183,9 +189,7 @@ def _variational(posterior, kl_weight):
     return tf_keras.Sequential(
         [
             tfpl.DenseVariational(2, posterior, _fixed_prior, kl_weight=kl_weight),
-            tfpl.DistributionLambda(
-                lambda t: tfd.Normal(loc=t[..., :1], scale=softplus_scale(t[..., 1:]))
-            ),
+            normal_head(),
         ]
     )
 
@@ -205,14 +209,12 @@ def point_posterior(input_dim, n_train):
 
 
 def healthy_reparameterization(input_dim, n_train):
-    kl = lambda q, p, _: tfd.kl_divergence(q, p) / n_train  # noqa: E731
+    kl = kl_per_example(n_train)
     return tf_keras.Sequential(
         [
             tfpl.DenseReparameterization(8, activation="tanh", kernel_divergence_fn=kl),
             tfpl.DenseLocalReparameterization(2, kernel_divergence_fn=kl),
-            tfpl.DistributionLambda(
-                lambda t: tfd.Normal(loc=t[..., :1], scale=softplus_scale(t[..., 1:]))
-            ),
+            normal_head(),
         ]
     )
 

@@ -77,6 +77,12 @@ def data_is_raw(trace: Trace) -> bool:
     )
 
 
+def _over_or_underflowed(low: float, high: float) -> bool:
+    """A parameter range that only over/underflow explains: an infinity, a value positive but
+    below TFP's eps bound, or exact zeros beside values above OVERFLOWING."""
+    return math.isinf(low) or math.isinf(high) or low > 0.0 or (low == 0.0 and high > OVERFLOWING)
+
+
 def _lr_is_high(trace: Trace) -> bool:
     c = trace.config
     return c.learning_rate >= HIGH_LR.get(c.optimizer, 0.05)
@@ -112,15 +118,10 @@ def _builds(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 def _positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     e = v.evidence
     where = "output head" if e["role"] == "output" else f"variational {e['role']}"
-    if e["min"] > 0.0:
+    if _over_or_underflowed(e["min"], e["max"]):
         return "numerical_instability", (
-            f"the {where} parameter is positive but below TFP's numerically safe range "
-            f"(min {e['min']:.3g}; TFP constrains scales to > float eps): it underflowed, e.g. "
-            f"exp of a very negative output; use {_FIX_SCALE}"
-        ), {}
-    if e["max"] == math.inf or e["min"] == -math.inf or (e["min"] == 0.0 and e["max"] > OVERFLOWING):
-        return "numerical_instability", (
-            f"the {where} parameter overflowed to inf (exp of an unbounded output?): use "
+            f"the {where} parameter over- or underflowed (range [{e['min']:.3g}, {e['max']:.3g}]; "
+            "exp of an unbounded output?): TFP keeps scales above float eps and below inf; use "
             f"softplus instead of exp, {_FIX_SCALE}"
         ), {}
     if (v.step or 0) > 0 and (_grad_blew_up(t, v.step) or _lr_is_high(t)):
@@ -156,7 +157,7 @@ def _nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     early = [p for p in t.param_violations if p.step <= step]
     if early:
         first = min(early, key=lambda p: p.step)
-        if math.isinf(first.max_value) or math.isinf(first.min_value) or first.min_value > 0:
+        if _over_or_underflowed(first.min_value, first.max_value):
             return "numerical_instability", (
                 f"{first.path} over- or underflowed at step {first.step} (exp of an unbounded "
                 f"output?) before the loss went non-finite: use softplus, {_FIX_SCALE}"

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfpcheck._config import Config
+
 __all__ = ["Finding", "TargetReport", "Report", "reproduce_snippet"]
 
 
@@ -87,8 +89,6 @@ class Report:
 
 def reproduce_snippet(target: str, config: dict[str, Any]) -> str:
     """Python a user can paste to re-run exactly this configuration (non-default fields only)."""
-    from tfpcheck._config import Config
-
     default = Config().to_dict()
     minimal = {k: v for k, v in config.items() if k in ("seed", "task") or default.get(k) != v}
     return (
@@ -99,8 +99,6 @@ def reproduce_snippet(target: str, config: dict[str, Any]) -> str:
 
 
 def _short_config(config: dict[str, Any]) -> str:
-    from tfpcheck._config import Config
-
     try:
         return Config.from_dict(config).short()
     except Exception:  # noqa: BLE001 - a summary must never fail
