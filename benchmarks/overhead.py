@@ -3,7 +3,7 @@
 For each configuration: the naive loop (clear the session, build, compile, ``fit`` for the
 same number of steps, check the loss history and the final NLL by hand) and tfpcheck's engine
 (build, traced training step that also records gradients, every distribution's parameters,
-the loss shape and KL terms, then all nine invariants). Both run in this process,
+the loss shape and KL terms, then all ten invariants). Both run in this process,
 interleaved, on the same configurations; the ratio is what matters (absolute times on a
 shared machine mean little).
 

@@ -11,8 +11,6 @@ it does not import TensorFlow; :func:`build_model` does, when called.
         trace = run_config(*ts.spec_target(spec))
 """
 
-from tfpcheck._space import configs
-
 from ._internal.architectures import (
     HeadSpec,
     LayerSpec,
@@ -21,6 +19,7 @@ from ._internal.architectures import (
     heads,
     posteriors,
 )
+from ._internal.configs import configs
 from ._internal.data import DataSpec, data_specs, from_data, make_arrays
 from ._internal.defects import DEFECTS, NOT_DETECTED, Defect
 from ._internal.optimizers import OptimizerSpec, optimizers

@@ -132,6 +132,11 @@ def broadcast_loc(input_dim):
     )
 
 
+def normal_on_counts(input_dim):
+    """The seed's distribution-choice example: a (healthy) Normal head, trained on counts."""
+    return healthy_normal(input_dim)
+
+
 def poisson_head(input_dim):
     """data_in_support on real-valued (negative) targets."""
     return tf_keras.Sequential(

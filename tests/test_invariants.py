@@ -38,6 +38,7 @@ DEFECTS = [
     (models.kl_not_divided, "regression", {"steps": 100}, "posterior_not_collapsed", "kl_scaling"),
     (models.point_posterior, "regression", {"steps": 50}, "posterior_not_collapsed",
      "variational_family"),
+    (models.normal_on_counts, "count", {}, "predictive_in_domain", "distribution_choice"),
 ]
 
 

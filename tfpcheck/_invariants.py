@@ -1,4 +1,4 @@
-"""The nine invariants of a healthy TFP + Keras fit, each a small function over a Trace.
+"""The ten invariants of a healthy TFP + Keras fit, each a small function over a Trace.
 
 Every threshold is a module constant with the reason it has that value. An
 invariant returns a :class:`Verdict`; it never raises and never imports
@@ -35,6 +35,11 @@ KL_COLLAPSE_NATS = 0.01
 #: posterior_not_collapsed, onto a point: posterior stddev below this fraction of the prior's
 #: means the variational layer has become a point estimate (default init is ~0.05).
 POINT_COLLAPSE_RATIO = 1e-3
+#: predictive_in_domain: the trained model may put at most this share of its predictive draws
+#: on values the task's targets cannot take (negative counts, non-positive amounts, outcomes
+#: outside [0, 1]). A family with the right support puts exactly 0 there; a Normal on counts
+#: averaging 1-2 puts 5-20%, one on counts averaging 50 puts ~0 and passes, as it should.
+OUTSIDE_DOMAIN_SHARE = 0.01
 
 INVARIANTS = (
     "builds",
@@ -46,6 +51,7 @@ INVARIANTS = (
     "no_divergence",
     "learns",
     "posterior_not_collapsed",
+    "predictive_in_domain",
 )
 
 
@@ -207,6 +213,21 @@ def posterior_not_collapsed(t: Trace) -> Verdict:
     return _ok("posterior_not_collapsed")
 
 
+def predictive_in_domain(t: Trace) -> Verdict:
+    """The trained model predicts values the targets can take (OUTSIDE_DOMAIN_SHARE)."""
+    share = t.outside_domain
+    if share is None or share <= OUTSIDE_DOMAIN_SHARE:
+        return _ok("predictive_in_domain")
+    return Verdict(
+        "predictive_in_domain", False,
+        f"after {t.steps_run} steps {share:.1%} of {t.output_distribution}'s predictive draws "
+        f"are values the targets cannot take (the targets are {t.domain}; allowed "
+        f"{OUTSIDE_DOMAIN_SHARE:.0%})", t.steps_run,
+        {"outside_domain_share": share, "domain": t.domain,
+         "distribution": t.output_distribution},
+    )
+
+
 _CHECKS: dict[str, Callable[[Trace], Verdict]] = {
     "builds": builds,
     "finite_loss": finite_loss,
@@ -217,6 +238,7 @@ _CHECKS: dict[str, Callable[[Trace], Verdict]] = {
     "no_divergence": no_divergence,
     "learns": learns,
     "posterior_not_collapsed": posterior_not_collapsed,
+    "predictive_in_domain": predictive_in_domain,
 }
 
 

@@ -24,11 +24,11 @@ from tfpcheck._diagnose import diagnose
 from tfpcheck._invariants import INVARIANTS, evaluate
 from tfpcheck._profiles import profile
 from tfpcheck._report import Finding, TargetReport, reproduce_snippet
-from tfpcheck._space import DEFAULT_STEPS, configs
 from tfpcheck._target import Target
 from tfpcheck._timeout import ExampleTimeout, time_limit
 from tfpcheck._trace import Trace
 from tfpcheck.errors import TfpcheckError
+from tfpcheck.strategies._internal.configs import DEFAULT_STEPS, configs
 
 __all__ = ["check_target", "findings_for", "run_once"]
 

@@ -21,6 +21,7 @@ from tfpcheck._classify import classify_exception, keras3_failure, not_a_distrib
 from tfpcheck._config import Config
 from tfpcheck._constraints import parameter_checks, unwrap
 from tfpcheck._data import make_data, rescale_user_data
+from tfpcheck._domain import DOMAINS, outside_domain
 from tfpcheck._target import Target, factory_kwargs
 from tfpcheck._trace import ParamViolation, Trace
 from tfpcheck._variational import layer_distributions, summarise_layers, variational_layers
@@ -31,7 +32,9 @@ __all__ = ["run_config", "training_data"]
 STOP_AFTER_NONFINITE = 5
 #: Forward passes averaged for the final NLL of a stochastic (variational) model.
 EVAL_PASSES = 4
-
+#: Predictive draws per training example per pass for ``predictive_in_domain`` (4 passes x 8
+#: draws x n_train >= 4096 draws: a 1% share is measured to about +-0.15%).
+DOMAIN_DRAWS = 8
 
 
 def training_data(target: Target, config: Config) -> tuple[np.ndarray, np.ndarray]:
@@ -271,9 +274,25 @@ def _record_step(
 
 def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
     try:
-        values = [per_example_nll(model(x, training=False), y) for _ in range(EVAL_PASSES)]
-        trace.model_nll = float(np.mean(values))
+        outputs = [model(x, training=False) for _ in range(EVAL_PASSES)]
+        trace.model_nll = float(np.mean([per_example_nll(d, y) for d in outputs]))
         trace.layers_end = summarise_layers(model)
     except Exception as exc:  # noqa: BLE001 - evaluation is best effort; training already ran
         trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
+        outputs = []
     trace.baseline_nll, trace.baseline_family = baseline_nll(trace.config.task, y)
+    _observe_domain(outputs, trace)
+
+
+def _observe_domain(outputs: list[Any], trace: Trace) -> None:
+    """Share of the trained model's predictive draws outside the task's domain."""
+    if not outputs or trace.config.task not in DOMAINS:
+        return
+    try:
+        draws = [np.asarray(unwrap(d).sample(DOMAIN_DRAWS, seed=trace.config.seed)) for d in outputs]
+    except Exception as exc:  # noqa: BLE001 - a distribution without sample(): nothing to judge
+        trace.notes["predictive_sample_error"] = f"{type(exc).__name__}: {exc}"
+        return
+    measured = outside_domain(trace.config.task, np.concatenate([np.ravel(d) for d in draws]))
+    if measured is not None:
+        trace.outside_domain, trace.domain = measured

@@ -108,6 +108,8 @@ def data_specs(
 ) -> DataSpec:
     """Training data for ``task``. The defaults are data as a pipeline hands it over after the
     usual preprocessing; widen ``*_scale`` to 1e-3..1e4 and ``*_offset`` far from zero for raw data.
+    Offsets are in units of the drawn scale (``max_x_offset=100`` puts the features' centre up
+    to 100 spreads from zero): what breaks a fit is the centre relative to the spread.
     ``y_*`` apply to regression (and ``y_scale`` to count/positive rates)."""
     _validate_data_args(locals())
     chosen = draw(task) if isinstance(task, st.SearchStrategy) else task
@@ -119,14 +121,14 @@ def data_specs(
         "input_dim": draw(_ints(min_input_dim, max_input_dim, (1, 2, 4, 8))),
         "output_dim": draw(st.sampled_from([3, 2, 5])) if chosen == "categorical" else 1,
         "x_scale": draw(log_uniform(min_x_scale, max_x_scale)),
-        "x_offset": draw(_offsets(min_x_offset, max_x_offset)),
         "noise": draw(st.sampled_from(_inside((0.3, 0.1, 0.5), min_noise, max_noise))),
     }
+    fields["x_offset"] = _round3(draw(_offsets(min_x_offset, max_x_offset)) * fields["x_scale"])
     if chosen in ("regression", "count", "positive"):
         lo, hi = (min_y_scale, max_y_scale) if chosen == "regression" else (0.5, 3.0)
         fields["y_scale"] = draw(log_uniform(lo, hi))
     if chosen == "regression":
-        fields["y_offset"] = draw(_offsets(min_y_offset, max_y_offset))
+        fields["y_offset"] = _round3(draw(_offsets(min_y_offset, max_y_offset)) * fields["y_scale"])
         fields["heavy_tails"] = draw(heavy_tails) if isinstance(heavy_tails, st.SearchStrategy) \
             else heavy_tails
         if max_outlier_fraction > 0:

@@ -1,8 +1,8 @@
 """Known defects, injected into an otherwise healthy :class:`ModelSpec`.
 
 Each :class:`Defect` says which invariant(s) tfpcheck must report and which cause(s) it may
-name, and how few training steps show it. Only defects tfpcheck is verified to detect are
-listed (``benchmarks/detection.py`` measures it); see :data:`NOT_DETECTED` for the others.
+name, and how few training steps show it. ``benchmarks/detection.py`` measures how often
+tfpcheck does; :data:`NOT_DETECTED` names the defects it does not catch yet, and why.
 """
 
 from __future__ import annotations
@@ -53,6 +53,15 @@ def _exp_scale(spec: ModelSpec, draw: Any) -> ModelSpec:
     return spec.replace(data=dataclasses.replace(spec.data, x_scale=scale))
 
 
+def _normal_on_counts(spec: ModelSpec, draw: Any) -> ModelSpec:
+    """The seed's example of a poor distribution choice: a Normal head on count data."""
+    data = dataclasses.replace(spec.data, task="count", output_dim=1, y_offset=0.0,
+                               heavy_tails=False, outlier_fraction=0.0)
+    if spec.data.task != "count":
+        data = dataclasses.replace(data, y_scale=draw(st.sampled_from([1.0, 0.5, 3.0])))
+    return spec.replace(data=data, head=HeadSpec("normal"))
+
+
 def _poisson_on_real(spec: ModelSpec, draw: Any) -> ModelSpec:
     return _regression(spec, "poisson")
 
@@ -95,6 +104,25 @@ def _high_lr(spec: ModelSpec, draw: Any) -> ModelSpec:
     return spec.replace(optimizer=opt)
 
 
+def _mc_sampling(spec: ModelSpec, draw: Any) -> ModelSpec:
+    """One weight draw per batch (no Flipout) from a posterior as wide as the prior (the TFP
+    regression tutorial's initial scale, 1.0), and a one-sample KL: the noisiest estimator."""
+    spec = _regression(spec)
+    kind = draw(st.sampled_from(["DenseReparameterization", "DenseVariational"]))
+    post = dataclasses.replace(spec.posterior, family="mean_field", init_scale=1.0, mc_samples=1)
+    return spec.replace(hidden=(LayerSpec(kind, 32, "tanh"),), output_layer=kind, posterior=post)
+
+
+def _variational_family(spec: ModelSpec, draw: Any) -> ModelSpec:
+    """A mean-field posterior where the true posterior is strongly correlated: every feature
+    duplicated, so each pair of weights is only identified through its sum."""
+    spec = _regression(spec)
+    data = dataclasses.replace(spec.data, duplicated_features=spec.data.input_dim,
+                               constant_features=0)
+    post = dataclasses.replace(spec.posterior, family="mean_field")
+    return spec.replace(data=data, output_layer="DenseVariational", posterior=post)
+
+
 def _keras3_layer(spec: ModelSpec, draw: Any) -> ModelSpec:
     return spec  # build_model puts a Keras 3 Dense first when spec.defect == "keras3_layer"
 
@@ -115,6 +143,9 @@ DEFECTS: dict[str, Defect] = {
                         "exp of an unbounded output as the scale, on raw features", _exp_scale),
     "broadcast_loc": Defect(("loss_shape",), ("shape_broadcast",), 20,
                             "loc sliced to (N,) against (N, 1) targets", _head_defect),
+    "normal_on_counts": Defect(("predictive_in_domain", "learns"), ("distribution_choice",), 400,
+                               "a Normal head on count data (negative counts predicted)",
+                               _normal_on_counts),
     "poisson_on_real": Defect(("data_in_support",), ("distribution_choice",), 20,
                               "a Poisson head on real-valued (negative) targets", _poisson_on_real),
     "poisson_on_fractional": Defect(("data_in_support",), ("distribution_choice",), 20,
@@ -134,14 +165,17 @@ DEFECTS: dict[str, Defect] = {
     "wrong_signature": Defect(("builds",), ("tfp_layer_misuse",), 5,
                               "DenseVariational handed default_multivariate_normal_fn "
                               "(the Flipout family's posterior signature)", _wrong_signature),
+    "mc_sampling": Defect(("learns", "no_divergence", "posterior_not_collapsed"), ("mc_sampling",),
+                          400, "one weight draw per batch from a prior-wide posterior, one-sample KL",
+                          _mc_sampling),
+    "variational_family": Defect(("learns", "posterior_not_collapsed"), ("variational_family",), 400,
+                                 "a mean-field posterior over duplicated (perfectly correlated) "
+                                 "features", _variational_family),
 }
 
-#: Defects the issue asks for that tfpcheck does not detect yet, and why (see the report).
+#: Defects in :data:`DEFECTS` that tfpcheck does not detect yet, and why (measured by
+#: ``benchmarks/detection.py``); they inject and train like the others.
 NOT_DETECTED: dict[str, str] = {
-    "normal_on_counts": (
-        "a Normal head gives every count a finite log-prob (its support is all reals) and fits "
-        "Poisson counts about as well as the baseline family, so no invariant can fire."
-    ),
     "mc_sampling": (
         "one Monte Carlo sample is the tfp.layers default and trains healthy models within "
         "400 steps; _diagnose names mc_sampling only for a no_divergence with loss noise > 1, "

@@ -61,7 +61,7 @@ class OptimizerSpec:
         }
 
 
-def learning_rates(lo: float, hi: float) -> st.SearchStrategy[float]:
+def typed_learning_rates(lo: float, hi: float) -> st.SearchStrategy[float]:
     """Typed values inside ``[lo, hi]`` first, then log-uniform."""
     typed = [v for v in _TYPED if lo <= v <= hi]
     rest = log_uniform(lo, hi)
@@ -82,30 +82,45 @@ def optimizers(
     max_batch_size: int = 64,
     min_steps: int = 400,
     max_steps: int = 400,
+    learning_rates: dict[str, tuple[float, float]] | None = None,
 ) -> OptimizerSpec:
     """An optimizer from ``names`` (tf_keras Adam, RMSprop, Adagrad, SGD with ``momentum``).
 
     Without bounds the learning rate comes from the range an ordinary healthy model trains
     with for that optimizer (:data:`HEALTHY_LEARNING_RATES`); give ``min_/max_learning_rate``
-    to widen it (``max_learning_rate=1.0`` reaches the rates that make BNNs diverge).
+    to widen it (``max_learning_rate=1.0`` reaches the rates that make BNNs diverge), or
+    ``learning_rates={name: (lo, hi)}`` to set the range per optimizer.
     """
     chosen = check_choices("optimizers", "names", names, OPTIMIZERS)
     _validate(min_learning_rate, max_learning_rate, min_batch_size, max_batch_size, min_steps,
               max_steps)
     name = draw(st.sampled_from(ordered(chosen, ("adam", "rmsprop", "adagrad", "sgd"))))
-    lo, hi = HEALTHY_LEARNING_RATES[name]
+    lo, hi = {**HEALTHY_LEARNING_RATES, **_checked_ranges(learning_rates)}[name]
     lo = lo if min_learning_rate is None else min_learning_rate
     hi = hi if max_learning_rate is None else max_learning_rate
     batch = [b for b in _BATCH_SIZES if min_batch_size <= b <= max_batch_size]
     return OptimizerSpec(
         name=name,
-        learning_rate=draw(learning_rates(min(lo, hi), max(lo, hi))),
+        learning_rate=draw(typed_learning_rates(min(lo, hi), max(lo, hi))),
         momentum=_value(draw, momentum) if name == "sgd" else 0.0,
         clipnorm=_value(draw, clipnorm),
         clipvalue=_value(draw, clipvalue),
         batch_size=draw(st.sampled_from(batch) if batch else st.integers(min_batch_size, max_batch_size)),
         steps=draw(st.integers(min_steps, max_steps)),
     )
+
+
+def _checked_ranges(ranges: dict[str, tuple[float, float]] | None) -> dict[str, tuple[float, float]]:
+    for name, bounds in (ranges or {}).items():
+        check_choices("optimizers", "learning_rates", [name], OPTIMIZERS)
+        if not isinstance(bounds, tuple) or len(bounds) != 2:
+            raise InvalidArgument(
+                f"optimizers(learning_rates={{{name!r}: {bounds!r}}}): each value must be a "
+                "(min, max) pair, e.g. learning_rates={'adam': (1e-3, 1e-1)}."
+            )
+        check_float_range("optimizers", f"learning_rates[{name!r}][0]", bounds[0],
+                          f"learning_rates[{name!r}][1]", bounds[1], positive=True)
+    return dict(ranges or {})
 
 
 def _value(draw: Any, value: Any) -> Any:

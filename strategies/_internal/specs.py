@@ -118,7 +118,7 @@ def model_specs(
     defects: tuple[str, ...] | list[str] = (),
 ) -> ModelSpec:
     """A whole configuration. With no ``defects`` every draw is a healthy model that passes all
-    nine invariants; with ``defects`` one of them is injected into an otherwise healthy draw and
+    ten invariants; with ``defects`` one of them is injected into an otherwise healthy draw and
     ``expected_invariants``/``expected_causes`` say what tfpcheck must report."""
     from .defects import DEFECTS, inject
 

@@ -1,0 +1,35 @@
+"""The values a task's targets can take, and how much predictive mass a model puts elsewhere.
+
+``data_in_support`` asks whether the data lie inside the model's support; this asks the
+converse: whether the trained model predicts values the data can never take (a Normal head on
+counts predicts negative counts). Plain NumPy over predictive draws, so it applies to any
+distribution the model returns, mixtures and transformed distributions included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["DOMAINS", "outside_domain"]
+
+#: Per task: the domain in words and a test of which draws fall outside it. Regression and
+#: categorical targets (class indices or one-hot) put no bound a real-valued draw can break.
+DOMAINS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
+    "count": ("non-negative counts", lambda s: s < 0),
+    "positive": ("positive amounts", lambda s: s <= 0),
+    "binary": ("0/1 outcomes", lambda s: (s < 0) | (s > 1)),
+}
+
+
+def outside_domain(task: str, draws: np.ndarray) -> tuple[float, str] | None:
+    """``(share of draws outside the task's domain, the domain in words)``; None without a domain."""
+    if task not in DOMAINS:
+        return None
+    words, outside = DOMAINS[task]
+    draws = np.asarray(draws, dtype=float)
+    finite = draws[np.isfinite(draws)]
+    if finite.size == 0:
+        return None  # non-finite predictions: finite_loss and positive_scales report them
+    return float(np.mean(outside(finite))), words
