@@ -2,7 +2,7 @@
 
 For every defect kind, N specs with that defect injected are trained through the engine and
 checked: is the expected invariant violated, and is the expected cause named? N healthy specs
-are trained too: any violation on them is a false alarm (printed in full, with its config).
+(every task) are trained too: any violation on them is a false alarm (printed in full, with its config).
 
     .venv/bin/python benchmarks/detection.py --n 5
     .venv/bin/python benchmarks/detection.py --n 2 --kinds raw_scale healthy
@@ -18,11 +18,15 @@ from typing import Any
 import hypothesis
 import tfpcheck.strategies as ts
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from tfpcheck import TASKS
 
 
 def draw_specs(kind: str, n: int, seed: int) -> list[Any]:
     """``n`` distinct specs of ``kind`` (``healthy`` or a defect), drawn deterministically."""
-    strategy = ts.model_specs() if kind == "healthy" else ts.model_specs(defects=[kind])
+    strategy = (ts.model_specs(task=st.sampled_from(TASKS)) if kind == "healthy"
+                else ts.model_specs(defects=[kind]))
     out: list[Any] = []
 
     @settings(max_examples=n, database=None, derandomize=True, phases=[Phase.generate],

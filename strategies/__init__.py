@@ -19,7 +19,7 @@ from ._internal.architectures import (
     heads,
     posteriors,
 )
-from ._internal.configs import configs
+from ._internal.configs import REGIME_BOUNDS, configs
 from ._internal.data import DataSpec, data_specs, from_data, make_arrays
 from ._internal.defects import DEFECTS, NOT_DETECTED, Defect
 from ._internal.optimizers import OptimizerSpec, optimizers
@@ -45,6 +45,7 @@ __all__ = [
     "OptimizerSpec",
     "PosteriorSpec",
     "PriorSpec",
+    "REGIME_BOUNDS",
     "architectures",
     "build_model",
     "configs",

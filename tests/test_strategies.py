@@ -9,7 +9,9 @@ import json
 import pytest
 import tfpcheck.strategies as ts
 from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import strategies as st
 
+from tfpcheck import TASKS
 from tfpcheck.errors import InvalidArgument
 
 _QUIET = dict(database=None, deadline=None, suppress_health_check=list(HealthCheck))
@@ -23,8 +25,8 @@ def findings(spec):
     return findings_for(target, run_config(target, config))
 
 
-@settings(max_examples=6, derandomize=True, **_QUIET)
-@given(ts.model_specs())
+@settings(max_examples=24, derandomize=True, **_QUIET)
+@given(ts.model_specs(task=st.sampled_from(TASKS)))
 def test_healthy_specs_hold_every_invariant(spec):
     found = findings(spec)
     assert not found, "\n".join(f.explain() for f in found)
@@ -91,6 +93,7 @@ def test_importing_strategies_does_not_import_tensorflow():
         (lambda: ts.data_specs(min_x_scale=10.0, max_x_scale=1.0), "min_x_scale=10.0"),
         (lambda: ts.data_specs(min_n_train=0), "min_n_train=0"),
         (lambda: ts.data_specs(max_noise=1.5), "max_noise=1.5"),
+        (lambda: ts.data_specs(max_nan_fraction=2.0), "max_nan_fraction=2.0"),
         (lambda: ts.data_specs(task="ranking"), "task=['ranking']"),
         (lambda: ts.priors(families=["cauchy"]), "families=['cauchy']"),
         (lambda: ts.priors(min_scale=0.0), "min_scale=0.0"),
@@ -109,3 +112,20 @@ def test_bad_arguments_raise_invalid_argument_naming_name_and_value(strategy, sh
     with pytest.raises(InvalidArgument) as info:
         find(strategy(), lambda s: True, settings=settings(**_QUIET))
     assert shown in str(info.value)
+
+
+def test_data_is_finite_unless_missing_values_are_asked_for():
+    import numpy as np
+
+    from tfpcheck._search import check_target
+
+    finite = find(ts.data_specs(max_constant_features=1, max_duplicated_features=1),
+                  lambda d: d.constant_features and d.duplicated_features, settings=settings(**_QUIET))
+    assert np.isfinite(ts.make_arrays(finite)[0]).all()
+    missing = find(ts.data_specs(max_nan_fraction=0.2), lambda d: d.nan_fraction >= 0.2,
+                   settings=settings(**_QUIET))
+    assert np.isnan(ts.make_arrays(missing)[0]).any()
+    # The engine refuses NaN data with a message naming the target and the fix, no crash.
+    spec = ts.ModelSpec(data=missing)
+    report = check_target(ts.spec_target(spec)[0], max_examples=1)
+    assert report.status == "error" and "NaN" in report.error and "impute" in report.error

@@ -6,7 +6,7 @@ a model is actually built, after its thread pools have been sized.
 
 from tfpcheck._api import check, explain, reproduce
 from tfpcheck._assertions import assert_invariants, train_and_check
-from tfpcheck._config import Config
+from tfpcheck._config import TASKS, Config
 from tfpcheck._diagnose import CAUSES
 from tfpcheck._invariants import INVARIANTS
 from tfpcheck._report import Finding, Report, TargetReport
@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CAUSES",
     "INVARIANTS",
+    "TASKS",
     "Config",
     "Finding",
     "InvalidArgument",

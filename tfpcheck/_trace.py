@@ -76,6 +76,7 @@ class Trace:
     model_nll: float | None = None
     baseline_nll: float | None = None
     baseline_family: str | None = None
+    prediction_noise: float | None = None  # sd of predictive means across weight draws / sd(y)
     outside_domain: float | None = None  # share of final predictive draws the targets can't take
     domain: str | None = None  # the task's domain in words, e.g. "non-negative counts"
     layers_start: list[LayerSummary] = field(default_factory=list)

@@ -64,11 +64,17 @@ def run_config(
         _observe_initial(model, x, y, trace)
         if trace.build_failure is None:
             _train(model, x, y, trace)
-        if trace.build_failure is None and trace.steps_run:
+        if trace.build_failure is None and trace.steps_run and _weights_finite(model):
             _observe_final(model, x, y, trace)
     finally:
         tf_keras.backend.set_floatx("float32")
     return trace
+
+
+def _weights_finite(model: Any) -> bool:
+    """NaN weights make the final evaluation meaningless, and can hang it: TFP's Poisson
+    sampler loops forever on a NaN rate. finite_loss/finite_gradients report why."""
+    return all(np.all(np.isfinite(w)) for w in model.get_weights())
 
 
 def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -160,9 +166,11 @@ def _check_support(dist: Any, y: np.ndarray, trace: Trace) -> None:
     try:
         dist.copy(validate_args=True).log_prob(tf.cast(y, dist.dtype))
     except Exception as exc:  # noqa: BLE001
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "Argument `" not in text:  # a parameter assertion is positive_scales' business
-            trace.support_error = text
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        # A parameter assertion is positive_scales' business; a dtype complaint (a Categorical
+        # with dtype=float32, as Keras hands float targets over) says nothing about the values.
+        if "Argument `" not in text and "must be integer-type" not in text:
+            trace.support_error = text[:300]
 
 
 def make_step(model: Any) -> tuple[Callable[..., Any], dict[str, tuple[str, str, str]]]:
@@ -281,13 +289,28 @@ def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> No
         trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
         outputs = []
     trace.baseline_nll, trace.baseline_family = baseline_nll(trace.config.task, y)
+    _observe_prediction_noise(outputs, y, trace)
     _observe_domain(outputs, trace)
+
+
+def _observe_prediction_noise(outputs: list[Any], y: np.ndarray, trace: Trace) -> None:
+    """How far the predictive means move between forward passes (weight draws), in units of
+    the targets' spread: 0 for a deterministic model, small for a settled posterior."""
+    if len(outputs) < 2:
+        return
+    try:
+        means = np.stack([np.asarray(unwrap(d).mean(), dtype=float) for d in outputs])
+    except Exception:  # noqa: BLE001 - a family without a mean: nothing to measure
+        return
+    spread = float(np.std(y)) if np.size(y) else 0.0
+    if spread > 0 and np.all(np.isfinite(means)):
+        trace.prediction_noise = float(np.mean(means.std(0)) / spread)
 
 
 def _observe_domain(outputs: list[Any], trace: Trace) -> None:
     """Share of the trained model's predictive draws outside the task's domain."""
-    if not outputs or trace.config.task not in DOMAINS:
-        return
+    if not outputs or trace.config.task not in DOMAINS or trace.prediction_noise is None:
+        return  # no finite predictive mean: sampling could hang (a Poisson with an inf rate)
     try:
         draws = [np.asarray(unwrap(d).sample(DOMAIN_DRAWS, seed=trace.config.seed)) for d in outputs]
     except Exception as exc:  # noqa: BLE001 - a distribution without sample(): nothing to judge

@@ -46,6 +46,7 @@ class DataSpec:
     outlier_fraction: float = 0.0
     constant_features: int = 0
     duplicated_features: int = 0
+    nan_fraction: float = 0.0  # share of feature values replaced by NaN (missing data)
 
     @property
     def features(self) -> int:
@@ -105,12 +106,14 @@ def data_specs(
     max_outlier_fraction: float = 0.0,
     max_constant_features: int = 0,
     max_duplicated_features: int = 0,
+    max_nan_fraction: float = 0.0,
 ) -> DataSpec:
     """Training data for ``task``. The defaults are data as a pipeline hands it over after the
     usual preprocessing; widen ``*_scale`` to 1e-3..1e4 and ``*_offset`` far from zero for raw data.
     Offsets are in units of the drawn scale (``max_x_offset=100`` puts the features' centre up
     to 100 spreads from zero): what breaks a fit is the centre relative to the spread.
-    ``y_*`` apply to regression (and ``y_scale`` to count/positive rates)."""
+    ``y_*`` apply to regression (and ``y_scale`` to count/positive rates). Data are finite
+    unless ``max_nan_fraction`` > 0 asks for missing feature values."""
     _validate_data_args(locals())
     chosen = draw(task) if isinstance(task, st.SearchStrategy) else task
     check_choices("data_specs", "task", [chosen], TASKS)
@@ -137,6 +140,8 @@ def data_specs(
         fields["constant_features"] = draw(st.integers(0, max_constant_features))
     if max_duplicated_features:
         fields["duplicated_features"] = draw(st.integers(0, max_duplicated_features))
+    if max_nan_fraction > 0:
+        fields["nan_fraction"] = draw(st.sampled_from([0.0, 0.01, max_nan_fraction]))
     return DataSpec(**fields)
 
 
@@ -160,6 +165,8 @@ def _validate_data_args(a: dict[str, Any]) -> None:
             f"{fn}(min_noise={a['min_noise']!r}, max_noise={a['max_noise']!r}): noise is the share "
             "of the target's spread that is noise; allowed 0 <= noise < 1 (e.g. 0.3)."
         )
+    if not 0 <= a["max_nan_fraction"] <= 0.5:
+        raise InvalidArgument(f"{fn}(max_nan_fraction={a['max_nan_fraction']!r}): allowed 0 to 0.5.")
     if not 0 <= a["max_outlier_fraction"] <= 0.5:
         raise InvalidArgument(
             f"{fn}(max_outlier_fraction={a['max_outlier_fraction']!r}): allowed 0 to 0.5."
@@ -183,6 +190,8 @@ def make_arrays(spec: DataSpec, dtype: str = "float32") -> tuple[np.ndarray, np.
     extra = [np.full((len(x), 1), spec.x_offset + spec.x_scale) for _ in range(spec.constant_features)]
     extra += [x[:, i % spec.input_dim : i % spec.input_dim + 1] for i in range(spec.duplicated_features)]
     x = np.concatenate([x, *extra], axis=1) if extra else x
+    if spec.nan_fraction:
+        x[rng.random(x.shape) < spec.nan_fraction] = np.nan
     return x.astype(dtype), y.astype(dtype)
 
 

@@ -24,6 +24,7 @@ from .architectures import (
     architectures,
     heads,
     posteriors,
+    without_dead_inputs,
 )
 from .data import DataSpec, data_specs, make_arrays
 from .optimizers import OptimizerSpec, optimizers
@@ -145,7 +146,9 @@ def model_specs(
 
 
 def _consistent(spec: ModelSpec) -> ModelSpec:
-    """Tie a head's fixed scale to the data (a user who fixes the scale knows the noise level)."""
+    """Tie a head's fixed scale to the data (a user who fixes the scale knows the noise level);
+    no ReLU in front of a DenseLocalReparameterization output layer (see without_dead_inputs)."""
+    spec = spec.replace(hidden=without_dead_inputs(spec.hidden, spec.output_layer))
     if spec.head.family == "normal_fixed_scale" and spec.head.fixed_scale is None:
         head = dataclasses.replace(spec.head, fixed_scale=round(0.5 * spec.data.y_scale, 4))
         spec = spec.replace(head=head)
