@@ -144,13 +144,15 @@ def _builds(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 def _positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     e = v.evidence
     where = "output head" if e["role"] == "output" else f"variational {e['role']}"
+    if (v.step or 0) > 0 and _lr_is_high(t):
+        return "optimizer_settings", f"the parameter went invalid mid-training: {_FIX_LR}", {}
     if _over_or_underflowed(e["min"], e["max"]):
         return "numerical_instability", (
             f"the {where} parameter over- or underflowed (range [{e['min']:.3g}, {e['max']:.3g}]; "
             "exp of an unbounded output?): TFP keeps scales above float eps and below inf; use "
             f"softplus instead of exp, {_FIX_SCALE}"
         ), {}
-    if (v.step or 0) > 0 and (_grad_blew_up(t, v.step) or _lr_is_high(t)):
+    if (v.step or 0) > 0 and _grad_blew_up(t, v.step):
         return "optimizer_settings", f"the parameter went invalid mid-training: {_FIX_LR}", {}
     if e["min"] == 0.0 and e["max"] >= 0.0:
         return "parameterization", (
@@ -187,6 +189,8 @@ def _in_domain(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 
 def _nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     step = v.step if v.step is not None else 0
+    if step > 0 and _lr_is_high(t):  # overflow after steps too large is the steps' doing
+        return "optimizer_settings", _FIX_LR, {"learning_rate": t.config.learning_rate}
     early = [p for p in t.param_violations if p.step <= step]
     if early:
         first = min(early, key=lambda p: p.step)
