@@ -99,6 +99,7 @@ def test_importing_strategies_does_not_import_tensorflow():
         (lambda: ts.priors(min_scale=0.0), "min_scale=0.0"),
         (lambda: ts.architectures(max_depth=-1), "max_depth=-1"),
         (lambda: ts.architectures(layer_kinds=["Conv2D"]), "layer_kinds=['Conv2D']"),
+        (lambda: ts.architectures(max_variational_layers=-1), "max_variational_layers=-1"),
         (lambda: ts.heads(task="count", families=["normal"]), "families=['normal']"),
         (lambda: ts.posteriors(kl_weight=0.0), "kl_weight=0.0"),
         (lambda: ts.model_specs(defects=["typo"]), "defects=['typo']"),

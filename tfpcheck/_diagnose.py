@@ -134,6 +134,7 @@ _FIX_MC = (
     "samples of the loss"
 )
 _FIX_LR = "lower the learning rate (1e-3 to 1e-2 with Adam), or clip gradients (clipnorm=1.0)"
+_FIX_MID_TRAINING = f"the parameter went invalid mid-training: {_FIX_LR}"
 
 
 def _builds(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
@@ -144,16 +145,17 @@ def _builds(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 def _positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     e = v.evidence
     where = "output head" if e["role"] == "output" else f"variational {e['role']}"
-    if (v.step or 0) > 0 and _lr_is_high(t):
-        return "optimizer_settings", f"the parameter went invalid mid-training: {_FIX_LR}", {}
+    mid_training = (v.step or 0) > 0
+    if mid_training and _lr_is_high(t):
+        return "optimizer_settings", _FIX_MID_TRAINING, {}
     if _over_or_underflowed(e["min"], e["max"]):
         return "numerical_instability", (
             f"the {where} parameter over- or underflowed (range [{e['min']:.3g}, {e['max']:.3g}]; "
             "exp of an unbounded output?): TFP keeps scales above float eps and below inf; use "
             f"softplus instead of exp, {_FIX_SCALE}"
         ), {}
-    if (v.step or 0) > 0 and _grad_blew_up(t, v.step):
-        return "optimizer_settings", f"the parameter went invalid mid-training: {_FIX_LR}", {}
+    if mid_training and _grad_blew_up(t, v.step):
+        return "optimizer_settings", _FIX_MID_TRAINING, {}
     if e["min"] == 0.0 and e["max"] >= 0.0:
         return "parameterization", (
             f"the {where} parameter hit exactly 0 (a ReLU or an underflow): {_FIX_SCALE}"

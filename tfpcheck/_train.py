@@ -289,28 +289,32 @@ def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> No
         trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
         outputs = []
     trace.baseline_nll, trace.baseline_family = baseline_nll(trace.config.task, y)
-    _observe_prediction_noise(outputs, y, trace)
+    means = _predictive_means(outputs)
+    if means is None:
+        return  # no finite predictive mean: sampling could hang (a Poisson with an inf rate)
+    spread = float(np.std(y))
+    if spread > 0:
+        trace.prediction_noise = float(np.mean(means.std(0)) / spread)
     _observe_domain(outputs, trace)
 
 
-def _observe_prediction_noise(outputs: list[Any], y: np.ndarray, trace: Trace) -> None:
-    """How far the predictive means move between forward passes (weight draws), in units of
-    the targets' spread: 0 for a deterministic model, small for a settled posterior."""
+def _predictive_means(outputs: list[Any]) -> np.ndarray | None:
+    """The predictive means of each forward pass (weight draw), stacked; None when a family
+    has no mean or a mean is not finite. Their spread across passes, in units of the targets'
+    spread, is ``prediction_noise``: 0 for a deterministic model, small for a settled posterior."""
     if len(outputs) < 2:
-        return
+        return None
     try:
         means = np.stack([np.asarray(unwrap(d).mean(), dtype=float) for d in outputs])
     except Exception:  # noqa: BLE001 - a family without a mean: nothing to measure
-        return
-    spread = float(np.std(y)) if np.size(y) else 0.0
-    if spread > 0 and np.all(np.isfinite(means)):
-        trace.prediction_noise = float(np.mean(means.std(0)) / spread)
+        return None
+    return means if np.all(np.isfinite(means)) else None
 
 
 def _observe_domain(outputs: list[Any], trace: Trace) -> None:
     """Share of the trained model's predictive draws outside the task's domain."""
-    if not outputs or trace.config.task not in DOMAINS or trace.prediction_noise is None:
-        return  # no finite predictive mean: sampling could hang (a Poisson with an inf rate)
+    if trace.config.task not in DOMAINS:
+        return
     try:
         draws = [np.asarray(unwrap(d).sample(DOMAIN_DRAWS, seed=trace.config.seed)) for d in outputs]
     except Exception as exc:  # noqa: BLE001 - a distribution without sample(): nothing to judge

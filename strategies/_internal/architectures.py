@@ -108,8 +108,11 @@ def architectures(
     which is the ELBO's honest answer, not a healthy fit.
     """
     check_int_range("architectures", "min_depth", min_depth, "max_depth", max_depth, minimum=0)
-    check_int_range("architectures", "max_variational_layers", max_variational_layers,
-                    "max_depth", max(max_depth, max_variational_layers), minimum=0)
+    if not isinstance(max_variational_layers, int) or max_variational_layers < 0:
+        raise InvalidArgument(
+            f"architectures(max_variational_layers={max_variational_layers!r}): must be an "
+            "integer >= 0, e.g. max_variational_layers=1."
+        )
     check_int_range("architectures", "min_units", min_units, "max_units", max_units)
     acts = ordered(check_choices("architectures", "activations", activations, ACTIVATIONS),
                    ACTIVATIONS)

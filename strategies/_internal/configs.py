@@ -42,6 +42,10 @@ REGIME_BOUNDS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+#: Bounds when ``vary`` excludes "data": unit-scale, centred targets (features are already).
+_FIXED_DATA = {"min_y_scale": 1.0, "max_y_scale": 1.0, "min_y_offset": 0.0, "max_y_offset": 0.0}
+
+
 @st.composite
 def configs(
     draw: Any,
@@ -55,8 +59,7 @@ def configs(
     ("data": scales and offsets; "optimizer": optimizer class and learning rate)."""
     check_choices("configs", "regime", [regime], REGIMES)
     bounds = REGIME_BOUNDS[regime]
-    data = draw(data_specs(task=task, **(bounds["data"] if "data" in vary else {
-        "min_y_scale": 1.0, "max_y_scale": 1.0, "min_y_offset": 0.0, "max_y_offset": 0.0})))
+    data = draw(data_specs(task=task, **(bounds["data"] if "data" in vary else _FIXED_DATA)))
     opt = draw(optimizers(**bounds["optimizer"], min_steps=steps, max_steps=steps))
     fields = data.config_fields()
     if "data" not in vary and task in ("count", "positive"):
