@@ -4,7 +4,7 @@ Installed as ``tfpcheck.strategies`` (there is no top-level ``strategies`` modul
 it does not import TensorFlow; :func:`build_model` does, when called.
 
     import tfpcheck.strategies as ts
-    from tfpcheck._train import run_config
+    from tfpcheck._engine import run_config
 
     @given(ts.model_specs())
     def test_fits(spec):
@@ -19,20 +19,14 @@ from ._internal.architectures import (
     heads,
     posteriors,
 )
+from ._internal.build import build_model
 from ._internal.configs import REGIME_BOUNDS, configs
 from ._internal.data import DataSpec, data_specs, from_data, make_arrays
 from ._internal.defects import DEFECTS, NOT_DETECTED, Defect
+from ._internal.modelspec import ModelSpec
 from ._internal.optimizers import OptimizerSpec, optimizers
 from ._internal.priors import PriorSpec, priors
-from ._internal.specs import ModelSpec, model_specs, spec_arrays, spec_target
-
-
-def build_model(spec: ModelSpec):  # noqa: ANN201 - a tf_keras.Model; TF is imported lazily
-    """``spec`` as an uncompiled tf_keras model whose output is a tfd.Distribution."""
-    from ._internal.build import build_model as build
-
-    return build(spec)
-
+from ._internal.specs import model_specs, spec_arrays, spec_target
 
 __all__ = [
     "DEFECTS",

@@ -7,10 +7,9 @@ import pytest
 
 import tfpcheck
 from tests import models
-from tfpcheck._diagnose import diagnose
-from tfpcheck._invariants import INVARIANTS, evaluate
+from tfpcheck._engine import run_config
+from tfpcheck._invariants import INVARIANTS, diagnose, evaluate
 from tfpcheck._target import Target
-from tfpcheck._train import run_config
 
 
 def violations(factory, task="regression", **config):

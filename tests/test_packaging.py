@@ -31,3 +31,35 @@ def test_strategies_install_as_tfpcheck_strategies_only():
 def test_pytest11_entry_point_names_the_light_plugin_module():
     (ep,) = [e for e in entry_points(group="pytest11") if e.name == "tfpcheck"]
     assert ep.value == "tfpcheck._pytestplugin"
+
+
+def test_only_the_engine_imports_tensorflow_at_import_time():
+    """Every module outside tfpcheck/_engine/ imports without TensorFlow (the engine's door)."""
+    code = (
+        "import importlib, pathlib, sys, tfpcheck, tfpcheck.strategies as ts\n"
+        "names = []\n"
+        "for pkg in (tfpcheck, ts):\n"
+        "    root = pathlib.Path(pkg.__path__[0])\n"
+        "    for f in sorted(root.rglob('*.py')):\n"
+        "        parts = f.relative_to(root).with_suffix('').parts\n"
+        "        if parts[0] == '_engine' or parts[-1] == '__main__':\n"
+        "            continue\n"
+        "        names.append('.'.join((pkg.__name__,) + parts).removesuffix('.__init__'))\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "    if 'tensorflow' in sys.modules:\n"
+        "        print(name); break\n"
+        "else:\n"
+        "    print(len(names))\n"
+    )
+    out = _python(code)
+    assert out.isdigit() and int(out) > 20, f"{out} imports TensorFlow at import time"
+
+
+def test_readme_invariant_table_is_the_registry():
+    from pathlib import Path
+
+    from tfpcheck._invariants import readme_table
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert readme_table() in readme

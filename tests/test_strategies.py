@@ -18,8 +18,8 @@ _QUIET = dict(database=None, deadline=None, suppress_health_check=list(HealthChe
 
 
 def findings(spec):
+    from tfpcheck._engine import run_config
     from tfpcheck._search import findings_for
-    from tfpcheck._train import run_config
 
     target, config = ts.spec_target(spec)
     return findings_for(target, run_config(target, config))

@@ -11,9 +11,8 @@ from tfpcheck._diagnose import CAUSES
 from tfpcheck._invariants import INVARIANTS
 from tfpcheck._report import Finding, Report, TargetReport
 from tfpcheck._target import Target, model
+from tfpcheck._version import __version__
 from tfpcheck.errors import InvalidArgument, TargetError, TfpcheckError, UsageError
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CAUSES",

@@ -9,6 +9,7 @@ from typing import Any
 from tfpcheck._config import REGIMES, Config
 from tfpcheck._env import prepare_tf_environment
 from tfpcheck._invariants import INVARIANTS
+from tfpcheck._render import findings_text
 from tfpcheck._report import Finding, Report
 from tfpcheck._target import Target, get_target, load_target
 from tfpcheck.errors import InvalidArgument
@@ -78,4 +79,4 @@ def reproduce(target: Any, config: dict[str, Any] | Config, *, task: str | None 
 
 def explain(findings: Iterable[Finding]) -> str:
     """Human-readable text for a list of findings."""
-    return "\n".join(f.explain() for f in findings) or "every invariant held"
+    return findings_text(list(findings))

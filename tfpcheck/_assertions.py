@@ -14,6 +14,7 @@ import numpy as np
 from tfpcheck._config import Config
 from tfpcheck._env import prepare_tf_environment
 from tfpcheck._invariants import INVARIANTS
+from tfpcheck._render import findings_text
 from tfpcheck._report import Finding
 from tfpcheck._target import Target
 from tfpcheck.errors import InvalidArgument
@@ -48,8 +49,8 @@ def train_and_check(
     if x.ndim == 1:
         x = x[:, None]
     prepare_tf_environment()
+    from tfpcheck._engine import run_config
     from tfpcheck._search import findings_for
-    from tfpcheck._train import run_config
 
     built_already = not callable(model) or hasattr(model, "fit")
     factory = (lambda: model) if built_already else model
@@ -68,6 +69,4 @@ def assert_invariants(model: Any, x: Any, y: Any, **kwargs: Any) -> None:
     """Like :func:`train_and_check`, but raise ``AssertionError`` explaining every finding."""
     findings = train_and_check(model, x, y, **kwargs)
     if findings:
-        raise AssertionError(
-            "tfpcheck: invariants violated\n" + "\n".join(f.explain() for f in findings)
-        )
+        raise AssertionError(findings_text(findings))

@@ -3,6 +3,8 @@
 A :class:`Config` is the unit Hypothesis draws and shrinks, so it is a frozen,
 printable, JSON-serialisable record of plain values; everything TensorFlow-side
 is derived from it, and a report can print it back as a reproduce snippet.
+The data and optimizer fields are defined once (:class:`DataFields`,
+:class:`OptimizerFields`) and shared with the strategies' ``DataSpec``/``OptimizerSpec``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any
 
 from tfpcheck.errors import InvalidArgument
 
-__all__ = ["TASKS", "OPTIMIZERS", "REGIMES", "Config"]
+__all__ = ["TASKS", "OPTIMIZERS", "REGIMES", "Config", "DataFields", "OptimizerFields",
+           "changed_fields", "field_values"]
 
 TASKS = ("regression", "count", "binary", "categorical", "positive")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
@@ -21,27 +24,38 @@ REGIMES = ("default", "stress")
 
 
 @dataclass(frozen=True)
-class Config:
-    """One drawn configuration; defaults are the simplest, most ordinary choice (shrink targets)."""
+class DataFields:
+    """Generated data: features ~ x_scale * N(0, 1) + x_offset; targets likewise after the
+    task's link. Defaults are the simplest, most ordinary choice (shrink targets)."""
 
     seed: int = 0
     task: str = "regression"
     n_train: int = 256
     input_dim: int = 1
     output_dim: int = 1
-    # Data: features ~ x_scale * N(0, 1) + x_offset; targets likewise after the task's link.
     x_scale: float = 1.0
     x_offset: float = 0.0
     y_scale: float = 1.0
     y_offset: float = 0.0
     noise: float = 0.3
-    # Optimizer.
+
+
+@dataclass(frozen=True)
+class OptimizerFields:
+    """The optimizer and the length of the brief training."""
+
     optimizer: str = "adam"
     learning_rate: float = 0.01
     momentum: float = 0.0
     clipnorm: float | None = None
     batch_size: int = 32
     steps: int = 400
+
+
+@dataclass(frozen=True)
+class Config(OptimizerFields, DataFields):
+    """One drawn configuration: data fields, optimizer fields, dtype and drawn factory params."""
+
     dtype: str = "float32"
     # Named factory parameters drawn from user strategies (JSON-able values only).
     params: dict[str, Any] = field(default_factory=dict)
@@ -59,7 +73,7 @@ class Config:
             )
 
     def replace(self, **changes: Any) -> Config:
-        """A copy with ``changes`` applied (used by interventions: one factor at a time)."""
+        """A copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,13 +89,23 @@ class Config:
 
     def short(self) -> str:
         """The fields that differ from the defaults, as ``name=value`` pairs."""
-        default = Config()
-        parts = [
-            f"{f.name}={getattr(self, f.name)!r}"
-            for f in dataclasses.fields(self)
-            if getattr(self, f.name) != getattr(default, f.name)
-        ]
-        return ", ".join(parts) or "defaults"
+        return ", ".join(f"{k}={v!r}" for k, v in changed_fields(self).items()) or "defaults"
+
+
+def field_values(obj: Any, fields_of: type) -> dict[str, Any]:
+    """``obj``'s values of the dataclass fields ``fields_of`` declares (e.g. DataFields)."""
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(fields_of)}
+
+
+def changed_fields(obj: Any) -> dict[str, Any]:
+    """The fields of dataclass ``obj`` that differ from a default instance, in field order:
+    the one "what is not default" rule behind every printout of a config or a spec."""
+    default = type(obj)()
+    return {
+        f.name: getattr(obj, f.name)
+        for f in dataclasses.fields(obj)
+        if getattr(obj, f.name) != getattr(default, f.name)
+    }
 
 
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:

@@ -1,23 +1,23 @@
-"""From a violated invariant and its trace to a cause (PRODUCT.md's stable names) and a fix.
+"""From a violated invariant and its trace to a cause (the stable names of ``CAUSES``) and a fix.
 
 A cause is named from evidence: what the model produced, at which step, on
-which data. The rules are ordered from the most specific evidence to the most
-general. Confirming a cause by intervention (re-running with one factor changed)
-is layered on top of this, not instead of it.
+which data. Each rule below serves one invariant (``_invariants`` pairs them) and
+orders its evidence from the most specific to the most general.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from tfpcheck._invariants import Verdict
+from tfpcheck._checks import Verdict
 from tfpcheck._trace import LayerSummary, Trace
 
-__all__ = ["CAUSES", "Diagnosis", "diagnose", "data_is_off_centre", "data_is_raw"]
+__all__ = ["CAUSES", "Diagnosis", "Rule", "data_is_off_centre", "data_is_raw"]
 
 CAUSES = (
     "prior_mismatch",
@@ -63,11 +63,8 @@ class Diagnosis:
     evidence: dict[str, Any]
 
 
-def diagnose(verdict: Verdict, trace: Trace) -> Diagnosis:
-    """The most likely cause of ``verdict`` given the whole ``trace``."""
-    rule = _RULES[verdict.invariant]
-    cause, fix, extra = rule(verdict, trace)
-    return Diagnosis(cause, fix, {**verdict.evidence, **extra})
+#: A diagnosis rule: (verdict, trace) -> (cause, fix, extra evidence).
+Rule = Callable[[Verdict, Trace], tuple[str, str, dict[str, Any]]]
 
 
 def data_is_raw(trace: Trace) -> bool:
@@ -137,12 +134,12 @@ _FIX_LR = "lower the learning rate (1e-3 to 1e-2 with Adam), or clip gradients (
 _FIX_MID_TRAINING = f"the parameter went invalid mid-training: {_FIX_LR}"
 
 
-def _builds(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+def builds(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     assert t.build_failure is not None
     return t.build_failure.cause, t.build_failure.fix, {}
 
 
-def _positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+def positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     e = v.evidence
     where = "output head" if e["role"] == "output" else f"variational {e['role']}"
     mid_training = (v.step or 0) > 0
@@ -166,14 +163,14 @@ def _positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     ), {}
 
 
-def _loss_shape(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+def loss_shape(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     return "shape_broadcast", (
         "keep the distribution's batch shape equal to the targets': slice with t[..., :1] "
         "instead of t[:, 0], or reshape y to (N,); tfd.Independent(..., 1) for vector targets"
     ), {}
 
 
-def _data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     family = t.output_distribution or "the output distribution"
     return "distribution_choice", (
         f"{family} cannot produce these targets: choose a family whose support holds the data "
@@ -181,7 +178,7 @@ def _data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     ), {}
 
 
-def _in_domain(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+def in_domain(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     family = t.output_distribution or "the output distribution"
     return "distribution_choice", (
         f"{family} predicts values that {t.domain} never take: choose a family with the data's "
@@ -189,7 +186,7 @@ def _in_domain(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     ), {}
 
 
-def _nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     step = v.step if v.step is not None else 0
     if step > 0 and _lr_is_high(t):  # overflow after steps too large is the steps' doing
         return "optimizer_settings", _FIX_LR, {"learning_rate": t.config.learning_rate}
@@ -217,7 +214,7 @@ def _nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     ), {}
 
 
-def _no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+def no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if data_is_raw(t):
         return "data_scale", f"the data are far from unit scale: {_FIX_DATA}", {"data": t.data_stats}
     if t.layers_end and not _lr_is_high(t) and _loss_noise(t) > 1.0:
@@ -228,7 +225,7 @@ def _no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
                                           "optimizer": t.config.optimizer}
 
 
-def _learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if data_is_raw(t) or data_is_off_centre(t):
         return "data_scale", (
             f"the model starts far from data that is far from zero or unit scale: {_FIX_DATA}"
@@ -263,7 +260,7 @@ def _learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     ), {"output_distribution": t.output_distribution}
 
 
-def _collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+def collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if v.evidence.get("collapse") == "point":
         return "variational_family", (
             "the posterior scale shrank to ~0: initialise its untransformed scale near -3 "
@@ -293,17 +290,3 @@ def _loss_noise(t: Trace) -> float:
     if half.size < 4:
         return 0.0
     return float(np.std(np.diff(half)) / (abs(np.median(half)) + 1e-12))
-
-
-_RULES = {
-    "builds": _builds,
-    "finite_loss": _nonfinite,
-    "finite_gradients": _nonfinite,
-    "positive_scales": _positive_scales,
-    "loss_shape": _loss_shape,
-    "data_in_support": _data_in_support,
-    "no_divergence": _no_divergence,
-    "learns": _learns,
-    "posterior_not_collapsed": _collapsed,
-    "predictive_in_domain": _in_domain,
-}

@@ -2,8 +2,8 @@
 
 ``@tfpcheck.model`` targets in collected test modules (and ``--tfpcheck-model``
 ones) become test items, skipped unless ``--tfpcheck`` is given. Collection lives
-in ``_plugin_collect``, running an item in ``_plugin_item``, the terminal section
-and JSON report in ``_plugin_report``. TensorFlow is imported only when an item
+in ``_plugin/collect.py``, running an item in ``_plugin/item.py``, the terminal section
+and JSON report in ``_plugin/report.py``. TensorFlow is imported only when an item
 runs, after TF's thread pools have been capped here.
 """
 
@@ -18,12 +18,12 @@ import pytest
 from tfpcheck._argtypes import integer, positive_float, positive_int
 from tfpcheck._config import REGIMES, TASKS
 from tfpcheck._env import prepare_tf_environment
-from tfpcheck._plugin_collect import MODELS, add_model_items, make_items, sort_target_items
-from tfpcheck._plugin_item import OPTIONS, Options
+from tfpcheck._plugin.collect import MODELS, add_model_items, make_items, sort_target_items
+from tfpcheck._plugin.item import OPTIONS, Options
 from tfpcheck._profiles import PROFILES, profile
 
 #: Fixtures for users' own suites (``tfpcheck_check``, ``tfpcheck_assert``).
-pytest_plugins = ["tfpcheck._plugin_fixtures"]
+pytest_plugins = ["tfpcheck._plugin.fixtures"]
 
 __all__ = [
     "pytest_addoption", "pytest_collection_modifyitems", "pytest_configure",
@@ -93,7 +93,7 @@ def pytest_configure(config: Any) -> None:
             raise pytest.UsageError(f"--tfpcheck-model={spec}: {exc}") from None
     config.stash[MODELS] = loaded
 
-    from tfpcheck._plugin_report import TfpcheckReporter
+    from tfpcheck._plugin.report import TfpcheckReporter
 
     report = config.getoption("tfpcheck_report")
     path = Path(config.invocation_params.dir, report) if report else None

@@ -20,8 +20,7 @@ from hypothesis.database import ExampleDatabase
 
 from tfpcheck._config import Config
 from tfpcheck._database import TargetDatabase
-from tfpcheck._diagnose import diagnose
-from tfpcheck._invariants import INVARIANTS, evaluate
+from tfpcheck._invariants import INVARIANTS, diagnose, evaluate
 from tfpcheck._profiles import profile
 from tfpcheck._report import Finding, TargetReport, reproduce_snippet
 from tfpcheck._target import Target
@@ -63,7 +62,7 @@ def run_once(
     target: Target, config: Config, invariants: tuple[str, ...] = INVARIANTS
 ) -> list[Finding]:
     """Train one configuration and return its findings (empty when every invariant held)."""
-    from tfpcheck._train import run_config
+    from tfpcheck._engine import run_config
 
     return findings_for(target, run_config(target, config, config.params), invariants)
 

@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from .modelspec import ModelSpec
 from .priors import MIXTURE_NARROW, MIXTURE_WEIGHT, PriorSpec
-from .specs import ModelSpec
 
 __all__ = ["build_model"]
 
@@ -35,17 +35,11 @@ def build_model(spec: ModelSpec) -> Any:
 
 
 def _optimizer(spec: ModelSpec) -> Any:
-    import tf_keras
+    from tfpcheck._engine.optimizers import make_optimizer
 
     o = spec.optimizer
-    cls = {"adam": tf_keras.optimizers.Adam, "sgd": tf_keras.optimizers.SGD,
-           "rmsprop": tf_keras.optimizers.RMSprop, "adagrad": tf_keras.optimizers.Adagrad}[o.name]
-    kwargs: dict[str, Any] = {"learning_rate": o.learning_rate, "clipvalue": o.clipvalue}
-    if o.name == "sgd":
-        kwargs["momentum"] = o.momentum
-    if o.clipnorm is not None:
-        kwargs["clipnorm"] = o.clipnorm
-    return cls(**kwargs)
+    return make_optimizer(o.optimizer, o.learning_rate, momentum=o.momentum, clipnorm=o.clipnorm,
+                          clipvalue=o.clipvalue)
 
 
 # --- layers ----------------------------------------------------------------------------------

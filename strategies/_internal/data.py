@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from tfpcheck._config import TASKS, Config
+from tfpcheck._config import TASKS, Config, DataFields, field_values
 from tfpcheck._data import make_data
 from tfpcheck.errors import InvalidArgument
 
@@ -29,19 +29,10 @@ _N_TRAIN = (256, 128, 512, 64, 1024)
 
 
 @dataclass(frozen=True)
-class DataSpec:
-    """Generated training data; defaults are the simplest, most ordinary choice."""
+class DataSpec(DataFields):
+    """Generated training data: :class:`tfpcheck.Config`'s data fields (shared, not repeated)
+    plus what a Config cannot say. Defaults are the simplest, most ordinary choice."""
 
-    task: str = "regression"
-    seed: int = 0
-    n_train: int = 256
-    input_dim: int = 1
-    output_dim: int = 1
-    x_scale: float = 1.0
-    x_offset: float = 0.0
-    y_scale: float = 1.0
-    y_offset: float = 0.0
-    noise: float = 0.3
     heavy_tails: bool = False
     outlier_fraction: float = 0.0
     constant_features: int = 0
@@ -55,9 +46,7 @@ class DataSpec:
 
     def config_fields(self) -> dict[str, Any]:
         """The :class:`tfpcheck.Config` fields this spec fixes."""
-        names = ("task", "seed", "n_train", "output_dim", "x_scale", "x_offset", "y_scale",
-                 "y_offset", "noise")
-        return {**{n: getattr(self, n) for n in names}, "input_dim": self.features}
+        return {**field_values(self, DataFields), "input_dim": self.features}
 
 
 def log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:

@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from .architectures import HeadSpec, LayerSpec
-from .specs import ModelSpec
+from .modelspec import ModelSpec
 
 __all__ = ["DEFECTS", "NOT_DETECTED", "Defect", "inject"]
 
@@ -99,7 +99,7 @@ def _narrow_prior(spec: ModelSpec, draw: Any) -> ModelSpec:
 def _high_lr(spec: ModelSpec, draw: Any) -> ModelSpec:
     # SGD at 2.5: Adam's step is bounded by its learning rate, and Adam at 1.0 trained some
     # small variational specs without any invariant breaking (no defect to report then).
-    opt = dataclasses.replace(spec.optimizer, name="sgd", learning_rate=2.5,
+    opt = dataclasses.replace(spec.optimizer, optimizer="sgd", learning_rate=2.5,
                               momentum=0.0, clipnorm=None, clipvalue=None)
     return spec.replace(optimizer=opt)
 

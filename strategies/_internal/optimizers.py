@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tfpcheck._config import OPTIMIZERS
+from tfpcheck._config import OPTIMIZERS, OptimizerFields, field_values
 from tfpcheck.errors import InvalidArgument
 
 from .data import log_uniform
@@ -41,24 +41,15 @@ MOMENTA = st.sampled_from([0.9, 0.0, 0.5])
 
 
 @dataclass(frozen=True)
-class OptimizerSpec:
-    """One optimizer and its settings; defaults are the simplest ordinary choice."""
+class OptimizerSpec(OptimizerFields):
+    """:class:`tfpcheck.Config`'s optimizer fields plus ``clipvalue`` (set on the model's own
+    optimizer, not a Config field); defaults are the simplest ordinary choice."""
 
-    name: str = "adam"
-    learning_rate: float = 0.01
-    momentum: float = 0.0
-    clipnorm: float | None = None
     clipvalue: float | None = None
-    batch_size: int = 32
-    steps: int = 400
 
     def config_fields(self) -> dict[str, Any]:
-        """The :class:`tfpcheck.Config` fields this spec fixes (``clipvalue`` is not one)."""
-        return {
-            "optimizer": self.name, "learning_rate": self.learning_rate,
-            "momentum": self.momentum, "clipnorm": self.clipnorm,
-            "batch_size": self.batch_size, "steps": self.steps,
-        }
+        """The :class:`tfpcheck.Config` fields this spec fixes."""
+        return field_values(self, OptimizerFields)
 
 
 def typed_learning_rates(lo: float, hi: float) -> st.SearchStrategy[float]:
@@ -100,7 +91,7 @@ def optimizers(
     hi = hi if max_learning_rate is None else max_learning_rate
     batch = [b for b in _BATCH_SIZES if min_batch_size <= b <= max_batch_size]
     return OptimizerSpec(
-        name=name,
+        optimizer=name,
         learning_rate=draw(typed_learning_rates(min(lo, hi), max(lo, hi))),
         momentum=_value(draw, momentum) if name == "sgd" else 0.0,
         clipnorm=_value(draw, clipnorm),

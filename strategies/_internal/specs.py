@@ -1,12 +1,10 @@
-"""The whole configuration of one check as a :class:`ModelSpec`, drawn by :func:`model_specs`;
-:func:`spec_target` turns a spec into what the engine trains: ``run_config(*spec_target(spec))``.
+"""Whole configurations drawn by :func:`model_specs`; :func:`spec_target` turns a
+:class:`ModelSpec` into what the engine trains: ``run_config(*spec_target(spec))``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
@@ -14,93 +12,22 @@ from hypothesis import strategies as st
 from tfpcheck._config import TASKS, Config
 from tfpcheck._target import Target
 
-from .architectures import (
-    HEADS,
-    LAYER_KINDS,
-    VARIATIONAL_KINDS,
-    HeadSpec,
-    LayerSpec,
-    PosteriorSpec,
-    architectures,
-    heads,
-    posteriors,
-    without_dead_inputs,
-)
+from . import architectures as arch
+from .architectures import HEADS, LAYER_KINDS, architectures, heads, posteriors, without_dead_inputs
+from .build import build_model
 from .data import DataSpec, data_specs, make_arrays
+from .defects import DEFECTS, inject
+from .modelspec import ModelSpec
 from .optimizers import OptimizerSpec, optimizers
 from .priors import PriorSpec, priors
 from .validation import check_choices, ordered
 
-__all__ = ["ModelSpec", "model_specs", "spec_target"]
+__all__ = ["model_specs", "spec_arrays", "spec_target"]
 
 DTYPES = ("float32", "float64")
 #: float64 is opt-in (``dtypes=DTYPES``): with a full-rank DenseVariational posterior the built
 #: model mixes float32 into a float64 forward pass ("Tensor conversion requested dtype float32").
 DEFAULT_DTYPES = ("float32",)
-_PARTS = {"data": DataSpec, "optimizer": OptimizerSpec, "head": HeadSpec, "prior": PriorSpec,
-          "posterior": PosteriorSpec}
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Data, optimizer, network, head, prior and posterior of one check, plus the injected
-    ``defect`` (None: healthy) and what tfpcheck should say about it. Frozen, printable (only
-    the fields that differ from the defaults), JSON-serialisable (:meth:`to_json`)."""
-
-    data: DataSpec = field(default_factory=DataSpec)
-    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
-    hidden: tuple[LayerSpec, ...] = ()
-    output_layer: str = "Dense"
-    head: HeadSpec = field(default_factory=HeadSpec)
-    prior: PriorSpec = field(default_factory=PriorSpec)
-    posterior: PosteriorSpec = field(default_factory=PosteriorSpec)
-    dtype: str = "float32"
-    defect: str | None = None
-    expected_invariants: tuple[str, ...] = ()
-    expected_causes: tuple[str, ...] = ()
-
-    @property
-    def variational(self) -> bool:
-        return any(k in VARIATIONAL_KINDS for k in (self.output_layer, *(h.kind for h in self.hidden)))
-
-    def replace(self, **changes: Any) -> ModelSpec:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
-        fields = dict(d)
-        for name, kind in _PARTS.items():
-            if name in fields:
-                fields[name] = kind(**fields[name])
-        fields["hidden"] = tuple(LayerSpec(**h) for h in fields.get("hidden", ()))
-        for name in ("expected_invariants", "expected_causes"):
-            fields[name] = tuple(fields.get(name, ()))
-        return cls(**fields)
-
-    def __repr__(self) -> str:
-        return _short(self)
-
-
-def _short(obj: Any) -> str:
-    """``Name(field=value, ...)`` with only the fields that differ from the defaults."""
-    if not dataclasses.is_dataclass(obj):
-        return repr(obj)
-    default = type(obj)()
-    parts = []
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if value != getattr(default, f.name):
-            text = "(" + ", ".join(_short(v) for v in value) + (",)" if len(value) == 1 else ")") \
-                if isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]) \
-                else _short(value)
-            parts.append(f"{f.name}={text}")
-    return f"{type(obj).__name__}({', '.join(parts)})"
 
 
 @st.composite
@@ -110,19 +37,17 @@ def model_specs(
     task: str | st.SearchStrategy[str] = "regression",
     data: st.SearchStrategy[DataSpec] | None = None,
     optimizer: st.SearchStrategy[OptimizerSpec] | None = None,
-    hidden: st.SearchStrategy[tuple[LayerSpec, ...]] | None = None,
+    hidden: st.SearchStrategy[tuple[arch.LayerSpec, ...]] | None = None,
     output_layers: tuple[str, ...] | list[str] = LAYER_KINDS,
-    head: st.SearchStrategy[HeadSpec] | None = None,
+    head: st.SearchStrategy[arch.HeadSpec] | None = None,
     prior: st.SearchStrategy[PriorSpec] | None = None,
-    posterior: st.SearchStrategy[PosteriorSpec] | None = None,
+    posterior: st.SearchStrategy[arch.PosteriorSpec] | None = None,
     dtypes: tuple[str, ...] | list[str] = DEFAULT_DTYPES,
     defects: tuple[str, ...] | list[str] = (),
 ) -> ModelSpec:
     """A whole configuration. With no ``defects`` every draw is a healthy model that passes all
     ten invariants; with ``defects`` one of them is injected into an otherwise healthy draw and
     ``expected_invariants``/``expected_causes`` say what tfpcheck must report."""
-    from .defects import DEFECTS, inject
-
     outs = ordered(check_choices("model_specs", "output_layers", output_layers, LAYER_KINDS),
                    LAYER_KINDS)
     dts = ordered(check_choices("model_specs", "dtypes", dtypes, DTYPES), DTYPES)
@@ -153,7 +78,7 @@ def _consistent(spec: ModelSpec) -> ModelSpec:
         head = dataclasses.replace(spec.head, fixed_scale=round(0.5 * spec.data.y_scale, 4))
         spec = spec.replace(head=head)
     if spec.head.family not in HEADS[spec.data.task]:
-        spec = spec.replace(head=HeadSpec(HEADS[spec.data.task][0]))
+        spec = spec.replace(head=arch.HeadSpec(HEADS[spec.data.task][0]))
     return spec
 
 
@@ -169,8 +94,6 @@ def spec_arrays(spec: ModelSpec) -> tuple[Any, Any]:
 
 def spec_target(spec: ModelSpec) -> tuple[Target, Config]:
     """``(Target, Config)`` for the engine: ``run_config(*spec_target(spec))`` trains ``spec``."""
-    from .build import build_model
-
     def factory() -> Any:
         return build_model(spec)
 

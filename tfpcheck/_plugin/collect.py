@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tfpcheck._plugin_item import OPTIONS, SKIP_REASON, TargetItem
+from tfpcheck._plugin.item import OPTIONS, SKIP_REASON, TargetItem
 from tfpcheck._target import Target, get_target
 
 __all__ = ["MODELS", "add_model_items", "items_for", "make_items", "sort_target_items"]

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfpcheck._constraints import unwrap
+from tfpcheck._engine.constraints import unwrap
 
 tfd = tfp.distributions
 

@@ -48,13 +48,8 @@ def classify_exception(exc: BaseException, stage: str, step: int | None = None) 
 
 
 def keras3_failure(class_name: str) -> BuildFailure:
-    return BuildFailure(
-        stage="factory",
-        error_type="Keras3Model",
-        message=f"the factory returned a Keras 3 model ({class_name}); tfp.layers need tf_keras",
-        cause="keras_version",
-        fix=_KERAS3_FIX,
-    )
+    message = f"the factory returned a Keras 3 model ({class_name}); tfp.layers need tf_keras"
+    return BuildFailure("factory", "Keras3Model", message, "keras_version", _KERAS3_FIX)
 
 
 def not_a_distribution(kind: str) -> BuildFailure:

@@ -15,16 +15,16 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from tfpcheck._baseline import baseline_nll, per_example_nll
-from tfpcheck._build import Recorder, compile_for_check, is_keras3_model
-from tfpcheck._classify import classify_exception, keras3_failure, not_a_distribution
 from tfpcheck._config import Config
-from tfpcheck._constraints import parameter_checks, unwrap
 from tfpcheck._data import make_data, rescale_user_data
-from tfpcheck._domain import DOMAINS, outside_domain
+from tfpcheck._engine.baseline import baseline_nll, per_example_nll
+from tfpcheck._engine.classify import classify_exception, keras3_failure, not_a_distribution
+from tfpcheck._engine.constraints import parameter_checks, unwrap
+from tfpcheck._engine.domain import DOMAINS, outside_domain
+from tfpcheck._engine.instrument import Recorder, compile_for_check, is_keras3_model
+from tfpcheck._engine.variational import layer_distributions, summarise_layers, variational_layers
 from tfpcheck._target import Target, factory_kwargs
 from tfpcheck._trace import ParamViolation, Trace
-from tfpcheck._variational import layer_distributions, summarise_layers, variational_layers
 
 __all__ = ["run_config", "training_data"]
 

@@ -16,15 +16,9 @@ import tensorflow as tf
 import tf_keras
 
 from tfpcheck._config import Config
+from tfpcheck._engine.optimizers import make_optimizer
 
-__all__ = ["Recorder", "make_optimizer", "compile_for_check", "is_keras3_model", "nll"]
-
-_OPTIMIZERS: dict[str, Callable[..., Any]] = {
-    "adam": tf_keras.optimizers.Adam,
-    "sgd": tf_keras.optimizers.SGD,
-    "rmsprop": tf_keras.optimizers.RMSprop,
-    "adagrad": tf_keras.optimizers.Adagrad,
-}
+__all__ = ["Recorder", "config_optimizer", "compile_for_check", "is_keras3_model", "nll"]
 
 
 @dataclass
@@ -44,19 +38,15 @@ def nll(y_true: Any, y_pred: Any) -> Any:
     return -y_pred.log_prob(y_true)
 
 
-def make_optimizer(config: Config, template: Any = None, vary: bool = True) -> Any:
+def config_optimizer(config: Config, template: Any = None, vary: bool = True) -> Any:
     """A fresh optimizer: the template's class and settings, with the drawn learning rate."""
     if template is not None:
         settings = dict(template.get_config())
         if vary:
             settings["learning_rate"] = config.learning_rate
         return type(template).from_config(settings)
-    kwargs: dict[str, Any] = {"learning_rate": config.learning_rate}
-    if config.optimizer == "sgd":
-        kwargs["momentum"] = config.momentum
-    if config.clipnorm is not None:
-        kwargs["clipnorm"] = config.clipnorm
-    return _OPTIMIZERS[config.optimizer](**kwargs)
+    return make_optimizer(config.optimizer, config.learning_rate, momentum=config.momentum,
+                          clipnorm=config.clipnorm)
 
 
 def compile_for_check(model: Any, config: Config, recorder: Recorder, vary_optimizer: bool) -> None:
@@ -64,7 +54,7 @@ def compile_for_check(model: Any, config: Config, recorder: Recorder, vary_optim
     compiled = getattr(model, "optimizer", None) is not None and getattr(model, "loss", None)
     user_loss = model.loss if compiled else None
     template = model.optimizer if compiled else None
-    optimizer = make_optimizer(config, template, vary=vary_optimizer or template is None)
+    optimizer = config_optimizer(config, template, vary=vary_optimizer or template is None)
     _record_gradients(optimizer, recorder)
     metrics = _user_metrics(model) if compiled else None
     model.compile(optimizer=optimizer, loss=_recording_loss(user_loss, recorder), metrics=metrics)

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfpcheck._constraints import unwrap
+from tfpcheck._engine.constraints import unwrap
 from tfpcheck._trace import LayerSummary
 
 tfd = tfp.distributions

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tfpcheck._plugin_item import OPTIONS, Options
+from tfpcheck._plugin.item import OPTIONS, Options
+from tfpcheck._render import findings_text
 
 __all__ = ["tfpcheck_check", "tfpcheck_assert"]
 
@@ -51,9 +52,6 @@ def tfpcheck_assert() -> Callable[..., None]:
 
         findings = train_and_check(model, x, y, **kwargs)
         if findings:
-            pytest.fail(
-                "tfpcheck: invariants violated\n" + "\n".join(f.explain() for f in findings),
-                pytrace=False,
-            )
+            pytest.fail(findings_text(findings), pytrace=False)
 
     return run

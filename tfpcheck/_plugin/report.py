@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tfpcheck._plugin_item import REPORT_PROPERTY
+from tfpcheck._plugin.item import REPORT_PROPERTY
+from tfpcheck._render import status_line
 from tfpcheck._report import Finding, Report, TargetReport
 
 __all__ = ["TfpcheckReporter", "merge"]
@@ -55,13 +56,7 @@ class TfpcheckReporter:
         tr.write_sep("=", "tfpcheck")
         report = self.report()
         for t in report.targets:
-            found = ", ".join(
-                dict.fromkeys(f"{f.invariant} ({f.cause})" for f in t.violations)
-            )
-            line = f"{t.status.upper():7} {t.target}  {t.examples} examples, {t.seconds:.1f}s"
-            if found:
-                line += f"  {found}"
-            tr.write_line(line, red=t.status != "passed", green=t.status == "passed")
+            tr.write_line(status_line(t), red=t.status != "passed", green=t.status == "passed")
             if t.error:
                 tr.write_line(f"        error: {t.error}")
         held = sum(t.status == "passed" for t in report.targets)

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from tfpcheck._profiles import PROFILES
+from tfpcheck._render import target_text
 from tfpcheck._target import Target
 
 __all__ = [
     "OPTIONS", "PROFILES", "REPORT_PROPERTY", "SKIP_REASON", "Options", "TargetFailed",
-    "TargetItem", "failure_text", "shard_budget",
+    "TargetItem", "shard_budget",
 ]
 
 SKIP_REASON = "tfpcheck targets run with --tfpcheck"
@@ -78,7 +79,7 @@ class TargetItem(pytest.Item):
         )
         self.user_properties.append((REPORT_PROPERTY, json.dumps(report.to_dict())))
         if report.status != "passed":
-            raise TargetFailed(failure_text(report))
+            raise TargetFailed(target_text(report))
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> Any:
         if isinstance(excinfo.value, TargetFailed):
@@ -93,37 +94,6 @@ class TargetItem(pytest.Item):
             path, line = self.path, None
         shard = f" shard {self.shard + 1} of {self.shards}" if self.shards > 1 else ""
         return path, line, f"tfpcheck target {self.target.name}{shard}"
-
-
-def failure_text(report: Any) -> str:
-    """What a failed item prints: every finding with its config, evidence, fix and reproducer."""
-    from tfpcheck._report import _short_config
-
-    lines = [
-        f"tfpcheck: {report.target} {report.status} after {report.examples} "
-        f"example(s) ({report.seconds:.1f}s)"
-    ]
-    if report.error:
-        lines += [
-            "",
-            report.error,
-            "Fix the factory so that it builds and returns a tf_keras model whose output is a "
-            "tfd.Distribution, then rerun with --tfpcheck.",
-        ]
-    for i, finding in enumerate(report.violations, 1):
-        lines += ["", f"[{i}] " + finding.explain().replace("\n", "\n    ")]
-        lines.append(f"    minimal config: {_short_config(finding.config)}")
-        lines.append(f"    config: {_dumps(finding.config)}")
-        lines.append(f"    evidence: {_dumps(finding.evidence)}")
-        lines.append("    reproduce:")
-        lines += ["      " + s for s in finding.reproduce.splitlines()]
-    return "\n".join(lines)
-
-
-def _dumps(value: Any) -> str:
-    from tfpcheck._report import _jsonable
-
-    return json.dumps(_jsonable(value), sort_keys=True, default=repr)
 
 
 def _database(directory: Path | None) -> Any:

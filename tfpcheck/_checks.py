@@ -1,0 +1,225 @@
+"""The checks of the ten invariants, each a small function from a Trace to a Verdict.
+
+Every threshold is a module constant with the reason it has that value. A check
+never raises and never imports TensorFlow, so the same rules judge a live training
+and a stored trace. ``_invariants`` registers each check with its diagnosis and docs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tfpcheck._trace import Trace
+
+__all__ = ["Verdict"]
+
+#: no_divergence: the median loss of the last tenth of training may exceed the median of
+#: the first tenth by at most max(DIVERGENCE_MIN_NATS, DIVERGENCE_REL * |first|). A healthy
+#: brief training ends below where it started; minibatch noise moves a window median by far
+#: less than a nat on per-example NLLs.
+DIVERGENCE_MIN_NATS = 1.0
+DIVERGENCE_REL = 0.5
+#: learns: the trained model's NLL per example must be below the best constant predictive's
+#: NLL (a strict comparison: doing no better than ignoring x is not learning). Generated data
+#: always carry at least 75% of their variance as signal, so healthy models clear it widely.
+LEARNS_MARGIN_NATS = 0.0
+#: posterior_not_collapsed, onto the prior: KL(q || p) per weight below this many nats at the
+#: end of training means q equals the prior: the data left no trace. Default tfp.layers
+#: posteriors start near 2.5 nats per weight.
+KL_COLLAPSE_NATS = 0.01
+#: posterior_not_collapsed, onto a point: posterior stddev below this fraction of the prior's
+#: means the variational layer has become a point estimate (default init is ~0.05).
+POINT_COLLAPSE_RATIO = 1e-3
+#: predictive_in_domain: the trained model may put at most this share of its predictive draws
+#: on values the task's targets cannot take (negative counts, non-positive amounts, outcomes
+#: outside [0, 1]). A family with the right support puts exactly 0 there; a Normal on counts
+#: averaging 1-2 puts 5-20%, one on counts averaging 50 puts ~0 and passes, as it should.
+OUTSIDE_DOMAIN_SHARE = 0.01
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether one invariant held on one trace, and the evidence either way."""
+
+    invariant: str
+    holds: bool
+    message: str = ""
+    step: int | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def _ok(name: str) -> Verdict:
+    return Verdict(name, True)
+
+
+def builds(t: Trace) -> Verdict:
+    """The factory, compile, one forward pass and every training step ran without raising."""
+    f = t.build_failure
+    if f is None:
+        return _ok("builds")
+    where = f"{f.stage}" + (f" at step {f.step}" if f.step is not None else "")
+    return Verdict(
+        "builds", False, f"{f.error_type} during {where}: {f.message}", f.step,
+        {"stage": f.stage, "error_type": f.error_type, "error": f.message},
+    )
+
+
+def finite_loss(t: Trace) -> Verdict:
+    """Every training step's loss is finite."""
+    return _first_bad("finite_loss", [not math.isfinite(v) for v in t.losses], lambda s: (
+        f"the loss became {t.losses[s]} at step {s}",
+        {"loss": t.losses[s], "last_finite_loss": _last_finite(t.losses[:s])}))
+
+
+def finite_gradients(t: Trace) -> Verdict:
+    """Every gradient of every step is finite."""
+    return _first_bad("finite_gradients", [not ok for ok in t.grad_finite], lambda s: (
+        f"a gradient was NaN or inf at step {s}",
+        {"grad_norm": t.grad_norms[s], "previous_grad_norm": _last_finite(t.grad_norms[:s])}))
+
+
+def _first_bad(
+    name: str, bad: list[bool], describe: Callable[[int], tuple[str, dict[str, Any]]]
+) -> Verdict:
+    """The verdict of a per-step check: violated at the first bad step, described there."""
+    if not any(bad):
+        return _ok(name)
+    step = bad.index(True)
+    message, evidence = describe(step)
+    return Verdict(name, False, message, step, evidence)
+
+
+def positive_scales(t: Trace) -> Verdict:
+    """Every distribution parameter stays inside its TFP constraint (parameter_properties)."""
+    if not t.param_violations:
+        return _ok("positive_scales")
+    v = min(t.param_violations, key=lambda p: p.step)
+    return Verdict(
+        "positive_scales", False,
+        f"{v.path} of {v.distribution} left its constraint ({v.constraint}) at step {v.step}: "
+        f"{v.n_bad} of {v.n_total} values invalid, range [{v.min_value:.4g}, {v.max_value:.4g}]",
+        v.step,
+        {"parameter": v.path, "role": v.role, "distribution": v.distribution,
+         "constraint": v.constraint, "n_bad": v.n_bad, "n_total": v.n_total,
+         "min": v.min_value, "max": v.max_value,
+         "all": [p.path for p in t.param_violations]},
+    )
+
+
+def loss_shape(t: Trace) -> Verdict:
+    """The per-example loss has the batch's shape: leading dim = batch, no more elements than targets.
+
+    Keras averages whatever the loss returns, so a ``(N,)`` loc against ``(N, 1)`` targets
+    silently trains on an ``(N, N)`` matrix of mismatched pairs.
+    """
+    if t.loss_shape is None or t.batch_size is None or t.loss_shape == (-1,):
+        return _ok("loss_shape")
+    per_row = int(np.prod(t.target_shape[1:])) if t.target_shape and len(t.target_shape) > 1 else 1
+    shape, n = t.loss_shape, t.batch_size
+    size = int(np.prod(shape)) if shape else 1
+    if shape and shape[0] == n and size <= n * per_row:
+        return _ok("loss_shape")
+    expected = f"({n},)" if per_row == 1 else f"({n}, ...) with at most {n * per_row} elements"
+    return Verdict(
+        "loss_shape", False,
+        f"the per-example loss has shape {shape} for a batch of {n} targets shaped "
+        f"{(n, *t.target_shape[1:]) if t.target_shape else '?'}; expected {expected}",
+        0, {"loss_shape": list(shape), "batch_size": n, "target_shape": list(t.target_shape or ())},
+    )
+
+
+def data_in_support(t: Trace) -> Verdict:
+    """At initialisation every training target has a finite log-probability under the model."""
+    if not t.support_nonfinite and not t.support_error:
+        return _ok("data_in_support")
+    detail = t.support_error or f"{t.support_nonfinite} targets have log-prob -inf or NaN"
+    return Verdict(
+        "data_in_support", False,
+        f"targets outside the support of {t.output_distribution} at initialisation: {detail}", 0,
+        {"distribution": t.output_distribution, "nonfinite_targets": t.support_nonfinite,
+         "example_targets": t.support_examples, "tfp_says": t.support_error},
+    )
+
+
+def no_divergence(t: Trace) -> Verdict:
+    """The loss does not blow up: see DIVERGENCE_MIN_NATS and DIVERGENCE_REL."""
+    losses = np.asarray(t.losses, dtype=float)
+    if len(losses) < 10 or not np.all(np.isfinite(losses)):
+        return _ok("no_divergence")  # too short to judge, or finite_loss already failed
+    w = max(3, len(losses) // 10)
+    first, last = float(np.median(losses[:w])), float(np.median(losses[-w:]))
+    allowed = max(DIVERGENCE_MIN_NATS, DIVERGENCE_REL * abs(first))
+    if last - first <= allowed:
+        return _ok("no_divergence")
+    peak = int(np.argmax(losses))
+    return Verdict(
+        "no_divergence", False,
+        f"the loss rose from {first:.4g} to {last:.4g} (allowed rise {allowed:.3g}); "
+        f"peak {losses[peak]:.4g} at step {peak}", peak,
+        {"first_loss": first, "last_loss": last, "peak_loss": float(losses[peak]),
+         "first_grad_norm": _median(t.grad_norms[:w]), "last_grad_norm": _median(t.grad_norms[-w:])},
+    )
+
+
+def learns(t: Trace) -> Verdict:
+    """After the brief training the model beats the best constant predictive (LEARNS_MARGIN_NATS)."""
+    if t.model_nll is None or t.baseline_nll is None or not math.isfinite(t.model_nll):
+        return _ok("learns")  # not measurable: finite_loss or builds reports why
+    if t.model_nll < t.baseline_nll - LEARNS_MARGIN_NATS:
+        return _ok("learns")
+    return Verdict(
+        "learns", False,
+        f"after {t.steps_run} steps the model's NLL is {t.model_nll:.4g} nats per example, "
+        f"no better than {t.baseline_nll:.4g} for a constant {t.baseline_family} that ignores x",
+        t.steps_run, {"model_nll": t.model_nll, "baseline_nll": t.baseline_nll,
+                      "baseline_family": t.baseline_family},
+    )
+
+
+def posterior_not_collapsed(t: Trace) -> Verdict:
+    """No variational layer ends on its prior (KL_COLLAPSE_NATS) or on a point (POINT_COLLAPSE_RATIO)."""
+    for layer in t.layers_end:
+        onto_prior = layer.kl_per_weight < KL_COLLAPSE_NATS and not layer.prior_trainable
+        ratio = layer.posterior_stddev / layer.prior_stddev if layer.prior_stddev > 0 else math.inf
+        onto_point = ratio < POINT_COLLAPSE_RATIO
+        if onto_prior or onto_point:
+            kind = "onto its prior" if onto_prior else "onto a point"
+            return Verdict(
+                "posterior_not_collapsed", False,
+                f"{layer.kind} '{layer.name}' collapsed {kind}: KL {layer.kl_per_weight:.3g} nats "
+                f"per weight, posterior stddev {layer.posterior_stddev:.3g} vs prior "
+                f"{layer.prior_stddev:.3g}", t.steps_run,
+                {"layer": layer.name, "collapse": "prior" if onto_prior else "point",
+                 "kl_per_weight": layer.kl_per_weight, "posterior_stddev": layer.posterior_stddev,
+                 "prior_stddev": layer.prior_stddev, "n_weights": layer.n_weights},
+            )
+    return _ok("posterior_not_collapsed")
+
+
+def predictive_in_domain(t: Trace) -> Verdict:
+    """The trained model predicts values the targets can take (OUTSIDE_DOMAIN_SHARE)."""
+    share = t.outside_domain
+    if share is None or share <= OUTSIDE_DOMAIN_SHARE:
+        return _ok("predictive_in_domain")
+    return Verdict(
+        "predictive_in_domain", False,
+        f"after {t.steps_run} steps {share:.1%} of {t.output_distribution}'s predictive draws "
+        f"are values the targets cannot take (the targets are {t.domain}; allowed "
+        f"{OUTSIDE_DOMAIN_SHARE:.0%})", t.steps_run,
+        {"outside_domain_share": share, "domain": t.domain,
+         "distribution": t.output_distribution},
+    )
+
+
+def _last_finite(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return finite[-1] if finite else None
+
+
+def _median(values: list[float]) -> float | None:
+    arr = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
+    return float(np.median(arr)) if arr.size else None

@@ -1,0 +1,95 @@
+"""The one renderer of findings and reports, for the CLI, the plugin and the fixtures.
+
+Duck-typed over :mod:`tfpcheck._report`'s records (which import this module), so it
+stays a leaf: a finding reads the same wherever it is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+from tfpcheck._config import Config
+
+if TYPE_CHECKING:
+    from tfpcheck._report import Finding, Report, TargetReport
+
+__all__ = ["finding_text", "findings_text", "jsonable", "report_text", "status_line",
+           "target_text"]
+
+_INDENT = "    "
+
+
+def jsonable(value: Any) -> Any:
+    """JSON-safe copy: non-finite floats become strings ("nan", "inf"), tuples lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return jsonable(value.item())
+    return value
+
+
+def finding_text(f: Finding, *, full: bool = False) -> str:
+    """The invariant, cause, message and fix; with ``full`` the configuration, evidence and the
+    reproduce snippet too."""
+    step = f" at step {f.step}" if f.step is not None else ""
+    lines = [f"{f.invariant} violated{step} (cause: {f.cause})", f"  {f.message}", f"  fix: {f.fix}"]
+    if full:
+        lines.append(f"  minimal config: {_short_config(f.config)}")
+        lines.append(f"  config: {_dumps(f.config)}")
+        lines.append(f"  evidence: {_dumps(f.evidence)}")
+        lines.append("  reproduce:")
+        lines += ["    " + s for s in f.reproduce.splitlines()]
+    return "\n".join(lines)
+
+
+def findings_text(findings: list[Finding], *, full: bool = False) -> str:
+    """Numbered findings under one heading (what a failing assertion prints)."""
+    if not findings:
+        return "every invariant held"
+    return "tfpcheck: invariants violated\n" + "\n".join(
+        f"[{i}] " + finding_text(f, full=full).replace("\n", "\n" + _INDENT)
+        for i, f in enumerate(findings, 1)
+    )
+
+
+def status_line(t: TargetReport) -> str:
+    """One line per target: status, name, examples, time, and the invariants and causes found."""
+    found = ", ".join(dict.fromkeys(f"{f.invariant} ({f.cause})" for f in t.violations))
+    line = f"{t.status.upper():7} {t.target}  {t.examples} examples, {t.seconds:.1f}s"
+    return f"{line}  {found}" if found else line
+
+
+def target_text(t: TargetReport) -> str:
+    """A target's status line, its error, and every finding in full."""
+    lines = [status_line(t)]
+    if t.error:
+        lines += [f"{_INDENT}error: {t.error}",
+                  f"{_INDENT}Fix the factory so that it builds and returns a model tfpcheck can "
+                  "train, then rerun."]
+    if t.violations:
+        lines += [_INDENT + s for s in findings_text(t.violations, full=True).splitlines()[1:]]
+    return "\n".join(lines)
+
+
+def report_text(report: Report) -> str:
+    """Every target in full, then the count of targets that held."""
+    held = sum(t.status == "passed" for t in report.targets)
+    body = [target_text(t) for t in report.targets]
+    return "\n".join([*body, f"tfpcheck: {held} of {len(report.targets)} targets held every invariant"])
+
+
+def _short_config(config: dict[str, Any]) -> str:
+    try:
+        return Config.from_dict(config).short()
+    except Exception:  # noqa: BLE001 - a summary must never fail
+        return repr(config)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(jsonable(value), sort_keys=True, default=repr)
