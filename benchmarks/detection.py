@@ -41,8 +41,8 @@ def draw_specs(kind: str, n: int, seed: int) -> list[Any]:
 
 
 def check(spec: Any) -> list[Any]:
+    from tfpcheck._engine import run_config
     from tfpcheck._search import findings_for
-    from tfpcheck._train import run_config
 
     target, config = ts.spec_target(spec)
     return findings_for(target, run_config(target, config))

@@ -29,9 +29,9 @@ import tf_keras  # noqa: E402
 
 from tfpcheck._config import Config  # noqa: E402
 from tfpcheck._data import make_data  # noqa: E402
+from tfpcheck._engine import run_config  # noqa: E402
 from tfpcheck._invariants import evaluate  # noqa: E402
 from tfpcheck._target import Target  # noqa: E402
-from tfpcheck._train import run_config  # noqa: E402
 
 tfd, tfpl = tfp.distributions, tfp.layers
 
