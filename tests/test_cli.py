@@ -30,11 +30,13 @@ def test_buggy_model_exits_1_and_writes_the_report(tmp_path):
     assert target["target"] == f"{SEED}::example2"
     assert target["status"] == "failed"
     assert isinstance(target["examples"], int) and isinstance(target["seconds"], float)
+    assert "task" in target and isinstance(target["notes"], list)
     found = {(v["invariant"], v["cause"]) for v in target["violations"]}
     assert ("positive_scales", "parameterization") in found
     assert ("loss_shape", "shape_broadcast") in found
     for v in target["violations"]:
-        assert set(v) == {"invariant", "cause", "message", "step", "config", "evidence", "fix",
+        assert set(v) == {"invariant", "cause", "confirmed", "intervention", "consequences",
+                          "message", "step", "config", "user_config", "evidence", "fix",
                           "reproduce"}
         assert "tfpcheck.reproduce(" in v["reproduce"]
     assert "positive_scales violated at step 0 (cause: parameterization)" in run.stdout

@@ -50,8 +50,10 @@ def broken(input_dim):
 '''
 
 FAST = ["--tfpcheck", "--tfpcheck-max-examples=2", "-p", "no:randomly", "-p", "no:cacheprovider"]
-SCHEMA_KEYS = {"target", "status", "examples", "seconds", "violations"}
-FINDING_KEYS = {"invariant", "cause", "message", "step", "config", "evidence", "fix", "reproduce"}
+# PRODUCT.md's JSON report schema.
+SCHEMA_KEYS = {"target", "status", "task", "examples", "seconds", "notes", "violations"}
+FINDING_KEYS = {"invariant", "cause", "confirmed", "intervention", "consequences", "message", "step",
+                "config", "user_config", "evidence", "fix", "reproduce"}
 
 
 def _report(pytester: pytest.Pytester, name: str = "r.json") -> dict:

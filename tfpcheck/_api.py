@@ -29,7 +29,7 @@ def as_target(obj: Any, *, task: str | None = None) -> Target:
         return Target(marked.factory, marked.name, task, marked.strategies, marked.data,
                       marked.regime, marked.vary)
     if callable(obj):
-        return Target(obj, getattr(obj, "__qualname__", repr(obj)), task or "regression")
+        return Target(obj, getattr(obj, "__qualname__", repr(obj)), task)
     raise InvalidArgument(
         f"target={obj!r}: expected a model factory, a 'file.py::name' string or a Target."
     )
@@ -37,7 +37,7 @@ def as_target(obj: Any, *, task: str | None = None) -> Target:
 def check(
     *targets: Any,
     task: str | None = None,
-    max_examples: int = 10,
+    max_examples: int = 3,
     seed: int = 0,
     regime: str | None = None,
     steps: int | None = None,

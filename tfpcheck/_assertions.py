@@ -39,7 +39,9 @@ def train_and_check(
 
     A compiled model keeps its loss, optimizer and learning rate; an uncompiled one is
     compiled with the negative log-likelihood and ``optimizer``/``learning_rate``. The data
-    is used as given (no rescaling). Returns the findings (empty when every invariant held).
+    is used as given (no rescaling). ``learns`` needs a factory (its x-denied twin is a second
+    build); for a model built already it is reported as not applicable. Returns the findings
+    (empty when every invariant held).
     """
     names = tuple(invariants)
     unknown = sorted(set(names) - set(INVARIANTS))
@@ -56,13 +58,28 @@ def train_and_check(
     factory = (lambda: model) if built_already else model
     name = getattr(model, "name", None) or getattr(model, "__name__", "model")
     target = Target(factory, name, task=task, data=(x, y), vary=frozenset())
+    if built_already:
+        learning_rate = _compiled_learning_rate(model) or learning_rate
+    else:
+        from tfpcheck._engine import probe_target
+
+        learning_rate = probe_target(target).user_learning_rate or learning_rate
     config = Config(
         seed=seed, task=task, n_train=len(x), input_dim=int(x.shape[1]), steps=steps,
         optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
         dtype=str(x.dtype) if x.dtype in (np.float32, np.float64) else "float32",
     )
-    trace = run_config(target, config, fresh_session=not built_already)
+    trace = run_config(target, config, fresh_session=not built_already,
+                       with_twin=not built_already)
     return findings_for(target, trace, names)
+
+
+def _compiled_learning_rate(model: Any) -> float | None:
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or getattr(model, "loss", None) is None:
+        return None
+    lr = optimizer.get_config()["learning_rate"]
+    return float(f"{float(lr):.6g}") if isinstance(lr, (int, float)) else None
 
 
 def assert_invariants(model: Any, x: Any, y: Any, **kwargs: Any) -> None:

@@ -14,6 +14,7 @@ from tfpcheck._config import TASKS
 from tfpcheck._database import DEFAULT_DIRECTORY, directory_database
 from tfpcheck._env import prepare_tf_environment
 from tfpcheck._invariants import INVARIANTS
+from tfpcheck._profiles import PROFILES
 from tfpcheck.errors import InvalidArgument, UsageError
 
 __all__ = ["main"]
@@ -30,7 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check targets: FILE.py::NAME ...")
     check.add_argument("targets", nargs="+", metavar="FILE.py::NAME")
     check.add_argument("--task", choices=TASKS, help="task of undecorated factories")
-    check.add_argument("--max-examples", type=positive_int, default=10)
+    check.add_argument(
+        "--profile", choices=tuple(PROFILES), default="ci",
+        help="examples per target, as pytest's --tfpcheck-profile (default: ci): "
+        + ", ".join(f"{k}={v}" for k, v in PROFILES.items()),
+    )
+    check.add_argument("--max-examples", type=positive_int, default=None,
+                       help="examples per target (overrides --profile)")
     check.add_argument("--seed", type=int, default=0)
     check.add_argument("--steps", type=positive_int, default=None, help="training steps per example")
     check.add_argument("--stress", action="store_true", help="raw data and aggressive learning rates")
@@ -67,7 +74,7 @@ def _check(args: argparse.Namespace) -> int:
     targets = [as_target(spec, task=args.task) for spec in args.targets]
     report = check(
         *targets,
-        max_examples=args.max_examples,
+        max_examples=args.max_examples or PROFILES[args.profile],
         seed=args.seed,
         regime="stress" if args.stress else None,
         steps=args.steps,

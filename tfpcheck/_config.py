@@ -62,7 +62,10 @@ class Config(OptimizerFields, DataFields):
 
     def __post_init__(self) -> None:
         _check_choice("task", self.task, TASKS)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if not isinstance(self.optimizer, str) or not self.optimizer:
+            # Any name: a compiled model's own optimizer class (e.g. "nadam") is kept as it is.
+            raise InvalidArgument(f"Config(optimizer={self.optimizer!r}): a name such as "
+                                  f"{list(OPTIMIZERS)}.")
         for name in ("n_train", "input_dim", "output_dim", "batch_size", "steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

@@ -2,7 +2,7 @@
 
 Generated targets always carry signal (``noise`` is the share of the target's
 standard deviation that is noise, < 1), so a healthy model can beat the
-data-only baseline of the ``learns`` invariant after a brief training.
+x-denied twin of the ``learns`` invariant after a brief training.
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ def make_data(config: Config) -> Data:
     return x.astype(config.dtype), y.astype(config.dtype)
 
 
-def rescale_user_data(x: np.ndarray, y: np.ndarray, config: Config, *, vary: bool) -> Data:
-    """The user's fixed data, subsampled to ``n_train`` and (if ``vary``) rescaled per ``config``."""
+def rescale_user_data(x: np.ndarray, y: np.ndarray, config: Config) -> Data:
+    """The user's fixed data, subsampled to ``n_train`` rows (all of them, in order, when it is
+    the data's size) and scaled/shifted as ``config`` says: the identity unless the stress
+    regime or ``vary=("data",)`` drew otherwise. Targets equal to the inputs (an autoencoder)
+    get the features' transformation, so they stay equal."""
     x = np.asarray(x)
     y = np.asarray(y)
     if x.shape[0] != y.shape[0]:
@@ -40,14 +43,16 @@ def rescale_user_data(x: np.ndarray, y: np.ndarray, config: Config, *, vary: boo
         raise TargetError(
             "data=(x, y) contains NaN or inf: clean or impute it before checking the model."
         )
-    rng = np.random.default_rng(config.seed)
-    n = min(config.n_train, x.shape[0])
-    idx = np.sort(rng.choice(x.shape[0], size=n, replace=False))
-    x, y = x[idx], y[idx]
-    if vary:
-        x = x * config.x_scale + config.x_offset
-        if config.task == "regression":
-            y = y * config.y_scale + config.y_offset
+    autoencoder = x.shape == y.shape and np.array_equal(x, y)
+    if config.n_train < x.shape[0]:
+        rng = np.random.default_rng(config.seed)
+        idx = np.sort(rng.choice(x.shape[0], size=config.n_train, replace=False))
+        x, y = x[idx], y[idx]
+    x = x * config.x_scale + config.x_offset
+    if autoencoder:
+        y = x
+    elif config.task == "regression":
+        y = y * config.y_scale + config.y_offset
     return x.astype(config.dtype), y.astype(config.dtype)
 
 

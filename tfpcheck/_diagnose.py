@@ -261,6 +261,12 @@ def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 
 
 def collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    if v.evidence.get("collapse") == "kl_weight":
+        return "kl_scaling", (
+            f"the KL term is weighted {v.evidence['kl_weight']:.3g} in a per-example loss: divide it "
+            f"by the number of training examples (kl_weight=1/n_train, or kernel_divergence_fn="
+            "lambda q, p, _: tfd.kl_divergence(q, p) / n_train)"
+        ), {}
     if v.evidence.get("collapse") == "point":
         return "variational_family", (
             "the posterior scale shrank to ~0: initialise its untransformed scale near -3 "

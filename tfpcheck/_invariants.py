@@ -8,7 +8,7 @@ checks use (a test keeps the README equal to :func:`readme_table`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tfpcheck import _checks as c
@@ -18,7 +18,7 @@ from tfpcheck._diagnose import Diagnosis, Rule
 from tfpcheck._trace import Trace
 
 __all__ = ["INVARIANTS", "REGISTRY", "Invariant", "check_invariant", "diagnose", "evaluate",
-           "readme_table"]
+           "group", "readme_table"]
 
 
 @dataclass(frozen=True)
@@ -30,36 +30,73 @@ class Invariant:
     diagnose: Rule
     holds_when: str
     threshold: str = "—"
+    #: The invariants whose failure this one's failure explains: reported as its
+    #: consequences, never as findings of their own (see :func:`group`).
+    explains: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
     Invariant("builds", c.builds, d.builds,
               "factory, compile, a forward pass and every training step run"),
-    Invariant("finite_loss", c.finite_loss, d.nonfinite, "every step's loss is finite"),
+    Invariant("finite_loss", c.finite_loss, d.nonfinite, "every step's loss is finite",
+              explains=(
+                  "finite_gradients",  # the gradient of a NaN/inf loss is NaN/inf
+                  "no_divergence",  # a non-finite loss is a blown-up loss
+                  "learns",  # weights a NaN gradient reached are NaN: the NLL is too
+              )),
     Invariant("finite_gradients", c.finite_gradients, d.nonfinite,
-              "every gradient of every step is finite"),
+              "every gradient of every step is finite",
+              explains=(
+                  "finite_loss",  # a NaN/inf update makes the weights, then the loss, NaN
+                  "no_divergence",  # the loss after a NaN update is NaN, not lower
+                  "learns",  # NaN weights can't beat the baseline
+              )),
     Invariant("positive_scales", c.positive_scales, d.positive_scales,
               "every parameter of every distribution (output head, posteriors, priors, nested) "
               "lies in its TFP constraint, read from `parameter_properties()`",
               "the constraining bijector inverts it to a finite value (`probs` may touch 0 and "
               "1; for a scale TFP's bijector is softplus with `low` = float eps, so a scale that "
-              "underflowed below 1.2e-7 in float32 counts too)"),
+              "underflowed below 1.2e-7 in float32 counts too)",
+              explains=(
+                  "finite_loss",  # a scale <= 0 (or rate < 0) gives log-prob NaN/inf
+                  "finite_gradients",  # ...and so NaN/inf gradients
+                  "no_divergence",  # a scale collapsing to 0 sends the NLL to +inf
+                  "learns",  # a model whose parameters left their domain can't fit
+                  "predictive_in_domain",  # draws from an invalid parameter are NaN/invalid
+              )),
     Invariant("loss_shape", c.loss_shape, d.loss_shape, "the per-example loss has the batch's shape",
-              "leading dim = batch and no more elements than the targets"),
+              "leading dim = batch and no more elements than the targets",
+              explains=(
+                  "learns",  # a broadcast (N, N) loss trains on mismatched pairs: no fit
+                  "no_divergence",  # ...and its gradient can push the loss up
+              )),
     Invariant("data_in_support", c.data_in_support, d.data_in_support,
               "every target has a finite log-prob at initialisation (and passes TFP's "
-              "`validate_args`)"),
+              "`validate_args`)",
+              explains=(
+                  "finite_loss",  # log-prob of a target outside the support is -inf/NaN
+                  "finite_gradients",  # ...and so is its gradient
+                  "no_divergence",  # an infinite loss counts as a blown-up one
+                  "learns",  # the model's NLL on such targets is infinite
+              )),
     Invariant("no_divergence", c.no_divergence, d.no_divergence, "the loss does not blow up",
               f"last-tenth median ≤ first-tenth median + max({c.DIVERGENCE_MIN_NATS:g} nat, "
-              f"{c.DIVERGENCE_REL:.0%})"),
+              f"{c.DIVERGENCE_REL:.0%})",
+              explains=("learns",)),  # a loss that went up ends above where it began
     Invariant("learns", c.learns, d.learns,
-              "the trained model beats the best constant predictive of the data "
-              "(Normal/Laplace/LogNormal/Poisson/Bernoulli/Categorical, closed form)",
-              "strictly lower NLL per example"),
+              "the trained model's data term (its loss without KL/regularisation terms) beats "
+              "its x-denied twin's: the same model, loss and budget trained on features replaced "
+              "by their mean; works for any loss and head, fixed scales included",
+              f"paired per-example gain > {c.LEARNS_Z:g} standard errors; a loss still falling "
+              "at the step cap is *inconclusive* (a note, not a failure); costs a second "
+              "training of the same length"),
     Invariant("posterior_not_collapsed", c.posterior_not_collapsed, d.collapsed,
-              "no variational layer ends on its prior or on a point",
+              "no variational layer ends on its prior or on a point, nor is pushed onto its "
+              "prior by an over-weighted KL term",
               f"KL < {c.KL_COLLAPSE_NATS:g} nats/weight (fixed prior), or posterior sd < "
-              f"{c.POINT_COLLAPSE_RATIO:g} × prior sd"),
+              f"{c.POINT_COLLAPSE_RATIO:g} × prior sd, or the KL weighted in the loss > "
+              f"{c.KL_WEIGHT_FACTOR:g} / n_train (read as KL in the loss ÷ the layers' KL)",
+              explains=("learns",)),  # a posterior on its prior ignores the data
     Invariant("predictive_in_domain", c.predictive_in_domain, d.in_domain,
               "the trained model predicts values the task's targets can take (count: ≥ 0, "
               "positive: > 0, binary: in [0, 1]; none for regression/categorical)",
@@ -87,6 +124,46 @@ def diagnose(verdict: Verdict, trace: Trace) -> Diagnosis:
     """The most likely cause of ``verdict`` given the whole ``trace``."""
     cause, fix, extra = REGISTRY[verdict.invariant].diagnose(verdict, trace)
     return Diagnosis(cause, fix, {**verdict.evidence, **extra})
+
+
+def group(verdicts: Iterable[Verdict]) -> list[tuple[Verdict, list[str]]]:
+    """One root per independent failure, each with its echoes: ``(root, consequences)``.
+
+    The violated verdicts are taken in the order they happened (step, None last; at the
+    same step an invariant before those it explains one way, e.g. ``data_in_support`` before
+    ``finite_loss`` at step 0; then registry order). Each one not yet claimed is a root, and
+    claims every still-unclaimed violated invariant it ``explains``; a violation explained by
+    an earlier root is never a root of its own. Consequences are listed in the same order.
+    """
+    violated = sorted((v for v in verdicts if not v.holds), key=_happened)
+    claimed: set[str] = set()
+    out: list[tuple[Verdict, list[str]]] = []
+    for root in violated:
+        if root.invariant in claimed:
+            continue
+        claimed.add(root.invariant)
+        explains = REGISTRY[root.invariant].explains if root.invariant in REGISTRY else ()
+        echoes = [v.invariant for v in violated
+                  if v.invariant in explains and v.invariant not in claimed]
+        claimed.update(echoes)
+        out.append((root, echoes))
+    return out
+
+
+def _happened(v: Verdict) -> tuple[bool, int, int, int]:
+    if v.invariant not in REGISTRY:
+        return (v.step is None, v.step or 0, len(INVARIANTS), len(INVARIANTS))
+    return (v.step is None, v.step or 0, _EXPLAINED_BY[v.invariant], INVARIANTS.index(v.invariant))
+
+
+#: How many invariants explain each one without it explaining them back. ``explains`` is
+#: transitive (a test keeps it so), so an invariant always has fewer than those it explains
+#: one way: sorting by this puts a cause before its echoes at the same step.
+_EXPLAINED_BY = {
+    name: sum(name in i.explains and i.name not in REGISTRY[name].explains
+              for i in REGISTRY.values())
+    for name in INVARIANTS
+}
 
 
 def readme_table() -> str:

@@ -15,8 +15,8 @@ from tfpcheck._config import Config
 if TYPE_CHECKING:
     from tfpcheck._report import Finding, Report, TargetReport
 
-__all__ = ["finding_text", "findings_text", "jsonable", "report_text", "status_line",
-           "target_text"]
+__all__ = ["config_text", "finding_text", "findings_text", "jsonable", "note_lines",
+           "report_text", "status_line", "target_text"]
 
 _INDENT = "    "
 
@@ -35,13 +35,26 @@ def jsonable(value: Any) -> Any:
 
 
 def finding_text(f: Finding, *, full: bool = False) -> str:
-    """The invariant, cause, message and fix; with ``full`` the configuration, evidence and the
-    reproduce snippet too."""
+    """The invariant, cause, message, consequences and fix; with ``full`` the configuration,
+    evidence and the reproduce snippet too.
+
+    With the user's own configuration known, the whole configuration is shown and every field
+    that differs from theirs is marked (``learning_rate=0.01 (yours: 0.001)``); without it, the
+    fields that differ from the defaults.
+    """
     step = f" at step {f.step}" if f.step is not None else ""
-    lines = [f"{f.invariant} violated{step} (cause: {f.cause})", f"  {f.message}", f"  fix: {f.fix}"]
+    lines = [f"{f.invariant} violated{step} (cause: {f.cause})", f"  {f.message}"]
+    consequences = getattr(f, "consequences", None)
+    if consequences:
+        lines.append(f"  consequences: {', '.join(consequences)}")
+    lines.append(f"  fix: {f.fix}")
     if full:
-        lines.append(f"  minimal config: {_short_config(f.config)}")
-        lines.append(f"  config: {_dumps(f.config)}")
+        user_config = getattr(f, "user_config", None)
+        if user_config is not None:
+            lines.append(f"  config: {config_text(f.config, user_config)}")
+        else:
+            lines.append(f"  minimal config: {_short_config(f.config)}")
+            lines.append(f"  config: {_dumps(f.config)}")
         lines.append(f"  evidence: {_dumps(f.evidence)}")
         lines.append("  reproduce:")
         lines += ["    " + s for s in f.reproduce.splitlines()]
@@ -58,6 +71,23 @@ def findings_text(findings: list[Finding], *, full: bool = False) -> str:
     )
 
 
+def config_text(config: dict[str, Any], user_config: dict[str, Any]) -> str:
+    """Every field of ``config`` as ``name=value``, each one that differs from the user's own
+    marked ``(yours: value)``."""
+    def differs(key: str) -> bool:
+        return key in user_config and jsonable(user_config[key]) != jsonable(config[key])
+
+    return ", ".join(
+        f"{k}={v!r}" + (f" (yours: {user_config[k]!r})" if differs(k) else "")
+        for k, v in config.items()
+    )
+
+
+def note_lines(t: TargetReport) -> list[str]:
+    """A target's notes, one indented ``note:`` line each, printed under its status line."""
+    return [f"{_INDENT}note: {n}" for n in getattr(t, "notes", None) or ()]
+
+
 def status_line(t: TargetReport) -> str:
     """One line per target: status, name, examples, time, and the invariants and causes found."""
     found = ", ".join(dict.fromkeys(f"{f.invariant} ({f.cause})" for f in t.violations))
@@ -67,7 +97,7 @@ def status_line(t: TargetReport) -> str:
 
 def target_text(t: TargetReport) -> str:
     """A target's status line, its error, and every finding in full."""
-    lines = [status_line(t)]
+    lines = [status_line(t), *note_lines(t)]
     if t.error:
         lines += [f"{_INDENT}error: {t.error}",
                   f"{_INDENT}Fix the factory so that it builds and returns a model tfpcheck can "

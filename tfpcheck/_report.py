@@ -29,6 +29,14 @@ class Finding:
     evidence: dict[str, Any]
     fix: str
     reproduce: str
+    #: Invariants that failed only because this one did (not findings of their own).
+    consequences: list[str] = field(default_factory=list)
+    #: Whether a re-run with the suggested change confirmed the cause.
+    confirmed: bool = False
+    #: ``{"changed": {...}, "result": str}``: the re-run that tested the cause, if any.
+    intervention: dict[str, Any] | None = None
+    #: The user's own configuration, which the report marks differences from.
+    user_config: dict[str, Any] | None = None
 
     def explain(self) -> str:
         return finding_text(self)
@@ -42,13 +50,17 @@ class TargetReport:
     seconds: float = 0.0
     violations: list[Finding] = field(default_factory=list)
     error: str | None = None
+    task: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
             "target": self.target,
             "status": self.status,
+            "task": self.task,
             "examples": self.examples,
             "seconds": round(self.seconds, 3),
+            "notes": list(self.notes),
             "violations": [jsonable(asdict(f)) for f in self.violations],
         }
         if self.error:

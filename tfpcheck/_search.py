@@ -13,21 +13,22 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from hypothesis import Phase, given, settings
+from hypothesis import Phase, example, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.database import ExampleDatabase
 
 from tfpcheck._config import Config
 from tfpcheck._database import TargetDatabase
-from tfpcheck._invariants import INVARIANTS, diagnose, evaluate
+from tfpcheck._intent import resolve_task, user_setup
+from tfpcheck._invariants import INVARIANTS, diagnose, evaluate, group
 from tfpcheck._profiles import profile
 from tfpcheck._report import Finding, TargetReport, reproduce_snippet
 from tfpcheck._target import Target
 from tfpcheck._timeout import ExampleTimeout, time_limit
 from tfpcheck._trace import Trace
 from tfpcheck.errors import TfpcheckError
-from tfpcheck.strategies._internal.configs import DEFAULT_STEPS, configs
+from tfpcheck.strategies._internal.configs import DEFAULT_STEPS, UserSetup, configs
 
 __all__ = ["check_target", "findings_for", "run_once"]
 
@@ -39,20 +40,23 @@ class _Violated(Exception):
 
 
 def findings_for(
-    target: Target, trace: Trace, invariants: tuple[str, ...] = INVARIANTS
+    target: Target, trace: Trace, invariants: tuple[str, ...] = INVARIANTS, *,
+    user_config: dict[str, Any] | None = None,
 ) -> list[Finding]:
-    """A :class:`Finding` for every invariant the trace violates."""
+    """A :class:`Finding` for every root violation in the trace, its echoes as consequences.
+
+    ``user_config`` is the user's own configuration, which the report marks differences from.
+    """
     config = trace.config.to_dict()
     out = []
-    for verdict in evaluate(trace, invariants):
-        if verdict.holds:
-            continue
+    for verdict, consequences in group(evaluate(trace, invariants)):
         d = diagnose(verdict, trace)
         out.append(
             Finding(
                 invariant=verdict.invariant, cause=d.cause, message=verdict.message,
                 step=verdict.step, config=config, evidence=d.evidence, fix=d.fix,
                 reproduce=reproduce_snippet(target.name, config),
+                consequences=consequences, user_config=user_config,
             )
         )
     return out
@@ -62,9 +66,13 @@ def run_once(
     target: Target, config: Config, invariants: tuple[str, ...] = INVARIANTS
 ) -> list[Finding]:
     """Train one configuration and return its findings (empty when every invariant held)."""
+    return findings_for(target, _run(target, config), invariants)
+
+
+def _run(target: Target, config: Config) -> Trace:
     from tfpcheck._engine import run_config
 
-    return findings_for(target, run_config(target, config, config.params), invariants)
+    return run_config(target, config, config.params)
 
 
 def check_target(
@@ -85,24 +93,26 @@ def check_target(
     can't be used, ends with status "error" and a message saying what to change.
     """
     start = time.perf_counter()
-    state = _SearchState(target, invariants, shrink_budget, timeout)
-    strategy = _strategy(target, regime or target.regime or "default", steps or DEFAULT_STEPS)
-
-    def search(config: Config) -> None:
-        findings = state.evaluate(config)
-        if findings:
-            raise _Violated(findings)
-
-    # given -> seed -> settings: @seed alone would also switch the database off, and a
-    # failure must replay first on the next run.
-    search = settings(
-        profile("dev"), max_examples=max_examples,
-        database=TargetDatabase(database, target.name) if database is not None else None,
-        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
-    )(hypothesis_seed(seed)(given(strategy)(search)))
-
     report = TargetReport(target=target.name, status="passed")
     try:
+        task, setup, how = _intent(target)
+        report.task, report.notes = task, [f"task {how}"]
+        cap = steps or DEFAULT_STEPS
+        state = _SearchState(target, invariants, shrink_budget, timeout, setup.fields() or None)
+        strategy = _strategy(target, task, regime or target.regime or "default", cap, setup)
+
+        def search(config: Config) -> None:
+            findings = state.evaluate(config)
+            if findings:
+                raise _Violated(findings)
+
+        # The user's own setup first (Phase.explicit); given -> seed -> settings: @seed alone
+        # would also switch the database off, and a failure must replay first on the next run.
+        search = settings(
+            profile("dev"), max_examples=max_examples,
+            database=TargetDatabase(database, target.name) if database is not None else None,
+            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+        )(hypothesis_seed(seed)(given(strategy)(_first(setup, task, cap, target)(search))))
         search()
     except _Violated as violated:
         report.status, report.violations = "failed", violated.findings
@@ -111,17 +121,38 @@ def check_target(
     except Exception as exc:  # noqa: BLE001 - one target's crash must not lose the others
         report.status = "error"
         report.error = f"{target.name}: tfpcheck itself failed with {type(exc).__name__}: {exc}"
-    report.examples = state.trained
+    report.examples = state.trained if "state" in locals() else 0
+    report.notes += sorted(state.notes) if "state" in locals() else []
     report.seconds = time.perf_counter() - start
     return report
 
 
+def _intent(target: Target) -> tuple[str, UserSetup, str]:
+    """The target's task (declared, else inferred from one build) and the user's own setup."""
+    from tfpcheck._engine import probe_target
+
+    probe = probe_target(target)
+    task, how = resolve_task(target, probe.task, probe.evidence)
+    return task, user_setup(target, probe.user_optimizer, probe.user_learning_rate), how
+
+
+def _first(setup: UserSetup, task: str, steps: int, target: Target) -> Any:
+    """Decorator: the user's setup exactly, as the first example (it then replays first on every
+    run without the database). Not for a target whose factory parameters are drawn (they have no
+    value of the user's), nor when the user fixed nothing (uncompiled, generated data)."""
+    if target.strategies or not setup.fields():
+        return lambda f: f  # nothing of the user's to try first: the search starts as usual
+    return example(setup.config(task, steps))
+
+
 class _SearchState:
     def __init__(
-        self, target: Target, invariants: tuple[str, ...], budget: int, timeout: float | None
+        self, target: Target, invariants: tuple[str, ...], budget: int, timeout: float | None,
+        user_config: dict[str, Any] | None = None,
     ) -> None:
         self.target, self.invariants, self.budget = target, invariants, budget
-        self.timeout = timeout
+        self.timeout, self.user_config = timeout, user_config
+        self.notes: set[str] = set()
         self.cache: dict[str, list[Finding]] = {}
         self.trained = 0
         self.failed_at: int | None = None
@@ -137,13 +168,15 @@ class _SearchState:
             return []  # shrink budget spent: unseen configurations count as passing
         try:
             with time_limit(self.timeout, f"the example with {config.short()}"):
-                findings = run_once(self.target, config, self.invariants)
+                trace = _run(self.target, config)
         except ExampleTimeout as exc:
             self.fatal = exc.as_target_error()
             raise self.fatal from None
         except TfpcheckError as exc:
             self.fatal = exc
             raise
+        findings = findings_for(self.target, trace, self.invariants, user_config=self.user_config)
+        self.notes.update(v.note for v in evaluate(trace, self.invariants) if v.note)
         self.trained += 1
         self.cache[key] = findings
         if findings and self.failed_at is None:
@@ -151,8 +184,10 @@ class _SearchState:
         return findings
 
 
-def _strategy(target: Target, regime: str, steps: int) -> st.SearchStrategy[Config]:
-    base = configs(task=target.task, regime=regime, steps=steps, vary=target.vary)
+def _strategy(
+    target: Target, task: str, regime: str, steps: int, setup: UserSetup
+) -> st.SearchStrategy[Config]:
+    base = configs(task=task, regime=regime, steps=steps, vary=target.vary, user=setup)
     params: Mapping[str, Any] = target.strategies
     if not params:
         return base

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tfpcheck._config import REGIMES, TASKS
 from tfpcheck.errors import InvalidArgument, UsageError
 
@@ -21,7 +23,9 @@ __all__ = ["KNOWN_PARAMETERS", "VARY", "Target", "model", "load_target", "factor
 
 #: Factory parameters tfpcheck fills from what it draws.
 KNOWN_PARAMETERS = ("input_dim", "output_dim", "n_train", "x_train", "y_train")
-#: What a target may exclude from variation with ``vary=``.
+#: What a target may ask to vary beyond its user's own setup in the default regime (the stress
+#: regime varies both): "data" rescales and offsets the user's data, "optimizer" draws learning
+#: rates beyond a factor of 3 of a compiled model's own.
 VARY = ("data", "optimizer")
 _ATTR = "__tfpcheck_target__"
 
@@ -32,14 +36,14 @@ class Target:
 
     factory: Callable[..., Any]
     name: str
-    task: str = "regression"
+    task: str | None = None  # None: inferred from the model's output distribution or loss
     strategies: Mapping[str, Any] = field(default_factory=dict)
     data: Any = None
     regime: str | None = None
-    vary: frozenset[str] = frozenset(VARY)
+    vary: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
+        if self.task is not None and self.task not in TASKS:
             raise InvalidArgument(
                 f"{self.name}: task={self.task!r} is not one of {list(TASKS)}; "
                 "pick the task that matches your targets."
@@ -49,6 +53,9 @@ class Target:
         unknown = sorted(set(self.vary) - set(VARY))
         if unknown:
             raise InvalidArgument(f"{self.name}: vary={sorted(self.vary)}; allowed: {list(VARY)}.")
+        if self.data is not None:
+            # Normalised to a tuple of arrays, so the engine sees exactly one form.
+            object.__setattr__(self, "data", _checked_data(self.name, self.data))
         missing = unfilled_parameters(self.factory, self.strategies)
         if missing:
             raise InvalidArgument(
@@ -62,10 +69,10 @@ class Target:
 def model(
     fn: Callable[..., Any] | None = None,
     *,
-    task: str = "regression",
+    task: str | None = None,
     data: Any = None,
     regime: str | None = None,
-    vary: tuple[str, ...] | frozenset[str] = VARY,
+    vary: tuple[str, ...] | frozenset[str] = (),
     **strategies: Any,
 ) -> Any:
     """Mark a model factory as a tfpcheck target; the factory is returned unchanged.
@@ -115,7 +122,7 @@ def load_target(spec: str, *, task: str | None = None) -> Target:
     found = get_target(factory)
     label = f"{path_text}::{name}"
     if found is None:
-        return Target(factory=factory, name=label, task=task or "regression")
+        return Target(factory=factory, name=label, task=task)
     return Target(
         factory=found.factory,
         name=label,
@@ -149,6 +156,56 @@ def factory_kwargs(
         elif p.name in available:
             kwargs[p.name] = available[p.name]
     return kwargs
+
+
+def _checked_data(name: str, data: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``data`` as a pair of NumPy arrays, or InvalidArgument saying what was given and the fix."""
+    problem = None
+    arrays: list[np.ndarray] = []
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        problem = "it is not a pair (x, y)"
+    else:
+        for label, part in zip("xy", data, strict=True):
+            try:
+                arr = np.asarray(part)
+            except Exception as exc:  # noqa: BLE001 - ragged lists, objects numpy refuses
+                problem = f"{label} can't be read as an array ({type(exc).__name__}: {exc})"
+                break
+            if arr.dtype.kind not in "biuf":
+                problem = f"{label} has dtype {arr.dtype}, not a numeric one"
+                break
+            if arr.ndim == 0 or arr.shape[0] == 0:
+                problem = f"{label} has shape {arr.shape}: it needs at least one row"
+                break
+            arrays.append(arr)
+        if problem is None and arrays[0].shape[0] != arrays[1].shape[0]:
+            problem = (f"x has {arrays[0].shape[0]} rows and y has {arrays[1].shape[0]}: "
+                       "they must have one row per example each")
+    if problem is None:
+        return arrays[0], arrays[1]
+    raise InvalidArgument(
+        f"{name}: data={_describe(data)} can't be used because {problem}. data= takes None "
+        "(tfpcheck generates data for the task) or a pair (x, y) of numeric array-likes "
+        "(NumPy arrays, lists, tensors) with the same number of rows, x at least 1-D; "
+        "anything else is refused rather than replaced by generated data. Fix: pass "
+        "data=(x_train, y_train) as NumPy arrays with one row per example."
+    )
+
+
+def _describe(value: Any, depth: int = 0) -> str:
+    """A short picture of ``value``: its type, and its shape and dtype where it has them."""
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+    if shape is not None and dtype is not None:
+        return f"{type(value).__name__}(shape={tuple(shape)}, dtype={dtype})"
+    if isinstance(value, (tuple, list)):
+        if depth or len(value) > 3:
+            return f"{type(value).__name__} of {len(value)} items"
+        inner = ", ".join(_describe(v, depth + 1) for v in value)
+        return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+    if isinstance(value, dict):
+        return f"dict with keys {sorted(map(str, value))[:4]}"
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40] + '...' if len(text) > 40 else text}"
 
 
 def _parameters(factory: Callable[..., Any]) -> list[inspect.Parameter]:

@@ -73,9 +73,10 @@ class Trace:
     support_nonfinite: int | None = None  # targets with non-finite log-prob at initialisation
     support_examples: list[float] = field(default_factory=list)
     support_error: str | None = None
-    model_nll: float | None = None
-    baseline_nll: float | None = None
-    baseline_family: str | None = None
+    output_kind: str | None = None  # "distribution", "loss_distribution", or a tensor's words
+    settled: bool | None = None  # the loss had settled when training stopped (schedule.settled)
+    data_terms: list[float] | None = None  # the trained model's data term per example
+    twin_terms: list[float] | None = None  # the same for its x-denied twin (engine/train.py)
     prediction_noise: float | None = None  # sd of predictive means across weight draws / sd(y)
     outside_domain: float | None = None  # share of final predictive draws the targets can't take
     domain: str | None = None  # the task's domain in words, e.g. "non-negative counts"

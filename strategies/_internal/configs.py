@@ -9,21 +9,25 @@ zero) and aggressive learning rates, SGD included. Every choice shrinks toward t
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
 
 from tfpcheck._config import OPTIMIZERS, REGIMES, Config
 
-from .data import data_specs
+from .data import data_specs, log_uniform
 from .optimizers import optimizers
 from .validation import check_choices
 
-__all__ = ["DEFAULT_STEPS", "REGIME_BOUNDS", "STRESS_LEARNING_RATES", "configs"]
+__all__ = ["DEFAULT_STEPS", "REGIME_BOUNDS", "STRESS_LEARNING_RATES", "USER_LR_FACTOR",
+           "UserSetup", "configs"]
 
-#: Steps of the brief training: enough for an ordinary healthy model at the slowest default
-#: learning rate to beat the constant baseline from an unlucky initialisation (200 was not).
-DEFAULT_STEPS = 400
+#: The cap of the brief training, which usually stops earlier, when the loss settles
+#: (tfpcheck/_engine/schedule.py). A healthy DenseVariational tutorial model needed 1600 steps
+#: at a learning rate of 1e-3; a model still improving at the cap is inconclusive for learns.
+DEFAULT_STEPS = 1600
 
 #: Stress learning rates per optimizer: from an ordinary value up to where BNNs diverge. Plain
 #: SGD is stress-only: on a learned-scale NLL its first steps can drive a healthy model's
@@ -42,8 +46,40 @@ REGIME_BOUNDS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-#: Bounds when ``vary`` excludes "data": unit-scale, centred targets (features are already).
-_FIXED_DATA = {"min_y_scale": 1.0, "max_y_scale": 1.0, "min_y_offset": 0.0, "max_y_offset": 0.0}
+#: The default regime stays within a factor of this of the user's own learning rate.
+USER_LR_FACTOR = 3.0
+#: A user's data is subsampled to at least this share of its rows (the first example: all).
+MIN_SUBSAMPLE = 0.5
+_BATCH_SIZES = (32, 16, 64)
+
+
+@dataclass(frozen=True)
+class UserSetup:
+    """What the user fixed: a compiled model's optimizer and learning rate, their own data's
+    size and width. None fields were not fixed by the user (tfpcheck draws them)."""
+
+    optimizer: str | None = None
+    learning_rate: float | None = None
+    n_train: int | None = None
+    input_dim: int | None = None
+
+    def config(self, task: str, steps: int) -> Config:
+        """Exactly the user's setup (the first example searched), simplest choices elsewhere."""
+        fields: dict[str, Any] = {"task": task, "steps": steps}
+        if self.optimizer is not None and self.learning_rate is not None:
+            fields.update(optimizer=self.optimizer, learning_rate=self.learning_rate)
+        if self.n_train is not None:
+            fields.update(n_train=self.n_train, input_dim=self.input_dim or 1)
+        return Config(**fields)
+
+    def fields(self) -> dict[str, Any]:
+        """The Config fields the user fixed, for reports ("learning_rate=0.01 (yours: 0.001)")."""
+        out: dict[str, Any] = {}
+        if self.optimizer is not None and self.learning_rate is not None:
+            out.update(optimizer=self.optimizer, learning_rate=self.learning_rate)
+        if self.n_train is not None:
+            out.update(n_train=self.n_train, x_scale=1.0, x_offset=0.0, y_scale=1.0, y_offset=0.0)
+        return out
 
 
 @st.composite
@@ -53,20 +89,39 @@ def configs(
     task: str = "regression",
     regime: str = "default",
     steps: int = DEFAULT_STEPS,
-    vary: frozenset[str] | set[str] = frozenset({"data", "optimizer"}),
+    vary: frozenset[str] | set[str] = frozenset(),
+    user: UserSetup = UserSetup(),
 ) -> Config:
-    """A :class:`tfpcheck.Config` for ``task`` in ``regime``; ``vary`` says which factors move
-    ("data": scales and offsets; "optimizer": optimizer class and learning rate)."""
+    """A :class:`tfpcheck.Config` for ``task`` in ``regime``. What the ``user`` fixed stays
+    theirs in the default regime: their data unscaled (subsampled), their optimizer at a
+    learning rate within USER_LR_FACTOR of theirs. The stress regime, or ``vary`` ("data",
+    "optimizer"), widens those to the regime's bounds. What the user did not fix (generated
+    data, the optimizer of an uncompiled model) is drawn from the regime's bounds."""
     check_choices("configs", "regime", [regime], REGIMES)
     bounds = REGIME_BOUNDS[regime]
-    data = draw(data_specs(task=task, **(bounds["data"] if "data" in vary else _FIXED_DATA)))
-    opt = draw(optimizers(**bounds["optimizer"], min_steps=steps, max_steps=steps))
+    vary_data = regime == "stress" or "data" in vary
+    vary_optimizer = regime == "stress" or "optimizer" in vary
+    data = draw(data_specs(task=task, **(bounds["data"] if vary_data or user.n_train is None
+                                         else _FIXED_DATA)))
     fields = data.config_fields()
-    if "data" not in vary and task in ("count", "positive"):
-        fields["y_scale"] = 1.0
-    if "optimizer" not in vary:  # the user's own optimizer runs; only the batching is drawn
-        opt_fields = {"batch_size": opt.batch_size, "steps": opt.steps}
-    else:
+    if user.n_train is not None:
+        keep = draw(st.integers(0, user.n_train - max(1, math.ceil(MIN_SUBSAMPLE * user.n_train))))
+        fields.update(n_train=user.n_train - keep, input_dim=user.input_dim or 1, output_dim=1)
+    if user.optimizer is None or vary_optimizer:
+        opt = draw(optimizers(**bounds["optimizer"], min_steps=steps, max_steps=steps))
         opt_fields = opt.config_fields()
         opt_fields.pop("clipnorm")  # gradient clipping is the user's choice, not the space's
+        if user.optimizer is not None:  # a compiled model keeps its optimizer class
+            opt_fields["optimizer"] = user.optimizer
+    else:
+        factor = draw(st.sampled_from([1.0, 1 / USER_LR_FACTOR, USER_LR_FACTOR]) |
+                      log_uniform(1 / USER_LR_FACTOR, USER_LR_FACTOR))
+        opt_fields = {"optimizer": user.optimizer, "steps": steps,
+                      "learning_rate": float(f"{user.learning_rate * factor:.3g}"),
+                      "batch_size": draw(st.sampled_from(_BATCH_SIZES))}
     return Config(**fields, **opt_fields)
+
+
+#: Bounds for data the user fixed: unit-scale, centred (their own data is used as it is).
+_FIXED_DATA = {"min_x_scale": 1.0, "max_x_scale": 1.0, "min_x_offset": 0.0, "max_x_offset": 0.0,
+               "min_y_scale": 1.0, "max_y_scale": 1.0, "min_y_offset": 0.0, "max_y_offset": 0.0}

@@ -1,14 +1,16 @@
 """The TensorFlow side of tfpcheck: (Target, Config) -> Trace.
 
 Everything here imports TensorFlow: building and compiling the target's model with
-recording wrappers (``instrument``), the traced training step (``train``), the
-constraints read from ``parameter_properties()`` (``constraints``), the variational
-layers' posteriors and priors (``variational``), the constant baseline of ``learns``
-(``baseline``), the predictive domain (``domain``) and the naming of exceptions
-(``classify``). The rest of the package imports this folder only inside functions, so
-that importing tfpcheck (and its pytest plugin) stays free of TensorFlow.
+recording wrappers (``instrument``), the traced training step, run until the loss settles
+(``train``, ``schedule``), the x-denied twin of ``learns`` (``train``), the constraints
+read from ``parameter_properties()`` (``constraints``), the variational layers' posteriors
+and priors (``variational``), the predictive domain (``domain``), the naming of exceptions
+(``classify``) and the probe that infers a task and reads the optimizer (``probe``). The
+rest of the package imports this folder only inside functions, so that importing tfpcheck
+(and its pytest plugin) stays free of TensorFlow.
 """
 
+from tfpcheck._engine.probe import Probe, probe_target
 from tfpcheck._engine.train import run_config, training_data
 
-__all__ = ["run_config", "training_data"]
+__all__ = ["Probe", "probe_target", "run_config", "training_data"]

@@ -56,10 +56,12 @@ def not_a_distribution(kind: str) -> BuildFailure:
     return BuildFailure(
         stage="forward",
         error_type="NotADistribution",
-        message=f"the model's output is a {kind}, not a tfd.Distribution",
+        message=f"the model's output is a {kind}, not a tfd.Distribution, and it was not compiled "
+        "with a loss",
         cause="tfp_layer_misuse",
         fix=(
-            "end the model with a tfp.layers distribution layer (e.g. "
+            "compile the model with the loss it trains on (a Keras loss, or a function that builds "
+            "a tfd distribution from the outputs), or end it with a tfp.layers distribution layer (e.g. "
             "tfpl.DistributionLambda(lambda t: tfd.Normal(t[..., :1], "
             "1e-3 + tf.math.softplus(0.05 * t[..., 1:]))) or tfpl.IndependentNormal(1))."
         ),

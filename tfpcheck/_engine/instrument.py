@@ -8,17 +8,24 @@ loss records the distribution and the per-example loss it saw, the optimizer's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import tensorflow as tf
+import tensorflow_probability as tfp
 import tf_keras
+from tf_keras.src.utils import losses_utils
 
 from tfpcheck._config import Config
+from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.optimizers import make_optimizer
 
-__all__ = ["Recorder", "config_optimizer", "compile_for_check", "is_keras3_model", "nll"]
+__all__ = ["Recorder", "capture_distributions", "compile_for_check", "config_optimizer", "data_term",
+           "is_keras3_model", "loss_distribution", "loss_name", "nll"]
+
+tfd = tfp.distributions
 
 
 @dataclass
@@ -38,26 +45,28 @@ def nll(y_true: Any, y_pred: Any) -> Any:
     return -y_pred.log_prob(y_true)
 
 
-def config_optimizer(config: Config, template: Any = None, vary: bool = True) -> Any:
-    """A fresh optimizer: the template's class and settings, with the drawn learning rate."""
+def config_optimizer(config: Config, template: Any = None) -> Any:
+    """A fresh optimizer: the template's class and settings, with the config's learning rate."""
     if template is not None:
         settings = dict(template.get_config())
-        if vary:
-            settings["learning_rate"] = config.learning_rate
+        settings["learning_rate"] = config.learning_rate
         return type(template).from_config(settings)
     return make_optimizer(config.optimizer, config.learning_rate, momentum=config.momentum,
                           clipnorm=config.clipnorm)
 
 
-def compile_for_check(model: Any, config: Config, recorder: Recorder, vary_optimizer: bool) -> None:
-    """(Re)compile ``model`` with its own loss and optimizer class, wrapped to record."""
+def compile_for_check(model: Any, config: Config, recorder: Recorder) -> None:
+    """(Re)compile ``model`` with its own loss and optimizer class (at the configuration's
+    learning rate: the user's own in their first example), wrapped to record."""
     compiled = getattr(model, "optimizer", None) is not None and getattr(model, "loss", None)
     user_loss = model.loss if compiled else None
     template = model.optimizer if compiled else None
-    optimizer = config_optimizer(config, template, vary=vary_optimizer or template is None)
+    optimizer = config_optimizer(config, template)
     _record_gradients(optimizer, recorder)
     metrics = _user_metrics(model) if compiled else None
     model.compile(optimizer=optimizer, loss=_recording_loss(user_loss, recorder), metrics=metrics)
+    model._tfpcheck_data_term = data_term(user_loss)
+    model._tfpcheck_loss = user_loss
 
 
 def is_keras3_model(obj: Any) -> bool:
@@ -76,7 +85,11 @@ def _unreduced(loss: Any) -> Callable[[Any, Any], Any]:
     wrapper = getattr(tf_keras.losses, "LossFunctionWrapper", None)
     if wrapper is not None and isinstance(loss, wrapper):
         fn, kwargs = loss.fn, dict(getattr(loss, "_fn_kwargs", {}))
-        return lambda y, p: fn(y, p, **kwargs)
+
+        def wrapped(y: Any, p: Any) -> Any:
+            return fn(y, p, **kwargs)
+
+        return wrapped
     if isinstance(loss, tf_keras.losses.Loss):
         return loss.call
     if callable(loss):
@@ -87,16 +100,82 @@ def _unreduced(loss: Any) -> Callable[[Any, Any], Any]:
     )
 
 
-def _recording_loss(user_loss: Any, recorder: Recorder) -> Callable[[Any, Any], Any]:
+def data_term(user_loss: Any) -> Callable[[Any, Any], Any]:
+    """The user's loss per example, as Keras computes it before reducing: the data term of the
+    training objective (the KL and regularisation terms of ``model.losses`` are not in it)."""
     inner = _unreduced(user_loss)
 
+    @tf.autograph.experimental.do_not_convert  # plain Python around the user's loss
+    def term(y_true: Any, y_pred: Any) -> Any:
+        if tf.is_tensor(y_pred) and tf.is_tensor(y_true):
+            y_pred, y_true = losses_utils.squeeze_or_expand_dimensions(y_pred, y_true)
+        return inner(y_true, y_pred)
+
+    return term
+
+
+def loss_name(loss: Any) -> str:
+    """A readable name for a compiled loss (string, function, Loss object)."""
+    if isinstance(loss, str):
+        return loss
+    fn = getattr(loss, "fn", None)
+    named = fn if fn is not None else loss
+    return getattr(named, "__name__", None) or type(loss).__name__
+
+
+def loss_distribution(user_loss: Any, y_true: Any, y_pred: Any) -> Any:
+    """The distribution the loss evaluates: the output itself, or the first ``tfd`` distribution
+    whose ``log_prob``/``prob`` the loss calls on the raw outputs (None for a plain Keras loss)."""
+    if hasattr(unwrap(y_pred), "log_prob"):
+        return y_pred
+    found: list[Any] = []
+    with capture_distributions(found):
+        data_term(user_loss)(tf.convert_to_tensor(y_true), y_pred)
+    return found[0] if found else None
+
+
+@contextlib.contextmanager
+def capture_distributions(found: list[Any]) -> Iterator[None]:
+    """Record every distribution whose ``log_prob`` or ``prob`` is called (outermost calls only:
+    an Independent's inner Normal is not a distribution of its own)."""
+    originals = {name: getattr(tfd.Distribution, name) for name in ("log_prob", "prob")}
+    depth = [0]
+
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        def method(self: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+            if depth[0] == 0:
+                found.append(self)
+            depth[0] += 1
+            try:
+                return original(self, value, *args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        return method
+
+    for name, original in originals.items():
+        setattr(tfd.Distribution, name, wrap(original))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(tfd.Distribution, name, original)
+
+
+def _recording_loss(user_loss: Any, recorder: Recorder) -> Callable[[Any, Any], Any]:
+    term = data_term(user_loss)
+
+    @tf.autograph.experimental.do_not_convert
     def loss(y_true: Any, y_pred: Any) -> Any:
-        values = inner(y_true, y_pred)
-        recorder.distribution = y_pred
+        found: list[Any] = []
+        with capture_distributions(found):
+            values = term(y_true, y_pred)
+        recorder.distribution = y_pred if hasattr(unwrap(y_pred), "log_prob") else (
+            found[0] if found else None)
         recorder.tensors["loss_shape"] = tf.shape(values)
         return values
 
-    loss.__name__ = getattr(inner, "__name__", "loss")
+    loss.__name__ = getattr(user_loss, "__name__", None) or "loss"
     return loss
 
 

@@ -4,6 +4,8 @@ config -> data -> model -> traced training step -> trace. The training step is a
 ``tf.function`` around the model's own ``train_step``; what tfpcheck observes
 (gradients, every distribution's parameters, the per-example loss shape, KL
 terms) is returned from that same traced step, so observing costs no extra pass.
+Training stops when the loss settles or at the configuration's step cap; ``learns`` then
+compares the model's data term with an x-denied twin's (``twin``).
 """
 
 from __future__ import annotations
@@ -17,16 +19,22 @@ import tf_keras
 
 from tfpcheck._config import Config
 from tfpcheck._data import make_data, rescale_user_data
-from tfpcheck._engine.baseline import baseline_nll, per_example_nll
 from tfpcheck._engine.classify import classify_exception, keras3_failure, not_a_distribution
 from tfpcheck._engine.constraints import parameter_checks, unwrap
 from tfpcheck._engine.domain import DOMAINS, outside_domain
-from tfpcheck._engine.instrument import Recorder, compile_for_check, is_keras3_model
+from tfpcheck._engine.instrument import (
+    Recorder,
+    compile_for_check,
+    is_keras3_model,
+    loss_distribution,
+    loss_name,
+)
+from tfpcheck._engine.schedule import MIN_STEPS, settled
 from tfpcheck._engine.variational import layer_distributions, summarise_layers, variational_layers
 from tfpcheck._target import Target, factory_kwargs
 from tfpcheck._trace import ParamViolation, Trace
 
-__all__ = ["run_config", "training_data"]
+__all__ = ["per_example", "run_config", "training_data"]
 
 #: Consecutive non-finite losses after which training stops (the weights are NaN by then).
 STOP_AFTER_NONFINITE = 5
@@ -38,19 +46,21 @@ DOMAIN_DRAWS = 8
 
 
 def training_data(target: Target, config: Config) -> tuple[np.ndarray, np.ndarray]:
-    """Generated data for the task, or the target's own ``(x, y)`` rescaled per the config."""
-    if isinstance(target.data, tuple) and len(target.data) == 2:
-        return rescale_user_data(*target.data, config, vary="data" in target.vary)
+    """Generated data for the task, or the target's own ``(x, y)``, subsampled (and rescaled
+    only where the configuration says so: the stress regime or ``vary=("data",)``)."""
+    if target.data is not None:
+        return rescale_user_data(*target.data, config)
     return make_data(config)
 
 
 def run_config(
     target: Target, config: Config, drawn: Mapping[str, Any] | None = None, *,
-    fresh_session: bool = True,
+    fresh_session: bool = True, with_twin: bool = True,
 ) -> Trace:
     """Train ``target`` under ``config`` and return everything observed.
 
-    ``fresh_session=False`` keeps the Keras session (for a model the user built already).
+    ``fresh_session=False`` keeps the Keras session (for a model the user built already);
+    ``with_twin=False`` skips the x-denied twin (``learns`` is then not applicable).
     """
     trace = Trace(config=config)
     x, y = training_data(target, config)
@@ -66,6 +76,8 @@ def run_config(
             _train(model, x, y, trace)
         if trace.build_failure is None and trace.steps_run and _weights_finite(model):
             _observe_final(model, x, y, trace)
+            if trace.data_terms is not None and with_twin:
+                trace.twin_terms = _train_twin(target, config, x, y, drawn or {}, trace.steps_run)
     finally:
         tf_keras.backend.set_floatx("float32")
     return trace
@@ -122,7 +134,7 @@ def _build_and_compile(
         return None
     recorder = Recorder()
     try:
-        compile_for_check(model, config, recorder, vary_optimizer="optimizer" in target.vary)
+        compile_for_check(model, config, recorder)
     except Exception as exc:  # noqa: BLE001
         trace.build_failure = classify_exception(exc, "compile")
         return None
@@ -131,25 +143,49 @@ def _build_and_compile(
 
 
 def _observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
-    """One eager forward pass: is the output a distribution, do the targets lie in its support."""
+    """One eager forward pass: what the model outputs, and do the targets lie in its support."""
     try:
         output = model(x, training=False)
+        if model._tfpcheck_loss is None and not hasattr(unwrap(output), "log_prob"):
+            trace.build_failure = not_a_distribution(type(output).__name__)
+            return
+        dist = loss_distribution(model._tfpcheck_loss, y, output)
     except Exception as exc:  # noqa: BLE001
         trace.build_failure = classify_exception(exc, "forward")
         return
-    dist = unwrap(output)
-    if not hasattr(dist, "log_prob"):
-        trace.build_failure = not_a_distribution(type(output).__name__)
-        return
-    trace.output_distribution = type(dist).__name__
     trace.custom_train_step = type(model).train_step is not tf_keras.Model.train_step
+    trace.layers_start = summarise_layers(model)
+    if dist is None:
+        trace.output_distribution = None
+        trace.output_kind = f"a {type(output).__name__} under the loss {_loss_label(model)}"
+        _check_loss_finite(model, x, y, output, trace)
+        return
+    dist = unwrap(dist)
+    trace.output_distribution = type(dist).__name__
+    trace.output_kind = "distribution" if hasattr(unwrap(output), "log_prob") else "loss_distribution"
     checks = list(parameter_checks(dist, "output"))
     if any(int(c.summary()["n_bad"]) for c in checks) or not all(
         bool(tf.reduce_all(tf.math.is_finite(tf.cast(c.value, tf.float32)))) for c in checks
     ):
         return  # parameters invalid or NaN already: support is moot, other invariants report it
     _check_support(dist, y, trace)
-    trace.layers_start = summarise_layers(model)
+
+
+def _loss_label(model: Any) -> str:
+    return loss_name(model._tfpcheck_loss)
+
+
+def _check_loss_finite(model: Any, x: np.ndarray, y: np.ndarray, output: Any, trace: Trace) -> None:
+    """For a plain Keras loss on tensor outputs the support question is: is every target's loss
+    finite at initialisation (a label outside the classes raises or gives inf)."""
+    try:
+        values = np.asarray(model._tfpcheck_data_term(tf.constant(y), output))
+    except Exception as exc:  # noqa: BLE001
+        trace.support_error = " ".join(str(exc).split())[:300] or type(exc).__name__
+        return
+    bad = ~np.isfinite(values.reshape(len(y), -1)).all(1)
+    trace.support_nonfinite = int(bad.sum())
+    trace.support_examples = [float(np.ravel(y[r])[0]) for r in np.nonzero(bad)[0][:5]]
 
 
 def _check_support(dist: Any, y: np.ndarray, trace: Trace) -> None:
@@ -195,9 +231,11 @@ def make_step(model: Any) -> tuple[Callable[..., Any], dict[str, tuple[str, str,
         with tf.control_dependencies(tf.nest.flatten(layer_summaries)):
             logs = model.train_step((x, y))
         dist = recorder.distribution
-        if dist is None:  # a custom train_step that bypasses the compiled loss
-            dist = model(x, training=True)
-        output_checks = list(parameter_checks(dist, "output"))
+        if dist is None and "loss_shape" not in recorder.tensors:
+            # A custom train_step that bypasses the compiled loss: check what the model outputs.
+            output = model(x, training=True)
+            dist = output if hasattr(unwrap(output), "log_prob") else None
+        output_checks = list(parameter_checks(dist, "output")) if dist is not None else []
         checks = [(c, "output") for c in output_checks] + layer_checks
         for c, role in checks:
             meta[c.path] = (role, c.distribution, type(c.bijector).__name__)
@@ -238,12 +276,17 @@ def _batches(n: int, batch_size: int, steps: int, seed: int) -> list[np.ndarray]
     return out[:steps]
 
 
-def _train(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
+def _train(
+    model: Any, x: np.ndarray, y: np.ndarray, trace: Trace, steps: int | None = None
+) -> None:
+    """Train until the loss settles (``schedule.settled``) or the config's step cap; exactly
+    ``steps`` steps when given (the twin trains as long as the model did)."""
     config = trace.config
     step_fn, meta = make_step(model)
     seen: set[str] = set()
     nonfinite_run = 0
-    for i, idx in enumerate(_batches(len(x), config.batch_size, config.steps, config.seed)):
+    cap = steps or config.steps
+    for i, idx in enumerate(_batches(len(x), config.batch_size, cap, config.seed)):
         try:
             out = step_fn(tf.constant(x[idx]), tf.constant(y[idx]))
         except Exception as exc:  # noqa: BLE001
@@ -253,6 +296,11 @@ def _train(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
         nonfinite_run = 0 if np.isfinite(trace.losses[-1]) else nonfinite_run + 1
         if nonfinite_run >= STOP_AFTER_NONFINITE:
             break
+        if steps is None and settled(trace.losses):
+            break
+    # Shorter than MIN_STEPS at the cap: too brief to tell a settled loss from a slow one.
+    trace.settled = steps is None and len(trace.losses) >= MIN_STEPS and settled(
+        trace.losses, final=True)
 
 
 def _record_step(
@@ -283,19 +331,63 @@ def _record_step(
 def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
     try:
         outputs = [model(x, training=False) for _ in range(EVAL_PASSES)]
-        trace.model_nll = float(np.mean([per_example_nll(d, y) for d in outputs]))
+        trace.data_terms = _data_terms(model, outputs, y)
         trace.layers_end = summarise_layers(model)
-    except Exception as exc:  # noqa: BLE001 - evaluation is best effort; training already ran
+        dists = [loss_distribution(model._tfpcheck_loss, y, o) for o in outputs]
+    except Exception as exc:  # noqa: BLE001 - reported: learns and the posterior checks need it
         trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
-        outputs = []
-    trace.baseline_nll, trace.baseline_family = baseline_nll(trace.config.task, y)
-    means = _predictive_means(outputs)
+        return
+    if any(d is None for d in dists):
+        return  # a plain Keras loss on tensor outputs: no predictive distribution to sample
+    means = _predictive_means(dists)
     if means is None:
         return  # no finite predictive mean: sampling could hang (a Poisson with an inf rate)
     spread = float(np.std(y))
     if spread > 0:
         trace.prediction_noise = float(np.mean(means.std(0)) / spread)
-    _observe_domain(outputs, trace)
+    _observe_domain(dists, trace)
+
+
+def _data_terms(model: Any, outputs: list[Any], y: np.ndarray) -> list[float]:
+    """The data term (the user's loss, without KL/regularisation) per training example,
+    averaged over the evaluation passes (weight draws of a variational model)."""
+    term = model._tfpcheck_data_term
+    rows = [per_example(np.asarray(term(tf.constant(y), o), dtype=float), y) for o in outputs]
+    return [float(v) for v in np.mean(rows, axis=0)]
+
+
+def per_example(values: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Loss values as one number per example, summed over the target's event dims. A loss that
+    broadcast to more elements than the targets have (``(N,)`` vs ``(N, 1)``) is averaged back to
+    per-example units; ``loss_shape`` reports the bug itself."""
+    n = len(y)
+    per_row = int(np.prod(y.shape[1:])) if y.ndim > 1 else 1
+    if values.size == n:
+        return values.reshape(n)
+    rows = values.reshape(n, -1) if values.ndim and values.shape[0] == n else values.reshape(1, -1)
+    if rows.shape[0] == n and rows.shape[1] <= per_row:
+        return rows.sum(1)
+    return np.full(n, float(np.mean(values)) * per_row)
+
+
+def _train_twin(
+    target: Target, config: Config, x: np.ndarray, y: np.ndarray, drawn: Mapping[str, Any],
+    steps: int,
+) -> list[float] | None:
+    """The same model, loss and budget, trained on features replaced by their mean: what the
+    model could reach without the information in x. Its data term per example, or None when
+    the twin itself cannot be evaluated."""
+    x_denied = np.repeat(x.mean(0, keepdims=True), len(x), axis=0).astype(x.dtype)
+    twin = Trace(config=config)
+    _reset_tf(config)
+    model = _build_and_compile(target, config, x_denied, y, drawn, twin)
+    if model is None:
+        return None
+    _train(model, x_denied, y, twin, steps=steps)
+    if twin.build_failure is not None or not _weights_finite(model):
+        return None
+    outputs = [model(x_denied, training=False) for _ in range(EVAL_PASSES)]
+    return _data_terms(model, outputs, y)
 
 
 def _predictive_means(outputs: list[Any]) -> np.ndarray | None:

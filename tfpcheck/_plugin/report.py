@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tfpcheck._plugin.item import REPORT_PROPERTY
-from tfpcheck._render import status_line
+from tfpcheck._render import note_lines, status_line
 from tfpcheck._report import Finding, Report, TargetReport
 
 __all__ = ["TfpcheckReporter", "merge"]
@@ -57,6 +57,8 @@ class TfpcheckReporter:
         report = self.report()
         for t in report.targets:
             tr.write_line(status_line(t), red=t.status != "passed", green=t.status == "passed")
+            for line in note_lines(t):
+                tr.write_line(line)
             if t.error:
                 tr.write_line(f"        error: {t.error}")
         held = sum(t.status == "passed" for t in report.targets)
@@ -76,4 +78,6 @@ def merge(results: list[dict[str, Any]]) -> TargetReport:
         seconds=sum(r["seconds"] for r in results),
         violations=[Finding(**v) for r in results for v in r["violations"]],
         error="; ".join(dict.fromkeys(errors)) or None,
+        task=next((r["task"] for r in results if r.get("task")), None),
+        notes=list(dict.fromkeys(n for r in results for n in r.get("notes", ()))),
     )

@@ -1,0 +1,25 @@
+"""Public models written after their sources (see each file's docstring), as pytest targets:
+``pytest --tfpcheck examples/``. Each healthy model must pass; each ``*_buggy`` twin carries one
+realistic defect and must fail with the cause its docstring names."""
+
+from public_dl_book import (
+    dl_book_custom_loss,
+    dl_book_custom_loss_buggy,
+    dl_book_fixed_scale,
+    dl_book_fixed_scale_buggy,
+    dl_book_mixture,
+    dl_book_mixture_buggy,
+    dl_book_poisson,
+    dl_book_poisson_buggy,
+)
+
+__all__ = [
+    "dl_book_custom_loss",
+    "dl_book_custom_loss_buggy",
+    "dl_book_fixed_scale",
+    "dl_book_fixed_scale_buggy",
+    "dl_book_mixture",
+    "dl_book_mixture_buggy",
+    "dl_book_poisson",
+    "dl_book_poisson_buggy",
+]

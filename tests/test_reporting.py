@@ -1,0 +1,215 @@
+"""What a report says: ``data=`` refused unless it is usable, one root per failure with its
+echoes as consequences, and the JSON and text fields of PRODUCT.md's report. Hand-made
+verdicts, traces and findings throughout; one brief training for the user's data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import tfpcheck
+from tfpcheck._checks import Verdict
+from tfpcheck._config import Config
+from tfpcheck._invariants import INVARIANTS, REGISTRY, group
+from tfpcheck._plugin.report import merge
+from tfpcheck._render import finding_text, target_text
+from tfpcheck._report import Finding, Report, TargetReport
+from tfpcheck._search import findings_for
+from tfpcheck._target import Target
+from tfpcheck._trace import Trace
+from tfpcheck.errors import InvalidArgument
+
+# ---------------------------------------------------------------------------------- data=
+
+
+def tiny_factory(input_dim):
+    return None
+
+
+X, Y = np.zeros((8, 2)), np.zeros(8)
+
+
+def test_x_alone_is_refused_naming_the_factory():
+    with pytest.raises(InvalidArgument) as err:
+        tfpcheck.model(data=X)(tiny_factory)
+    message = str(err.value)
+    assert "tiny_factory" in message
+    assert "data=ndarray(shape=(8, 2), dtype=float64)" in message
+    assert "data=(x_train, y_train)" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("data, fragment", [
+    ({"x": X, "y": Y}, "data=dict"),
+    ((X, Y, Y), "not a pair"),
+    ((X, np.zeros(7)), "x has 8 rows and y has 7"),
+    ((np.array(["a"] * 8), Y), "not a numeric one"),
+    ("x.csv", "data=str"),
+    ((np.float64(1.0), Y), "at least one row"),
+    (([[1.0, 2.0], [3.0]], [1.0, 2.0]), "can't be read as an array"),
+])
+def test_unusable_data_is_refused(data, fragment):
+    with pytest.raises(InvalidArgument, match="tiny_factory") as err:
+        tfpcheck.model(data=data)(tiny_factory)
+    assert fragment in str(err.value)
+
+
+def test_lists_and_tensor_likes_are_accepted_as_arrays():
+    tfpcheck.model(data=([[1.0, 2.0], [3.0, 4.0]], [0.5, 1.5]))(tiny_factory)
+    x, y = tiny_factory.__tfpcheck_target__.data
+    assert isinstance(x, np.ndarray) and x.shape == (2, 2) and y.shape == (2,)
+    target = Target(tiny_factory, "t", data=[X, Y])  # a list pair reaches the engine as a tuple
+    assert isinstance(target.data, tuple) and target.data[0] is X
+
+
+def test_no_data_stays_none():
+    assert Target(tiny_factory, "t").data is None
+
+
+def test_the_users_data_is_what_trains():
+    """A list pair is the data the engine trains on, not generated data (one brief training)."""
+    from tests import models
+    from tfpcheck._engine import run_config
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 3)).tolist()
+    y = [[v] for v in rng.standard_normal(40).tolist()]
+    target = Target(models.healthy_normal, "healthy_normal", data=(x, y), vary=frozenset())
+    trace = run_config(target, Config(n_train=40, input_dim=3, steps=10))
+    assert trace.target_shape == (40, 1)
+
+
+# ---------------------------------------------------------------------------- consequences
+
+
+def bad(name, step=None):
+    return Verdict(name, False, f"{name} failed", step)
+
+
+def test_every_explained_name_is_an_invariant_and_the_table_is_transitive():
+    """``explains`` names registered invariants, never itself, and is closed under echoes (if A
+    explains B and B explains C, A explains C), so a root absorbs its echoes' echoes too."""
+    for inv in REGISTRY.values():
+        assert set(inv.explains) <= set(INVARIANTS) - {inv.name}, inv.name
+        for b in inv.explains:
+            assert set(REGISTRY[b].explains) - {inv.name} <= set(inv.explains), (inv.name, b)
+
+
+def test_a_broadcast_loss_shape_explains_learns():
+    groups = group([bad("loss_shape", 0), Verdict("no_divergence", True), bad("learns", 60)])
+    assert [(v.invariant, c) for v, c in groups] == [("loss_shape", ["learns"])]
+
+
+def test_the_earlier_violation_is_the_root():
+    groups = group([bad("finite_loss", 5), bad("positive_scales", 3)])
+    assert [(v.invariant, c) for v, c in groups] == [("positive_scales", ["finite_loss"])]
+
+
+def test_a_root_absorbs_only_what_it_explains():
+    groups = group([bad("finite_loss", 2), bad("positive_scales", 7)])
+    assert [(v.invariant, c) for v, c in groups] == [("finite_loss", []), ("positive_scales", [])]
+
+
+def test_same_step_in_registry_order_and_no_step_last():
+    groups = group([bad("finite_gradients", 4), bad("finite_loss", 4),
+                    bad("predictive_in_domain"), bad("posterior_not_collapsed", 60)])
+    assert [(v.invariant, c) for v, c in groups] == [
+        ("finite_loss", ["finite_gradients"]),
+        ("posterior_not_collapsed", []),
+        ("predictive_in_domain", []),
+    ]
+    groups = group([bad("learns"), bad("posterior_not_collapsed", 60)])
+    assert [(v.invariant, c) for v, c in groups] == [("posterior_not_collapsed", ["learns"])]
+
+
+def test_at_the_same_step_a_cause_comes_before_its_echoes():
+    """data_in_support and finite_loss both fail at step 0; the first explains the second."""
+    groups = group([bad("finite_loss", 0), bad("data_in_support", 0)])
+    assert [(v.invariant, c) for v, c in groups] == [("data_in_support", ["finite_loss"])]
+
+
+def test_an_echo_is_never_its_own_finding():
+    groups = group([bad("data_in_support", 0), bad("finite_loss", 0), bad("finite_gradients", 0),
+                    bad("no_divergence", 9), bad("learns", 60), bad("predictive_in_domain", 60)])
+    assert [(v.invariant, c) for v, c in groups] == [
+        ("data_in_support", ["finite_loss", "finite_gradients", "no_divergence", "learns"]),
+        ("predictive_in_domain", []),
+    ]
+
+
+def test_findings_for_reports_the_root_with_its_consequences():
+    trace = Trace(
+        config=Config(), losses=list(np.linspace(1.0, 20.0, 20)), grad_norms=[1.0] * 20,
+        grad_finite=[True] * 20, output_distribution="Normal", loss_shape=(32, 32),
+        batch_size=32, target_shape=(256, 1),
+    )
+    user = {**Config().to_dict(), "learning_rate": 0.001}
+    findings = findings_for(Target(tiny_factory, "t"), trace, ("loss_shape", "no_divergence"),
+                            user_config=user)
+    assert [(f.invariant, f.consequences) for f in findings] == [("loss_shape", ["no_divergence"])]
+    assert findings[0].user_config == user
+    assert "consequences: no_divergence" in findings[0].explain()
+
+
+# -------------------------------------------------------------------------------- report
+
+
+def finding(**kw):
+    values = dict(
+        invariant="no_divergence", cause="optimizer_settings", message="the loss went up",
+        step=12, config=Config().to_dict(), evidence={"peak": 9.5}, fix="lower the learning rate",
+        reproduce="import tfpcheck",
+    )
+    return Finding(**{**values, **kw})
+
+
+def test_a_finding_marks_what_differs_from_the_users_config():
+    user = {**Config().to_dict(), "learning_rate": 0.001}
+    text = finding_text(finding(user_config=user, consequences=["learns"]), full=True)
+    assert "learning_rate=0.01 (yours: 0.001)" in text
+    assert "optimizer='adam'," in text and "(yours: 'adam')" not in text
+    assert "consequences: learns" in text
+    assert "minimal config" not in text
+
+
+def test_without_the_users_config_the_minimal_config_is_shown():
+    text = finding_text(finding(config=Config(learning_rate=0.1).to_dict()), full=True)
+    assert "minimal config: learning_rate=0.1" in text
+    assert "yours" not in text and "consequences" not in text
+
+
+def test_json_report_has_the_schemas_fields(tmp_path):
+    f = finding(consequences=["learns"], confirmed=True,
+                intervention={"changed": {"learning_rate": 0.001}, "result": "held"},
+                user_config={"learning_rate": 0.001})
+    report = Report([TargetReport("m.py::bnn", "failed", 3, 1.5, [f], task="regression",
+                                  notes=["learns inconclusive: still improving at the cap"])])
+    path = tmp_path / "report.json"
+    report.write_json(path)
+    target = json.loads(path.read_text())["targets"][0]
+    assert target["task"] == "regression"
+    assert target["notes"] == ["learns inconclusive: still improving at the cap"]
+    v = target["violations"][0]
+    assert v["consequences"] == ["learns"] and v["confirmed"] is True
+    assert v["intervention"] == {"changed": {"learning_rate": 0.001}, "result": "held"}
+    assert v["user_config"] == {"learning_rate": 0.001}
+    plain = TargetReport("m.py::ok", "passed").to_dict()
+    assert plain["task"] is None and plain["notes"] == []
+
+
+def test_notes_print_under_the_status_line():
+    t = TargetReport("m.py::bnn", "passed", 2, 1.0, task="count", notes=["inferred task"])
+    lines = target_text(t).splitlines()
+    assert lines[0].startswith("PASSED") and lines[1] == "    note: inferred task"
+
+
+def test_merge_carries_task_notes_and_new_finding_fields():
+    shard = TargetReport("m.py::bnn", "failed", 2, 1.0, [finding(consequences=["learns"])],
+                         task="regression", notes=["a", "b"]).to_dict()
+    other = TargetReport("m.py::bnn", "passed", 1, 0.5, task="regression", notes=["b", "c"])
+    merged = merge([json.loads(json.dumps(shard)), other.to_dict()])
+    assert merged.task == "regression" and merged.notes == ["a", "b", "c"]
+    assert merged.status == "failed" and merged.examples == 3
+    assert merged.violations[0].consequences == ["learns"]

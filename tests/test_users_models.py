@@ -1,0 +1,201 @@
+"""Users' own models as they write them: each class of false alarm the users'-models issue found.
+
+Each test builds a small model the way a user does (own data, no task declared, compiled with
+their own optimizer and loss) and asserts what tfpcheck must say; each failed before the change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+import tfpcheck
+from tfpcheck._engine.schedule import settled
+
+tfd, tfpl = tfp.distributions, tfp.layers
+
+
+def _classes(n=256, d=4, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype("float32")
+    y = np.argmax(x[:, :k] * 2.5 + rng.gumbel(size=(n, k)) * 0.3, axis=1).astype("float32")
+    return x, y
+
+
+def _regression(n=256, d=2, noise=2.0, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype("float32")
+    y = (3.0 * x[:, :1] + noise * rng.normal(size=(n, 1))).astype("float32")
+    return x, y
+
+
+X_CLS, Y_CLS = _classes()
+X_REG, Y_REG = _regression()
+
+
+def _check(factory, **kwargs):
+    kwargs.setdefault("max_examples", 2)
+    kwargs.setdefault("steps", 400)
+    report = tfpcheck.check(factory, **kwargs)
+    return report.targets[0]
+
+
+# 1. Tensor outputs: TFP's own BNN example (Flipout layers, softmax, a Keras cross-entropy).
+@tfpcheck.model(data=(X_CLS, Y_CLS))
+def flipout_softmax_classifier(n_train):
+    kl = lambda q, p, _: tfd.kl_divergence(q, p) / n_train  # noqa: E731 - as TFP's example
+    model = tf_keras.Sequential([
+        tfpl.DenseFlipout(16, activation="relu", kernel_divergence_fn=kl),
+        tfpl.DenseFlipout(3, activation="softmax", kernel_divergence_fn=kl),
+    ])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def test_tensor_output_classifier_is_a_target_and_passes():
+    t = _check(flipout_softmax_classifier)
+    assert t.status == "passed", t.to_dict()
+    assert t.task == "categorical"
+    assert any(n.startswith("positive_scales: ") for n in t.notes)  # not applicable, said so
+
+
+def _raw_sigma_loss(y, out):
+    return -tfd.Normal(out[..., :1], out[..., 1:]).log_prob(y)
+
+
+@tfpcheck.model(data=(X_REG, Y_REG))
+def custom_loss_raw_sigma():
+    model = tf_keras.Sequential([tf_keras.layers.Dense(2)])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=_raw_sigma_loss)
+    return model
+
+
+def test_distribution_built_in_the_loss_has_its_parameters_checked():
+    t = _check(custom_loss_raw_sigma)
+    assert t.status == "failed"
+    assert (t.violations[0].invariant, t.violations[0].cause) == ("positive_scales", "parameterization")
+
+
+# 2. The task is inferred and the user's labels are not transformed.
+@tfpcheck.model(data=(X_CLS, Y_CLS))
+def categorical_head(output_dim):
+    model = tf_keras.Sequential([
+        tf_keras.layers.Dense(3), tfpl.DistributionLambda(lambda t: tfd.Categorical(logits=t))])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_class_labels_give_the_categorical_task_and_stay_labels():
+    t = _check(categorical_head)
+    assert t.task == "categorical" and t.status == "passed", t.to_dict()
+
+
+@tfpcheck.model(task="binary", data=(X_CLS, Y_CLS))
+def declared_binary_on_classes(output_dim):
+    return categorical_head(output_dim)
+
+
+def test_a_declared_task_the_data_contradict_is_a_clear_error():
+    t = _check(declared_binary_on_classes)
+    assert t.status == "error"
+    assert "task='binary'" in t.error and "not all 0 or 1" in t.error
+
+
+# 3. The user's own settings come first, and stay near in the default regime.
+SEEN_RATES: list[float] = []
+
+
+class _RecordingAdam(tf_keras.optimizers.Adam):
+    """Adam that notes the learning rate of every copy tfpcheck makes of it (from_config)."""
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        SEEN_RATES.append(float(config["learning_rate"]))
+        return super().from_config(config, custom_objects)
+
+
+@tfpcheck.model(data=(X_REG, Y_REG))
+def adam_5e3():
+    model = tf_keras.Sequential([tf_keras.layers.Dense(2), tfpl.DistributionLambda(
+        lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])))])
+    model.compile(_RecordingAdam(5e-3), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_first_example_is_exactly_the_users_learning_rate_and_the_rest_within_3x():
+    SEEN_RATES.clear()
+    t = _check(adam_5e3, max_examples=4, steps=60)
+    assert t.status == "passed", t.to_dict()
+    assert SEEN_RATES[0] == 5e-3
+    assert all(5e-3 / 3 * 0.999 <= r <= 5e-3 * 3 * 1.001 for r in SEEN_RATES), SEEN_RATES
+
+
+# 4. learns compares like with like: a fixed unit scale on residuals wider than it still learns.
+@tfpcheck.model(data=(X_REG, Y_REG))
+def fixed_unit_scale():
+    model = tf_keras.Sequential([tf_keras.layers.Dense(1), tfpl.DistributionLambda(
+        lambda t: tfd.Normal(loc=t, scale=1.0))])
+    model.compile(tf_keras.optimizers.Adam(0.05), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_fixed_scale_regression_learns_against_its_x_denied_twin():
+    t = _check(fixed_unit_scale)
+    assert t.status == "passed", t.to_dict()
+
+
+@tfpcheck.model(data=(X_REG, Y_REG))
+def ignores_x():
+    model = tf_keras.Sequential([tf_keras.layers.Lambda(lambda x: 0.0 * x[..., :1]),
+                                 tf_keras.layers.Dense(2), tfpl.DistributionLambda(
+        lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])))])
+    model.compile(tf_keras.optimizers.Adam(0.05), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_a_model_that_ignores_x_does_not_learn():
+    t = _check(ignores_x, max_examples=1)
+    assert [v.invariant for v in t.violations] == ["learns"], t.to_dict()
+
+
+# 5. Adaptive length: settled losses stop early; still improving at the cap is inconclusive.
+def test_settled_stops_a_flat_loss_and_not_a_falling_one():
+    rng = np.random.default_rng(0)
+    flat = list(1.0 + 0.01 * rng.normal(size=400))
+    falling = list(np.linspace(3.0, 1.0, 400) + 0.01 * rng.normal(size=400))
+    assert settled(flat) and not settled(falling)
+    assert not settled(flat[:200])  # never before MIN_STEPS
+
+
+@tfpcheck.model(data=(X_REG, Y_REG))
+def slow_learner():
+    model = tf_keras.Sequential([tf_keras.layers.Dense(2), tfpl.DistributionLambda(
+        lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])))])
+    model.compile(tf_keras.optimizers.Adam(3e-3), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_still_improving_at_the_cap_is_inconclusive_not_a_failure():
+    t = _check(slow_learner, max_examples=1, steps=30)
+    assert t.status == "passed", t.to_dict()
+    assert any(n.startswith("learns: inconclusive") for n in t.notes), t.notes
+
+
+# 6. One root, its echoes as consequences.
+@tfpcheck.model(data=(X_REG, Y_REG))
+def broadcast_loc():
+    model = tf_keras.Sequential([tf_keras.layers.Dense(2), tfpl.DistributionLambda(
+        lambda t: tfd.Normal(t[:, 0], 1e-3 + tf.math.softplus(t[:, 1])))])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_broadcast_loss_is_one_finding_with_learns_as_its_consequence():
+    t = _check(broadcast_loc, max_examples=1)
+    invariants = [v.invariant for v in t.violations]
+    assert invariants == ["loss_shape"], t.to_dict()
+    assert t.violations[0].cause == "shape_broadcast"
+    assert "learns" not in invariants

@@ -1,0 +1,121 @@
+"""Look at a target once before searching: its task and the user's own training settings.
+
+One build and one forward pass on the target's data (or a small generated set): the
+output distribution's family (or, for a tensor output, the compiled loss) says which
+task the model is for; a compiled model's optimizer and learning rate are the user's
+configuration, which the search tries first and stays near in the default regime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import tf_keras
+
+from tfpcheck._config import Config
+from tfpcheck._data import make_data
+from tfpcheck._engine.constraints import unwrap
+from tfpcheck._engine.instrument import loss_distribution, loss_name
+from tfpcheck._target import Target, factory_kwargs
+
+__all__ = ["Probe", "probe_target", "task_of_family", "task_of_loss"]
+
+#: Distribution families (after unwrapping Independent/Sample/mixtures) and the task they
+#: model; anything else is real-valued regression.
+_FAMILY_TASKS = {
+    "count": ("Poisson", "NegativeBinomial", "Binomial", "GeneralizedPoisson", "ZeroInflatedPoisson"),
+    "binary": ("Bernoulli",),
+    "categorical": ("Categorical", "OneHotCategorical", "RelaxedOneHotCategorical"),
+    "positive": ("Gamma", "LogNormal", "Exponential", "Weibull", "InverseGaussian", "HalfNormal",
+                 "Chi2", "HalfCauchy", "LogLogistic"),
+}
+#: Keras loss names (or class names, lower-cased) and the task they model.
+_LOSS_TASKS = (
+    ("sparse_categorical_crossentropy", "categorical"),
+    ("categorical_crossentropy", "categorical"),
+    ("categoricalcrossentropy", "categorical"),
+    ("kl_divergence", "categorical"),
+    ("binary_crossentropy", "binary"),
+    ("binarycrossentropy", "binary"),
+    ("binary_focal", "binary"),
+    ("poisson", "count"),
+)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one build of the target showed (``task`` None: it could not be told)."""
+
+    task: str | None
+    evidence: str
+    user_optimizer: str | None = None
+    user_learning_rate: float | None = None
+
+
+def task_of_family(dist: Any) -> str | None:
+    """The task a distribution family models, looking through wrappers and mixtures."""
+    d = unwrap(dist)
+    for _ in range(5):
+        inner = getattr(d, "distribution", None) or getattr(d, "components_distribution", None)
+        if inner is None or type(d).__name__ not in ("Independent", "Sample", "MixtureSameFamily"):
+            break
+        d = unwrap(inner)
+    name = type(d).__name__
+    for task, families in _FAMILY_TASKS.items():
+        if name in families:
+            return task
+    return "regression" if hasattr(d, "log_prob") else None
+
+
+def task_of_loss(loss: Any) -> str:
+    """The task a Keras loss on tensor outputs implies (regression for MSE/MAE/Huber/custom)."""
+    name = loss_name(loss).lower()
+    for key, task in _LOSS_TASKS:
+        if key in name:
+            return task
+    return "regression"
+
+
+def probe_target(target: Target) -> Probe:
+    """Build ``target`` once: its task (from the output or the loss) and the user's optimizer."""
+    x, y = _probe_data(target)
+    tf_keras.backend.clear_session()
+    available = {"input_dim": x.shape[1], "output_dim": 1, "n_train": len(x), "x_train": x,
+                 "y_train": y}
+    try:
+        model = target.factory(**factory_kwargs(target.factory, available, {}))
+        output = model(x[:8], training=False)
+    except Exception as exc:  # noqa: BLE001 - the search reports it as a `builds` failure
+        return Probe(None, f"the model did not build ({type(exc).__name__})")
+    optimizer, lr = _user_optimizer(model)
+    if hasattr(unwrap(output), "log_prob"):
+        family = type(unwrap(output)).__name__
+        return Probe(task_of_family(output), f"the output distribution is {family}", optimizer, lr)
+    loss = getattr(model, "loss", None)
+    if loss is None:
+        return Probe(None, "a tensor output and no compiled loss", optimizer, lr)
+    dist = loss_distribution(loss, y[:8], output)
+    if dist is not None:
+        family = type(unwrap(dist)).__name__
+        return Probe(task_of_family(dist), f"the loss builds a {family}", optimizer, lr)
+    return Probe(task_of_loss(loss), f"the loss is {loss_name(loss)}", optimizer, lr)
+
+
+def _probe_data(target: Target) -> tuple[np.ndarray, np.ndarray]:
+    if target.data is not None:
+        x, y = (np.asarray(a) for a in target.data)
+        return x.astype("float32"), y.astype("float32")
+    return make_data(Config(task=target.task or "regression"))
+
+
+def _user_optimizer(model: Any) -> tuple[str | None, float | None]:
+    """The compiled optimizer's name and learning rate (None for an uncompiled model)."""
+    opt = getattr(model, "optimizer", None)
+    if opt is None or getattr(model, "loss", None) is None:
+        return None, None
+    name = type(opt).__name__.lower()
+    lr = opt.get_config().get("learning_rate")  # a schedule's config is a dict: not a rate
+    lr = float(f"{float(lr):.6g}") if isinstance(lr, (int, float, np.floating)) else None
+    return name, lr

@@ -1,0 +1,81 @@
+"""The user's intent for a target: which task, and the setup they fixed themselves.
+
+The task is the declared one, else the one the model's output distribution (or its loss)
+implies; a declared task the user's own targets contradict is a clear error naming both.
+The setup is what the user wrote: a compiled model's optimizer and learning rate, their own
+data's size. The search tries exactly that first and stays near it in the default regime.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tfpcheck.errors import TargetError
+from tfpcheck.strategies._internal.configs import UserSetup
+
+__all__ = ["COUNT_MIN_VALUES", "resolve_task", "user_setup"]
+
+#: Distinct values the user's non-negative integer targets need to be taken for counts.
+COUNT_MIN_VALUES = 3
+
+
+def resolve_task(target: Any, inferred: str | None, evidence: str) -> tuple[str, str]:
+    """``(task, how it was decided)``; TargetError if the data contradict a declared task."""
+    if target.task is not None:
+        if target.data is not None:
+            _check_declared(target.name, target.task, np.asarray(target.data[1]))
+        return target.task, "declared"
+    if inferred is None:
+        return "regression", f"inferred: regression (default; {evidence})"
+    if inferred == "regression" and target.data is not None and _counts(np.asarray(target.data[1])):
+        # A real-valued family on count data is itself a finding (predictive_in_domain): the
+        # domain is the data's, not the family's.
+        return "count", f"inferred: count (the targets are non-negative integers; {evidence})"
+    return inferred, f"inferred: {inferred} ({evidence})"
+
+
+def _counts(y: np.ndarray) -> bool:
+    """Non-negative integers with at least COUNT_MIN_VALUES distinct values (0/1 alone is binary)."""
+    y = y.astype(float)
+    return bool(np.all(y >= 0) and np.all(np.mod(y, 1) == 0) and np.unique(y).size >= COUNT_MIN_VALUES)
+
+
+def user_setup(target: Any, optimizer: str | None, learning_rate: float | None) -> UserSetup:
+    """What the user fixed: a compiled model's optimizer, their data's size and width."""
+    n_train = input_dim = None
+    if target.data is not None:
+        x = np.asarray(target.data[0])
+        n_train, input_dim = int(x.shape[0]), int(np.prod(x.shape[1:]) or 1)
+    return UserSetup(optimizer=optimizer, learning_rate=learning_rate, n_train=n_train,
+                     input_dim=input_dim)
+
+
+def _check_declared(name: str, task: str, y: np.ndarray) -> None:
+    y = y.astype(float)
+    problem = _contradiction(task, y)
+    if problem:
+        raise TargetError(
+            f"{name}: task={task!r} was declared, but the data's targets {problem}. Declare the "
+            "task the targets belong to (regression, count, binary, categorical, positive) or "
+            "leave task out to have it inferred from the model."
+        )
+
+
+def _contradiction(task: str, y: np.ndarray) -> str | None:
+    values = np.unique(y)[:6]
+    shown = ", ".join(f"{v:g}" for v in values)
+    integer = np.all(np.equal(np.mod(y, 1), 0))
+    if task == "binary" and not np.all(np.isin(y, (0.0, 1.0))):
+        return f"are not all 0 or 1 (values {shown}, ...)"
+    if task == "count" and (np.any(y < 0) or not integer):
+        return f"are not non-negative integers (values {shown}, ...)"
+    if task == "categorical" and y.ndim == 2 and y.shape[1] > 1:
+        one_hot = np.all(np.isin(y, (0.0, 1.0))) and np.all(y.sum(1) == 1)
+        return None if one_hot else "are neither class indices nor one-hot rows"
+    if task == "categorical" and (np.any(y < 0) or not integer):
+        return f"are not class indices 0, 1, ... (values {shown}, ...)"
+    if task == "positive" and np.any(y <= 0):
+        return f"are not all > 0 (smallest {float(np.min(y)):g})"
+    return None
