@@ -1,0 +1,317 @@
+"""Public probabilistic models from TensorFlow Probability's own examples and the keras-io recipes, as
+tfpcheck targets.
+
+Each model is re-written on today's stack (``tf_keras`` + TFP 0.25) with the original's layers, head,
+loss, optimizer and learning rate, made small (dense layers, a few hundred rows), and declared the
+way a new user first would: with its own data and no task. The originals download their data sets;
+here each gets small synthetic data drawn with numpy in the shape of the original (seeded, float32,
+built at import; no model is built at import).
+
+Healthy targets, with their sources:
+- ``tfp_flipout_classifier``: tensorflow/probability,
+  tensorflow_probability/examples/bayesian_neural_network.py, ``create_model`` (LeNet-5 of
+  Convolution2DFlipout/DenseFlipout layers on MNIST), here dense: DenseFlipout 32-32-3 (relu,
+  softmax: the output is a tensor, not a distribution), each kernel's KL divided by the number of
+  training examples through ``kernel_divergence_fn``, ``categorical_crossentropy`` on one-hot
+  labels, Adam at the file's learning rate 0.001; on 10 standardised features, 3 classes drawn from
+  a softmax of a linear function of x.
+- ``tfp_vae``: tensorflow/probability,
+  tensorflow_probability/examples/jupyter_notebooks/Probabilistic_Layers_VAE.ipynb, here dense:
+  encoder (x - 0.5, Dense 32-64 leaky_relu) -> MultivariateNormalTriL(2) with a
+  KLDivergenceRegularizer to a standard-normal prior, decoder (Dense 64-32 leaky_relu, Dense(16)
+  logits) -> IndependentBernoulli, negative log-likelihood, Adam(1e-3); on 16-pixel binary images
+  (two thirds dark) drawn from a 2-dimensional latent, trained on data=(x, x).
+- ``keras_io_prob_bnn``: keras-team/keras-io, examples/keras_recipes/bayesian_neural_networks.py,
+  "Experiment 3: probabilistic Bayesian neural network" (``create_probablistic_bnn_model``):
+  BatchNormalization -> DenseVariational 8-8 (sigmoid; fixed MultivariateNormalDiag(0, 1) prior,
+  MultivariateNormalTriL posterior from a VariableLayer, kl_weight 1/train_size) -> Dense(2) ->
+  IndependentNormal(1), negative log-likelihood, RMSprop(learning_rate=0.001); on 11 standardised
+  features and a raw wine-quality-like score (whole points 4-8, mean 5.8, sd 0.8).
+
+Buggy twins (one realistic defect each; the expected verdict is in each docstring):
+- ``tfp_flipout_classifier_buggy``: the layers' default ``kernel_divergence_fn``, KL not divided by
+  the number of examples.
+- ``tfp_vae_buggy``: a sigmoid on the decoder's last Dense, read by IndependentBernoulli as logits.
+- ``keras_io_prob_bnn_buggy``: RMSprop's learning rate 1.0 instead of 0.001.
+
+Measured with a standalone script (not tfpcheck), tf_keras 2.21 / TFP 0.25 on CPU (one thread, 2-4 s a
+training): each model fitted with ``model.fit(x, y, batch_size=32)`` (shuffled, its own optimizer and
+learning rate) for 800 steps unless said, against the same model fitted on x replaced by its column
+means (x * 0 + x.mean(0)). "Data term": the loss without the KL terms on the training set after
+training, the mean over 10 stochastic forward passes (cross-entropy of the softmax output; NLL of
+the output distribution); "const": the best constant prediction, in closed form. Seeds 0, 1, 2
+(``tf_keras.utils.set_random_seed``):
+- tfp_flipout_classifier  cross-entropy 0.525, 0.515, 0.509  x constant 1.098, 1.097, 1.096
+    (const 1.096). TFP's default posterior initialisers are unseeded and start every seed alike;
+    the seeds differ in the Flipout draws and batch order.
+- tfp_vae                 reconstruction NLL 7.92, 7.65, 7.60  x constant 9.87, 9.88, 9.87
+    (const, per-pixel Bernoulli: 9.87); the encoder's KL ends at 1.0-1.5 nats per example.
+- keras_io_prob_bnn       NLL after 800 steps 1.48, 1.78, 1.27  x constant 1.53, 1.82, 1.32
+    (const Normal 1.195): at 800 steps it is still moving its mean from 0 to the scores' 5.8 (the
+    loss falls from 74-743 at step 0 to 1.4-1.9). After 1600 steps (tfpcheck's default cap; the
+    recipe trains 1000 epochs of ~17 steps): NLL 0.95, 1.07, 0.96  x constant 1.23, 1.25, 1.26.
+    With the scores standardised instead, the recipe's zero-mean posteriors (sd 0.69 at start)
+    leave it on a plateau at the constant: NLL 1.420 vs 1.419 after 3200 steps (seed 0), so the
+    raw scores stay.
+Buggy twins, short runs (seeds 0, 1, 2):
+- tfp_flipout_classifier_buggy: the KL term in the loss ends at 2530 (the healthy model's, divided
+    by n_train = 512: 5.15) against a cross-entropy of 1.1; after 800 steps its cross-entropy is
+    1.098 for every seed, its x-constant twin's 1.097: it learns nothing.
+- tfp_vae_buggy: every pixel probability is the sigmoid of a number in (0, 1), so in (0.5, 0.73);
+    after 800 steps its reconstruction NLL is 11.09 = 16 log 2 for every seed, equal to its x-constant
+    twin's (11.09) and worse than a per-pixel constant (9.87) or the healthy VAE (7.6-7.9); the
+    encoder's KL ends at 0.00-0.03 nats: the latent is unused.
+- keras_io_prob_bnn_buggy: the per-step loss spikes to 8e4, 5e5 and 8e11 (never NaN); after 800
+    steps the median loss of the last tenth is 104, 100, 110 against 65, 60, 62 in the first tenth
+    (the healthy model's: 1.0-1.1 after 1600), with the KL term in the loss at 75-133 (healthy
+    0.04); its NLL is 3.47, 3.59, 4.10 against its x-constant twin's 5.30, 3.56, 3.98 (after 1600
+    steps 4.10, 4.06, 4.36 against 3.85, 3.99, 4.25): no better than ignoring x, four times the
+    healthy model's.
+
+    tfpcheck check examples/public_tfp.py::tfp_flipout_classifier --json r.json
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+import tfpcheck
+
+tfd = tfp.distributions
+tfpl = tfp.layers
+tfkl = tf_keras.layers
+
+
+# --- synthetic data in the shape of each original's (numpy only) ----------------------------------
+
+NUM_CLASSES = 3
+
+
+def _flipout_data(n: int = 512, d: int = 10, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
+    """Stands in for MNIST in bayesian_neural_network.py: d standardised features, 3 classes drawn
+    from a softmax of a linear function of x; labels one-hot, as the example's
+    ``to_categorical`` makes them for ``categorical_crossentropy``."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    w = rng.normal(size=(d, NUM_CLASSES)) * 0.8
+    logits = x @ w
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(NUM_CLASSES, p=row) for row in p])
+    return x.astype(np.float32), np.eye(NUM_CLASSES)[labels].astype(np.float32)
+
+
+def _binary_image_data(n: int = 512, pixels: int = 16, seed: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Stands in for the binarised MNIST of Probabilistic_Layers_VAE.ipynb: 16-pixel 0/1 "images",
+    mostly dark as MNIST is, whose pixel probabilities are a sigmoid of a 2-dimensional latent; the
+    VAE reconstructs x from x."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 2))
+    a = rng.normal(size=(2, pixels)) * 2.5
+    b = rng.normal(size=pixels) * 0.5 - 1.5
+    x = (rng.uniform(size=(n, pixels)) < 1.0 / (1.0 + np.exp(-(z @ a + b)))).astype(np.float32)
+    return x, x.copy()
+
+
+def _wine_data(n: int = 512, d: int = 11, seed: int = 13) -> tuple[np.ndarray, np.ndarray]:
+    """Stands in for the red-wine quality data of the keras-io recipe: 11 standardised
+    physicochemical features (the recipe standardises them with BatchNormalization) and the raw
+    quality score, around 5.8 (sd ~0.8), mostly linear in the features and rounded to whole points
+    as the real scores are."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    w = rng.normal(size=d)
+    w *= 0.7 / np.linalg.norm(w)
+    y = np.round(5.8 + x @ w + rng.normal(0.0, 0.35, n))
+    return x.astype(np.float32), y.reshape(-1, 1).astype(np.float32)
+
+
+X_FLIPOUT, Y_FLIPOUT = _flipout_data()
+X_IMAGES, Y_IMAGES = _binary_image_data()
+X_WINE, Y_WINE = _wine_data()
+
+
+# --- 1. Bayesian classifier with Flipout layers: tensorflow/probability, --------------------------
+# --- tensorflow_probability/examples/bayesian_neural_network.py (create_model) -------------------
+
+
+def _flipout_classifier(input_dim, kl_divergence_function):
+    model = tf_keras.models.Sequential(
+        [
+            tfkl.Input(shape=(input_dim,)),
+            tfpl.DenseFlipout(32, kernel_divergence_fn=kl_divergence_function, activation=tf.nn.relu),
+            tfpl.DenseFlipout(32, kernel_divergence_fn=kl_divergence_function, activation=tf.nn.relu),
+            tfpl.DenseFlipout(
+                NUM_CLASSES, kernel_divergence_fn=kl_divergence_function, activation=tf.nn.softmax
+            ),
+        ]
+    )
+    model.compile(
+        tf_keras.optimizers.Adam(learning_rate=0.001), loss="categorical_crossentropy", metrics=["accuracy"]
+    )
+    return model
+
+
+@tfpcheck.model(data=(X_FLIPOUT, Y_FLIPOUT))
+def tfp_flipout_classifier(input_dim, n_train):
+    """bayesian_neural_network.py ``create_model``, dense: DenseFlipout 32-32-3 (relu, softmax), KL of
+    each kernel divided by the number of training examples, categorical cross-entropy, Adam(1e-3)."""
+
+    def kl_divergence_function(q, p, _):
+        return tfd.kl_divergence(q, p) / tf.cast(n_train, dtype=tf.float32)
+
+    return _flipout_classifier(input_dim, kl_divergence_function)
+
+
+@tfpcheck.model(data=(X_FLIPOUT, Y_FLIPOUT))
+def tfp_flipout_classifier_buggy(input_dim):
+    """The same classifier with the layers' default ``kernel_divergence_fn``: the full KL of every
+    kernel is added to a per-example cross-entropy, once per batch (the scaling the layers' docstring
+    asks for, "pass kl / num_examples_per_epoch", is missing; google/edward2#474, "No convergence
+    using bayesian LSTMCell": the network trained only once the KL was divided by the number of
+    training samples).
+
+    Expected: posterior_not_collapsed / kl_scaling
+    """
+    return _flipout_classifier(input_dim, lambda q, p, _: tfd.kl_divergence(q, p))
+
+
+# --- 2. VAE with probabilistic layers: tensorflow/probability, ------------------------------------
+# --- tensorflow_probability/examples/jupyter_notebooks/Probabilistic_Layers_VAE.ipynb ------------
+
+
+ENCODED_SIZE = 2
+BASE_DEPTH = 32
+
+
+def negloglik(x, rv_x):
+    """The notebook's ``negloglik``: the model's output is the decoder's distribution over x."""
+    return -rv_x.log_prob(x)
+
+
+def _vae(input_dim, decoder_activation=None):
+    prior = tfd.Independent(tfd.Normal(loc=tf.zeros(ENCODED_SIZE), scale=1), reinterpreted_batch_ndims=1)
+    encoder = tf_keras.Sequential(
+        [
+            tfkl.InputLayer(input_shape=(input_dim,)),
+            tfkl.Lambda(lambda x: tf.cast(x, tf.float32) - 0.5),
+            tfkl.Dense(BASE_DEPTH, activation=tf.nn.leaky_relu),
+            tfkl.Dense(2 * BASE_DEPTH, activation=tf.nn.leaky_relu),
+            tfkl.Dense(tfpl.MultivariateNormalTriL.params_size(ENCODED_SIZE), activation=None),
+            tfpl.MultivariateNormalTriL(
+                ENCODED_SIZE, activity_regularizer=tfpl.KLDivergenceRegularizer(prior)
+            ),
+        ]
+    )
+    decoder = tf_keras.Sequential(
+        [
+            tfkl.InputLayer(input_shape=[ENCODED_SIZE]),
+            tfkl.Dense(2 * BASE_DEPTH, activation=tf.nn.leaky_relu),
+            tfkl.Dense(BASE_DEPTH, activation=tf.nn.leaky_relu),
+            tfkl.Dense(input_dim, activation=decoder_activation),
+            tfpl.IndependentBernoulli((input_dim,), tfd.Bernoulli.logits),
+        ]
+    )
+    vae = tf_keras.Model(inputs=encoder.inputs, outputs=decoder(encoder.outputs[0]))
+    vae.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=1e-3), loss=negloglik)
+    return vae
+
+
+@tfpcheck.model(data=(X_IMAGES, Y_IMAGES))
+def tfp_vae(input_dim):
+    """Probabilistic_Layers_VAE.ipynb, dense: encoder -> MultivariateNormalTriL with a
+    KLDivergenceRegularizer to a standard-normal prior, decoder -> IndependentBernoulli (logits),
+    negative log-likelihood, Adam(1e-3)."""
+    return _vae(input_dim)
+
+
+@tfpcheck.model(data=(X_IMAGES, Y_IMAGES))
+def tfp_vae_buggy(input_dim):
+    """The VAE with the classic Keras VAE's sigmoid kept on the decoder's last Dense: its output,
+    in (0, 1), is read by IndependentBernoulli as logits, so every pixel probability is confined to
+    (0.5, 0.73) and a mostly-dark pixel can never be predicted dark (the logits/probabilities mix-up
+    of y0ast/VAE-TensorFlow#7, where a user asks why the decoder's output has no sigmoid: the loss
+    takes logits).
+
+    Expected: learns / parameterization
+    """
+    return _vae(input_dim, decoder_activation="sigmoid")
+
+
+# --- 3. probabilistic BNN: keras-team/keras-io, examples/keras_recipes/bayesian_neural_networks.py --
+# --- "Experiment 3: probabilistic Bayesian neural network" (create_probablistic_bnn_model) --------
+
+
+HIDDEN_UNITS = [8, 8]
+
+
+def prior(kernel_size, bias_size, dtype=None):
+    """The recipe's fixed prior: MultivariateNormalDiag(0, 1) over all weights of a layer."""
+    n = kernel_size + bias_size
+    return tf_keras.Sequential(
+        [
+            tfpl.DistributionLambda(
+                lambda t: tfd.MultivariateNormalDiag(loc=tf.zeros(n), scale_diag=tf.ones(n))
+            )
+        ]
+    )
+
+
+def posterior(kernel_size, bias_size, dtype=None):
+    """The recipe's posterior: a full-covariance MultivariateNormalTriL from a VariableLayer."""
+    n = kernel_size + bias_size
+    return tf_keras.Sequential(
+        [
+            tfpl.VariableLayer(tfpl.MultivariateNormalTriL.params_size(n), dtype=dtype),
+            tfpl.MultivariateNormalTriL(n),
+        ]
+    )
+
+
+def negative_loglikelihood(targets, estimated_distribution):
+    return -estimated_distribution.log_prob(targets)
+
+
+def _probabilistic_bnn(input_dim, n_train, learning_rate):
+    # The recipe has one named Input per wine feature, concatenated; one Input of input_dim is the same.
+    inputs = tfkl.Input(shape=(input_dim,))
+    features = tfkl.BatchNormalization()(inputs)
+    for units in HIDDEN_UNITS:
+        features = tfpl.DenseVariational(
+            units=units,
+            make_prior_fn=prior,
+            make_posterior_fn=posterior,
+            kl_weight=1 / n_train,
+            activation="sigmoid",
+        )(features)
+    distribution_params = tfkl.Dense(units=2)(features)
+    outputs = tfpl.IndependentNormal(1)(distribution_params)
+    model = tf_keras.Model(inputs=inputs, outputs=outputs)
+    model.compile(
+        optimizer=tf_keras.optimizers.RMSprop(learning_rate=learning_rate),
+        loss=negative_loglikelihood,
+        metrics=[tf_keras.metrics.RootMeanSquaredError()],
+    )
+    return model
+
+
+@tfpcheck.model(data=(X_WINE, Y_WINE))
+def keras_io_prob_bnn(input_dim, n_train):
+    """keras-io "Probabilistic Bayesian Neural Networks", experiment 3: BatchNormalization ->
+    DenseVariational 8-8 (sigmoid; fixed N(0, 1) prior, MultivariateNormalTriL posterior, kl_weight
+    1/train_size) -> Dense(2) -> IndependentNormal(1), negative log-likelihood, RMSprop(0.001)."""
+    return _probabilistic_bnn(input_dim, n_train, learning_rate=0.001)
+
+
+@tfpcheck.model(data=(X_WINE, Y_WINE))
+def keras_io_prob_bnn_buggy(input_dim, n_train):
+    """The recipe's BNN with RMSprop's learning rate raised from 0.001 to 1.0 to cut its 1000 epochs
+    short: the posteriors' means and scale parameters jump by ~1 per step, the loss spikes and the
+    network ends no better than on constant inputs.
+
+    Expected: learns / optimizer_settings
+    """
+    return _probabilistic_bnn(input_dim, n_train, learning_rate=1.0)
