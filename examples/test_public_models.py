@@ -12,6 +12,14 @@ from public_dl_book import (
     dl_book_poisson,
     dl_book_poisson_buggy,
 )
+from public_tfp import (
+    keras_io_prob_bnn,
+    keras_io_prob_bnn_buggy,
+    tfp_flipout_classifier,
+    tfp_flipout_classifier_buggy,
+    tfp_vae,
+    tfp_vae_buggy,
+)
 
 __all__ = [
     "dl_book_custom_loss",
@@ -22,4 +30,10 @@ __all__ = [
     "dl_book_mixture_buggy",
     "dl_book_poisson",
     "dl_book_poisson_buggy",
+    "keras_io_prob_bnn",
+    "keras_io_prob_bnn_buggy",
+    "tfp_flipout_classifier",
+    "tfp_flipout_classifier_buggy",
+    "tfp_vae",
+    "tfp_vae_buggy",
 ]

@@ -16,7 +16,7 @@ import numpy as np
 
 from tfpcheck._trace import Trace
 
-__all__ = ["Verdict"]
+__all__ = ["Verdict", "beats", "paired_gain"]
 
 #: no_divergence: the median loss of the last tenth of training may exceed the median of
 #: the first tenth by at most max(DIVERGENCE_MIN_NATS, DIVERGENCE_REL * |first|). A healthy
@@ -192,13 +192,11 @@ def learns(t: Trace) -> Verdict:
                        t.steps_run, {"model_data_term": float(np.mean(model))})
     if t.twin_terms is None:
         return _not_applicable("learns", "the x-denied twin could not be trained or evaluated")
-    gain = np.asarray(t.twin_terms, dtype=float) - model
-    mean, se = float(np.mean(gain)), float(np.std(gain, ddof=1) / math.sqrt(gain.size))
-    z = mean / se if se > 0 else (math.inf if mean > 0 else 0.0)
+    mean, z = paired_gain(model, t.twin_terms)
     evidence = {"model_data_term": float(np.mean(model)), "twin_data_term": float(np.mean(
         t.twin_terms)), "gain_per_example": mean, "gain_z": z, "steps": t.steps_run,
         "settled": t.settled}
-    if mean > 0 and z > LEARNS_Z:
+    if beats(model, t.twin_terms):
         return _ok("learns")
     if t.settled is False:
         return _not_applicable("learns", f"inconclusive: after {t.steps_run} steps (the cap) the "
@@ -212,6 +210,20 @@ def learns(t: Trace) -> Verdict:
         f"(gain {mean:.3g} per example, {z:.2g} standard errors; needed > {LEARNS_Z:g})",
         t.steps_run, evidence,
     )
+
+
+def paired_gain(model: Any, twin: Any) -> tuple[float, float]:
+    """``(mean, z)`` of the per-example gain ``twin - model``: how much better the model's data
+    term is, and in how many standard errors of that mean."""
+    gain = np.asarray(twin, dtype=float) - np.asarray(model, dtype=float)
+    mean, se = float(np.mean(gain)), float(np.std(gain, ddof=1) / math.sqrt(gain.size))
+    return mean, mean / se if se > 0 else (math.inf if mean > 0 else 0.0)
+
+
+def beats(model: Any, twin: Any) -> bool:
+    """The model's per-example data term beats its x-denied twin's (LEARNS_Z)."""
+    mean, z = paired_gain(model, twin)
+    return mean > 0 and z > LEARNS_Z
 
 
 def posterior_not_collapsed(t: Trace) -> Verdict:

@@ -142,7 +142,7 @@ def group(verdicts: Iterable[Verdict]) -> list[tuple[Verdict, list[str]]]:
         if root.invariant in claimed:
             continue
         claimed.add(root.invariant)
-        explains = REGISTRY[root.invariant].explains if root.invariant in REGISTRY else ()
+        explains = REGISTRY[root.invariant].explains
         echoes = [v.invariant for v in violated
                   if v.invariant in explains and v.invariant not in claimed]
         claimed.update(echoes)
@@ -151,8 +151,6 @@ def group(verdicts: Iterable[Verdict]) -> list[tuple[Verdict, list[str]]]:
 
 
 def _happened(v: Verdict) -> tuple[bool, int, int, int]:
-    if v.invariant not in REGISTRY:
-        return (v.step is None, v.step or 0, len(INVARIANTS), len(INVARIANTS))
     return (v.step is None, v.step or 0, _EXPLAINED_BY[v.invariant], INVARIANTS.index(v.invariant))
 
 

@@ -44,14 +44,12 @@ def finding_text(f: Finding, *, full: bool = False) -> str:
     """
     step = f" at step {f.step}" if f.step is not None else ""
     lines = [f"{f.invariant} violated{step} (cause: {f.cause})", f"  {f.message}"]
-    consequences = getattr(f, "consequences", None)
-    if consequences:
-        lines.append(f"  consequences: {', '.join(consequences)}")
+    if f.consequences:
+        lines.append(f"  consequences: {', '.join(f.consequences)}")
     lines.append(f"  fix: {f.fix}")
     if full:
-        user_config = getattr(f, "user_config", None)
-        if user_config is not None:
-            lines.append(f"  config: {config_text(f.config, user_config)}")
+        if f.user_config is not None:
+            lines.append(f"  config: {config_text(f.config, f.user_config)}")
         else:
             lines.append(f"  minimal config: {_short_config(f.config)}")
             lines.append(f"  config: {_dumps(f.config)}")
@@ -85,7 +83,7 @@ def config_text(config: dict[str, Any], user_config: dict[str, Any]) -> str:
 
 def note_lines(t: TargetReport) -> list[str]:
     """A target's notes, one indented ``note:`` line each, printed under its status line."""
-    return [f"{_INDENT}note: {n}" for n in getattr(t, "notes", None) or ()]
+    return [f"{_INDENT}note: {n}" for n in t.notes]
 
 
 def status_line(t: TargetReport) -> str:

@@ -94,11 +94,12 @@ def check_target(
     """
     start = time.perf_counter()
     report = TargetReport(target=target.name, status="passed")
+    state = _SearchState(target, invariants, shrink_budget, timeout)
     try:
-        task, setup, how = _intent(target)
+        task, setup, how = _intent(target, timeout)
         report.task, report.notes = task, [f"task {how}"]
+        state.user_config = setup.fields() or None
         cap = steps or DEFAULT_STEPS
-        state = _SearchState(target, invariants, shrink_budget, timeout, setup.fields() or None)
         strategy = _strategy(target, task, regime or target.regime or "default", cap, setup)
 
         def search(config: Config) -> None:
@@ -121,17 +122,22 @@ def check_target(
     except Exception as exc:  # noqa: BLE001 - one target's crash must not lose the others
         report.status = "error"
         report.error = f"{target.name}: tfpcheck itself failed with {type(exc).__name__}: {exc}"
-    report.examples = state.trained if "state" in locals() else 0
-    report.notes += sorted(state.notes) if "state" in locals() else []
+    report.examples = state.trained
+    report.notes += sorted(state.notes)
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _intent(target: Target) -> tuple[str, UserSetup, str]:
-    """The target's task (declared, else inferred from one build) and the user's own setup."""
+def _intent(target: Target, timeout: float | None) -> tuple[str, UserSetup, str]:
+    """The target's task (declared, else inferred from one build) and the user's own setup.
+    The probe build runs under the per-example time limit: a factory that hangs hangs here first."""
     from tfpcheck._engine import probe_target
 
-    probe = probe_target(target)
+    try:
+        with time_limit(timeout, "building the model to read its task and optimizer"):
+            probe = probe_target(target)
+    except ExampleTimeout as exc:
+        raise exc.as_target_error() from None
     task, how = resolve_task(target, probe.task, probe.evidence)
     return task, user_setup(target, probe.user_optimizer, probe.user_learning_rate), how
 
@@ -147,11 +153,11 @@ def _first(setup: UserSetup, task: str, steps: int, target: Target) -> Any:
 
 class _SearchState:
     def __init__(
-        self, target: Target, invariants: tuple[str, ...], budget: int, timeout: float | None,
-        user_config: dict[str, Any] | None = None,
+        self, target: Target, invariants: tuple[str, ...], budget: int, timeout: float | None
     ) -> None:
         self.target, self.invariants, self.budget = target, invariants, budget
-        self.timeout, self.user_config = timeout, user_config
+        self.timeout = timeout
+        self.user_config: dict[str, Any] | None = None  # what the user fixed, for the report
         self.notes: set[str] = set()
         self.cache: dict[str, list[Finding]] = {}
         self.trained = 0

@@ -75,6 +75,7 @@ class Trace:
     support_error: str | None = None
     output_kind: str | None = None  # "distribution", "loss_distribution", or a tensor's words
     settled: bool | None = None  # the loss had settled when training stopped (schedule.settled)
+    evaluations: list[float] = field(default_factory=list)  # whole-set data term every WINDOW steps
     data_terms: list[float] | None = None  # the trained model's data term per example
     twin_terms: list[float] | None = None  # the same for its x-denied twin (engine/train.py)
     prediction_noise: float | None = None  # sd of predictive means across weight draws / sd(y)

@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tfpcheck._config import OPTIMIZERS, REGIMES, Config
+from tfpcheck._config import DEFAULT_STEPS, OPTIMIZERS, REGIMES, Config
 
 from .data import data_specs, log_uniform
 from .optimizers import optimizers
@@ -24,10 +24,6 @@ from .validation import check_choices
 __all__ = ["DEFAULT_STEPS", "REGIME_BOUNDS", "STRESS_LEARNING_RATES", "USER_LR_FACTOR",
            "UserSetup", "configs"]
 
-#: The cap of the brief training, which usually stops earlier, when the loss settles
-#: (tfpcheck/_engine/schedule.py). A healthy DenseVariational tutorial model needed 1600 steps
-#: at a learning rate of 1e-3; a model still improving at the cap is inconclusive for learns.
-DEFAULT_STEPS = 1600
 
 #: Stress learning rates per optimizer: from an ordinary value up to where BNNs diverge. Plain
 #: SGD is stress-only: on a learned-scale NLL its first steps can drive a healthy model's

@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tfpcheck._config import OPTIMIZERS, OptimizerFields, field_values
+from tfpcheck._config import DEFAULT_STEPS, OPTIMIZERS, OptimizerFields, field_values
 from tfpcheck.errors import InvalidArgument
 
 from .data import log_uniform
@@ -24,14 +24,17 @@ from .validation import (
 
 __all__ = ["OptimizerSpec", "optimizers", "HEALTHY_LEARNING_RATES"]
 
-#: Learning rates an ordinary healthy model trains with in the brief (400-step) training, per
-#: optimizer (the engine's default regime). Plain SGD has none: on a learned-scale NLL its
-#: first steps can drive the scale to its floor, so it is opt-in with explicit bounds.
+#: Learning rates users train ordinary healthy models with, per optimizer (the engine's default
+#: regime); the training runs until the loss settles, up to 1600 steps. Carve-out: Adam/RMSprop
+#: start at 0.003, not 0.001: a sigmoid DenseVariational stack on 128 examples at 0.00129 sat on
+#: its plateau for all 1600 steps (data term 1.36 vs its x-denied twin's 1.361; measured with
+#: benchmarks/detection.py --n 20 --kinds healthy), which a brief check cannot tell from a
+#: model that does not learn. Users' own compiled models keep their own rate (1e-3 included).
 HEALTHY_LEARNING_RATES = {
-    "adam": (0.005, 0.02),
-    "rmsprop": (0.005, 0.01),
-    "adagrad": (0.1, 0.2),
-    "sgd": (0.001, 0.01),
+    "adam": (0.003, 0.05),
+    "rmsprop": (0.003, 0.05),
+    "adagrad": (0.05, 0.3),
+    "sgd": (0.001, 0.05),
 }
 #: What users type, simplest (most common) first.
 _TYPED = (0.01, 0.001, 0.1, 0.005, 0.003, 0.02, 0.05, 0.2, 0.0003, 0.0001, 0.5, 1.0, 2.0)
@@ -63,7 +66,7 @@ def typed_learning_rates(lo: float, hi: float) -> st.SearchStrategy[float]:
 def optimizers(
     draw: Any,
     *,
-    names: tuple[str, ...] | list[str] = ("adam", "rmsprop", "adagrad"),
+    names: tuple[str, ...] | list[str] = ("adam", "rmsprop", "adagrad", "sgd"),
     min_learning_rate: float | None = None,
     max_learning_rate: float | None = None,
     momentum: float | st.SearchStrategy[float] = MOMENTA,
@@ -71,8 +74,8 @@ def optimizers(
     clipvalue: float | None | st.SearchStrategy[float | None] = None,
     min_batch_size: int = 16,
     max_batch_size: int = 64,
-    min_steps: int = 400,
-    max_steps: int = 400,
+    min_steps: int = DEFAULT_STEPS,
+    max_steps: int = DEFAULT_STEPS,
     learning_rates: dict[str, tuple[float, float]] | None = None,
 ) -> OptimizerSpec:
     """An optimizer from ``names`` (tf_keras Adam, RMSprop, Adagrad, SGD with ``momentum``).

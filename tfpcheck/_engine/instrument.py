@@ -23,7 +23,7 @@ from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.optimizers import make_optimizer
 
 __all__ = ["Recorder", "capture_distributions", "compile_for_check", "config_optimizer", "data_term",
-           "is_keras3_model", "loss_distribution", "loss_name", "nll"]
+           "evaluate_loss", "is_keras3_model", "loss_distribution", "loss_name", "nll"]
 
 tfd = tfp.distributions
 
@@ -123,15 +123,20 @@ def loss_name(loss: Any) -> str:
     return getattr(named, "__name__", None) or type(loss).__name__
 
 
-def loss_distribution(user_loss: Any, y_true: Any, y_pred: Any) -> Any:
-    """The distribution the loss evaluates: the output itself, or the first ``tfd`` distribution
-    whose ``log_prob``/``prob`` the loss calls on the raw outputs (None for a plain Keras loss)."""
-    if hasattr(unwrap(y_pred), "log_prob"):
-        return y_pred
+def evaluate_loss(user_loss: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+    """``(per-example data term, distribution)`` of one evaluation of the loss: the output itself
+    when it is a distribution, else the first ``tfd`` distribution whose ``log_prob``/``prob`` the
+    loss calls on the raw outputs (None for a plain Keras loss)."""
     found: list[Any] = []
     with capture_distributions(found):
-        data_term(user_loss)(tf.convert_to_tensor(y_true), y_pred)
-    return found[0] if found else None
+        values = data_term(user_loss)(tf.convert_to_tensor(y_true), y_pred)
+    dist = y_pred if hasattr(unwrap(y_pred), "log_prob") else (found[0] if found else None)
+    return values, dist
+
+
+def loss_distribution(user_loss: Any, y_true: Any, y_pred: Any) -> Any:
+    """The distribution the loss evaluates (see :func:`evaluate_loss`), or None."""
+    return evaluate_loss(user_loss, y_true, y_pred)[1]
 
 
 @contextlib.contextmanager

@@ -4,8 +4,8 @@ config -> data -> model -> traced training step -> trace. The training step is a
 ``tf.function`` around the model's own ``train_step``; what tfpcheck observes
 (gradients, every distribution's parameters, the per-example loss shape, KL
 terms) is returned from that same traced step, so observing costs no extra pass.
-Training stops when the loss settles or at the configuration's step cap; ``learns`` then
-compares the model's data term with an x-denied twin's (``twin``).
+The x-denied twin of ``learns`` trains first; the model then trains until its loss settles
+and beats the twin, or to the configuration's step cap.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from tfpcheck._checks import beats
 from tfpcheck._config import Config
 from tfpcheck._data import make_data, rescale_user_data
 from tfpcheck._engine.classify import classify_exception, keras3_failure, not_a_distribution
@@ -25,11 +26,11 @@ from tfpcheck._engine.domain import DOMAINS, outside_domain
 from tfpcheck._engine.instrument import (
     Recorder,
     compile_for_check,
+    evaluate_loss,
     is_keras3_model,
-    loss_distribution,
     loss_name,
 )
-from tfpcheck._engine.schedule import MIN_STEPS, settled
+from tfpcheck._engine.schedule import WINDOW, settled
 from tfpcheck._engine.variational import layer_distributions, summarise_layers, variational_layers
 from tfpcheck._target import Target, factory_kwargs
 from tfpcheck._trace import ParamViolation, Trace
@@ -66,21 +67,34 @@ def run_config(
     x, y = training_data(target, config)
     trace.target_shape = tuple(y.shape)
     trace.data_stats = _data_stats(x, y)
-    _reset_tf(config, fresh_session)
     try:
+        # The twin first: the model may only stop early once it beats what the twin reached,
+        # so a plateau (sigmoid units, a slow rate) is trained through rather than judged.
+        twin = _Twin(target, config, x, y, drawn or {}) if with_twin else None
+        _reset_tf(config, fresh_session)
         model = _build_and_compile(target, config, x, y, drawn or {}, trace)
         if model is None:
             return trace
         _observe_initial(model, x, y, trace)
-        if trace.build_failure is None:
-            _train(model, x, y, trace)
-        if trace.build_failure is None and trace.steps_run and _weights_finite(model):
+        while trace.build_failure is None:
+            _train(model, x, y, trace, beat=twin.terms(0) if twin else None)
+            if trace.build_failure is not None or not trace.steps_run or not _weights_finite(model):
+                break
             _observe_final(model, x, y, trace)
-            if trace.data_terms is not None and with_twin:
-                trace.twin_terms = _train_twin(target, config, x, y, drawn or {}, trace.steps_run)
+            trace.twin_terms = twin.terms(trace.steps_run) if twin else None
+            if not _train_on(trace, config):
+                break
     finally:
         tf_keras.backend.set_floatx("float32")
     return trace
+
+
+def _train_on(trace: Trace, config: Config) -> bool:
+    """Stopped early, but the final evaluation (more passes than a window's) does not show the
+    model beating its twin: a noisy window ended it on a plateau. Train on, to the cap at most."""
+    return (trace.steps_run < config.steps and trace.data_terms is not None
+            and trace.twin_terms is not None and not beats(trace.data_terms, trace.twin_terms)
+            and bool(np.any(np.isfinite(trace.losses[-STOP_AFTER_NONFINITE:]))))  # not a NaN stop
 
 
 def _weights_finite(model: Any) -> bool:
@@ -149,16 +163,17 @@ def _observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> 
         if model._tfpcheck_loss is None and not hasattr(unwrap(output), "log_prob"):
             trace.build_failure = not_a_distribution(type(output).__name__)
             return
-        dist = loss_distribution(model._tfpcheck_loss, y, output)
+        values, dist = evaluate_loss(model._tfpcheck_loss, y, output)
     except Exception as exc:  # noqa: BLE001
         trace.build_failure = classify_exception(exc, "forward")
         return
     trace.custom_train_step = type(model).train_step is not tf_keras.Model.train_step
     trace.layers_start = summarise_layers(model)
     if dist is None:
-        trace.output_distribution = None
-        trace.output_kind = f"a {type(output).__name__} under the loss {_loss_label(model)}"
-        _check_loss_finite(model, x, y, output, trace)
+        # A plain Keras loss on tensor outputs: the support question is whether every target's
+        # loss is finite at initialisation (a label outside the classes gives inf).
+        trace.output_kind = f"a {type(output).__name__} under the loss {loss_name(model._tfpcheck_loss)}"
+        _record_nonfinite(np.asarray(values).reshape(len(y), -1), y, trace)
         return
     dist = unwrap(dist)
     trace.output_distribution = type(dist).__name__
@@ -171,21 +186,12 @@ def _observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> 
     _check_support(dist, y, trace)
 
 
-def _loss_label(model: Any) -> str:
-    return loss_name(model._tfpcheck_loss)
-
-
-def _check_loss_finite(model: Any, x: np.ndarray, y: np.ndarray, output: Any, trace: Trace) -> None:
-    """For a plain Keras loss on tensor outputs the support question is: is every target's loss
-    finite at initialisation (a label outside the classes raises or gives inf)."""
-    try:
-        values = np.asarray(model._tfpcheck_data_term(tf.constant(y), output))
-    except Exception as exc:  # noqa: BLE001
-        trace.support_error = " ".join(str(exc).split())[:300] or type(exc).__name__
-        return
-    bad = ~np.isfinite(values.reshape(len(y), -1)).all(1)
+def _record_nonfinite(values: np.ndarray, y: np.ndarray, trace: Trace) -> None:
+    """How many targets have a non-finite log-prob (or loss), and the first few of them."""
+    bad = ~np.isfinite(values)
     trace.support_nonfinite = int(bad.sum())
-    trace.support_examples = [float(np.ravel(y[r])[0]) for r in np.nonzero(bad)[0][:5]]
+    rows = np.unique(np.nonzero(bad)[0])[:5]
+    trace.support_examples = [float(np.ravel(y[r])[0]) for r in rows if r < len(y)]
 
 
 def _check_support(dist: Any, y: np.ndarray, trace: Trace) -> None:
@@ -194,19 +200,26 @@ def _check_support(dist: Any, y: np.ndarray, trace: Trace) -> None:
     except Exception as exc:  # noqa: BLE001
         trace.support_error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
         return
-    bad = ~np.isfinite(lp)
-    trace.support_nonfinite = int(bad.sum())
-    if bad.any():
-        rows = np.unique(np.nonzero(bad)[0])[:5]
-        trace.support_examples = [float(np.ravel(y[r])[0]) for r in rows if r < len(y)]
+    _record_nonfinite(lp, y, trace)
+    error = _value_assertion(dist, tf.cast(y, dist.dtype))
+    if error:
+        trace.support_error = error[:300]
+
+
+def _value_assertion(dist: Any, value: Any) -> str | None:
+    """What TFP's ``validate_args`` says about the *values* (integer counts, 0/1 outcomes, ...):
+    its ``_sample_control_dependencies``, which assert on a value alone (in eager mode they
+    raise). Parameter assertions (a fractional NegativeBinomial ``total_count``, a float
+    Categorical dtype) are left out: parameters are positive_scales' business."""
     try:
-        dist.copy(validate_args=True).log_prob(tf.cast(y, dist.dtype))
+        checked = dist.copy(validate_args=True)
+    except Exception:  # noqa: BLE001 - a parameter assertion at construction
+        return None
+    try:
+        checked._sample_control_dependencies(value)
     except Exception as exc:  # noqa: BLE001
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        # A parameter assertion is positive_scales' business; a dtype complaint (a Categorical
-        # with dtype=float32, as Keras hands float targets over) says nothing about the values.
-        if "Argument `" not in text and "must be integer-type" not in text:
-            trace.support_error = text[:300]
+        return " ".join(str(exc).split()) or type(exc).__name__
+    return None
 
 
 def make_step(model: Any) -> tuple[Callable[..., Any], dict[str, tuple[str, str, str]]]:
@@ -277,30 +290,51 @@ def _batches(n: int, batch_size: int, steps: int, seed: int) -> list[np.ndarray]
 
 
 def _train(
-    model: Any, x: np.ndarray, y: np.ndarray, trace: Trace, steps: int | None = None
+    model: Any, x: np.ndarray, y: np.ndarray, trace: Trace, *, beat: list[float] | None = None,
+    until: int | None = None,
 ) -> None:
-    """Train until the loss settles (``schedule.settled``) or the config's step cap; exactly
-    ``steps`` steps when given (the twin trains as long as the model did)."""
+    """Train on from ``trace.steps_run`` until the loss settles (``schedule.settled``, judged on
+    the whole-set data term every WINDOW steps) or the config's step cap; with ``until``, to
+    exactly that many steps. With ``beat`` (the x-denied twin's data term per example) a settled
+    loss that does not beat it as ``learns`` asks trains on to the cap: it may be a plateau."""
     config = trace.config
-    step_fn, meta = make_step(model)
-    seen: set[str] = set()
-    nonfinite_run = 0
-    cap = steps or config.steps
-    for i, idx in enumerate(_batches(len(x), config.batch_size, cap, config.seed)):
+    if not hasattr(model, "_tfpcheck_step"):
+        model._tfpcheck_step = make_step(model)
+    step_fn, meta = model._tfpcheck_step
+    seen = {v.path for v in trace.param_violations}
+    evaluations = trace.evaluations
+    if not evaluations:
+        evaluations.append(float(np.mean(_whole_set_terms(model, x, y))))
+    batches = _batches(len(x), config.batch_size, until or config.steps, config.seed)
+    for i in range(trace.steps_run, len(batches)):
+        idx = batches[i]
         try:
             out = step_fn(tf.constant(x[idx]), tf.constant(y[idx]))
         except Exception as exc:  # noqa: BLE001
             trace.build_failure = classify_exception(exc, "train_step", step=i)
             return
         _record_step(trace, i, out, meta, seen, batch=len(idx))
-        nonfinite_run = 0 if np.isfinite(trace.losses[-1]) else nonfinite_run + 1
-        if nonfinite_run >= STOP_AFTER_NONFINITE:
-            break
-        if steps is None and settled(trace.losses):
-            break
-    # Shorter than MIN_STEPS at the cap: too brief to tell a settled loss from a slow one.
-    trace.settled = steps is None and len(trace.losses) >= MIN_STEPS and settled(
-        trace.losses, final=True)
+        if not np.any(np.isfinite(trace.losses[-STOP_AFTER_NONFINITE:])) and i + 1 >= STOP_AFTER_NONFINITE:
+            break  # the weights are NaN by now
+        if (i + 1) % WINDOW == 0:
+            terms = _whole_set_terms(model, x, y)
+            evaluations.append(float(np.mean(terms)))
+            if until is None and settled(evaluations, i + 1) and (beat is None or beats(terms, beat)):
+                break
+    if trace.steps_run % WINDOW:
+        evaluations.append(float(np.mean(_whole_set_terms(model, x, y))))
+    trace.settled = settled(evaluations, trace.steps_run)
+
+
+def _whole_set_terms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The data term per example on the whole training set, averaged over two passes (weight
+    draws); NaN when it can't be computed (a step raises it too, and classifies it)."""
+    try:
+        rows = [per_example(np.asarray(evaluate_loss(model._tfpcheck_loss, y, model(x, training=False))[0],
+                                       dtype=float), y) for _ in range(2)]
+    except Exception:  # noqa: BLE001
+        return np.full(len(y), np.nan)
+    return np.mean(rows, axis=0)
 
 
 def _record_step(
@@ -330,10 +364,8 @@ def _record_step(
 
 def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
     try:
-        outputs = [model(x, training=False) for _ in range(EVAL_PASSES)]
-        trace.data_terms = _data_terms(model, outputs, y)
+        trace.data_terms, dists = _evaluate(model, x, y)
         trace.layers_end = summarise_layers(model)
-        dists = [loss_distribution(model._tfpcheck_loss, y, o) for o in outputs]
     except Exception as exc:  # noqa: BLE001 - reported: learns and the posterior checks need it
         trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
         return
@@ -348,12 +380,16 @@ def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> No
     _observe_domain(dists, trace)
 
 
-def _data_terms(model: Any, outputs: list[Any], y: np.ndarray) -> list[float]:
-    """The data term (the user's loss, without KL/regularisation) per training example,
-    averaged over the evaluation passes (weight draws of a variational model)."""
-    term = model._tfpcheck_data_term
-    rows = [per_example(np.asarray(term(tf.constant(y), o), dtype=float), y) for o in outputs]
-    return [float(v) for v in np.mean(rows, axis=0)]
+def _evaluate(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[Any]]:
+    """EVAL_PASSES forward passes (weight draws of a variational model): the data term (the
+    user's loss, without KL/regularisation) per training example averaged over them, and each
+    pass's predictive distribution (None for a plain Keras loss)."""
+    rows, dists = [], []
+    for _ in range(EVAL_PASSES):
+        values, dist = evaluate_loss(model._tfpcheck_loss, y, model(x, training=False))
+        rows.append(per_example(np.asarray(values, dtype=float), y))
+        dists.append(dist)
+    return [float(v) for v in np.mean(rows, axis=0)], dists
 
 
 def per_example(values: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -370,24 +406,36 @@ def per_example(values: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.full(n, float(np.mean(values)) * per_row)
 
 
-def _train_twin(
-    target: Target, config: Config, x: np.ndarray, y: np.ndarray, drawn: Mapping[str, Any],
-    steps: int,
-) -> list[float] | None:
-    """The same model, loss and budget, trained on features replaced by their mean: what the
-    model could reach without the information in x. Its data term per example, or None when
-    the twin itself cannot be evaluated."""
-    x_denied = np.repeat(x.mean(0, keepdims=True), len(x), axis=0).astype(x.dtype)
-    twin = Trace(config=config)
-    _reset_tf(config)
-    model = _build_and_compile(target, config, x_denied, y, drawn, twin)
-    if model is None:
-        return None
-    _train(model, x_denied, y, twin, steps=steps)
-    if twin.build_failure is not None or not _weights_finite(model):
-        return None
-    outputs = [model(x_denied, training=False) for _ in range(EVAL_PASSES)]
-    return _data_terms(model, outputs, y)
+class _Twin:
+    """The same model, loss, seed and step cap, trained on features replaced by their mean: what
+    the model could reach without the information in x. Trained first, until its loss settles;
+    trained on later as long as the model was, so that both have had the same budget."""
+
+    def __init__(
+        self, target: Target, config: Config, x: np.ndarray, y: np.ndarray,
+        drawn: Mapping[str, Any],
+    ) -> None:
+        self.x = np.repeat(x.mean(0, keepdims=True), len(x), axis=0).astype(x.dtype)
+        self.y = y
+        self.trace = Trace(config=config)
+        _reset_tf(config)
+        self.model = _build_and_compile(target, config, self.x, y, drawn, self.trace)
+        if self.model is not None:
+            _observe_initial(self.model, self.x, y, self.trace)
+        if self.ok:
+            _train(self.model, self.x, y, self.trace)
+
+    @property
+    def ok(self) -> bool:
+        return self.model is not None and self.trace.build_failure is None
+
+    def terms(self, steps: int) -> list[float] | None:
+        """Its data term per example after at least ``steps`` steps; None if it can't be had."""
+        if self.ok and self.trace.steps_run < steps:
+            _train(self.model, self.x, self.y, self.trace, until=steps)
+        if not self.ok or not _weights_finite(self.model):
+            return None
+        return _evaluate(self.model, self.x, self.y)[0]
 
 
 def _predictive_means(outputs: list[Any]) -> np.ndarray | None:
