@@ -37,9 +37,13 @@ def resolve_task(target: Any, inferred: str | None, evidence: str) -> tuple[str,
 
 
 def _counts(y: np.ndarray) -> bool:
-    """Non-negative integers with at least COUNT_MIN_VALUES distinct values (0/1 alone is binary)."""
+    """Non-negative integers with at least COUNT_MIN_VALUES distinct values (0/1 alone is binary),
+    zero among them: counts start at 0, integer scores (wine quality 3-9, ratings) do not. A
+    Normal on 4-8 scores was flagged predictive_in_domain before zero was required (keras-io's
+    probabilistic BNN, benchmarks/public_models.py)."""
     y = y.astype(float)
-    return bool(np.all(y >= 0) and np.all(np.mod(y, 1) == 0) and np.unique(y).size >= COUNT_MIN_VALUES)
+    return bool(np.all(y >= 0) and np.all(np.mod(y, 1) == 0) and np.any(y == 0)
+                and np.unique(y).size >= COUNT_MIN_VALUES)
 
 
 def user_setup(target: Any, optimizer: str | None, learning_rate: float | None) -> UserSetup:
