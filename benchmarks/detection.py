@@ -1,7 +1,9 @@
 """Detection rates of tfpcheck on specs drawn by ``tfpcheck.strategies.model_specs``.
 
 For every defect kind, N specs with that defect injected are trained through the engine and
-checked: is the expected invariant violated, and is the expected cause named? N healthy specs
+checked: is the expected invariant violated, and is the expected cause named (after the
+interventions of ``tfpcheck._confirm``, as ``tfpcheck check`` runs them)? A confusion matrix
+(injected defect x named cause, confirmed counts) and per-cause precision/recall follow. N healthy specs
 (every task) are trained too: any violation on them is a false alarm (printed in full, with its config).
 
     .venv/bin/python benchmarks/detection.py --n 5
@@ -41,11 +43,23 @@ def draw_specs(kind: str, n: int, seed: int) -> list[Any]:
 
 
 def check(spec: Any) -> list[Any]:
+    """The spec's findings, each cause tested by intervention as ``tfpcheck check`` does."""
+    from tfpcheck._confirm import confirm
     from tfpcheck._engine import run_config
+    from tfpcheck._invariants import INVARIANTS
     from tfpcheck._search import findings_for
 
     target, config = ts.spec_target(spec)
-    return findings_for(target, run_config(target, config))
+    trace = run_config(target, config)
+    rerun = lambda c, adjust: run_config(target, c, adjust=adjust)  # noqa: E731
+    return [confirm(f, trace, INVARIANTS, rerun) for f in findings_for(target, trace)]
+
+
+def named(spec: Any, findings: list[Any]) -> Any:
+    """The finding that answers for the injected defect: the first on an expected invariant,
+    else the first of all; None when nothing was found."""
+    hits = [f for f in findings if f.invariant in spec.expected_invariants]
+    return (hits or findings or [None])[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,27 +68,62 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kinds", nargs="*", default=["healthy", *ts.DEFECTS])
     args = parser.parse_args(argv)
-    rows, alarms = [], []
+    rows, alarms, outcomes = [], [], []
     for kind in args.kinds:
         start = time.perf_counter()
         specs = draw_specs(kind, args.n, args.seed)
-        detected = named = 0
+        detected = right = 0
         for spec in specs:
             findings = check(spec)
             if kind == "healthy":
                 if findings:
                     alarms.append((spec, findings))
                 continue
-            hits = [f for f in findings if f.invariant in spec.expected_invariants]
-            detected += bool(hits)
-            named += any(f.cause in spec.expected_causes for f in hits)
-            if not hits or not any(f.cause in spec.expected_causes for f in hits):
-                got = sorted({(f.invariant, f.cause) for f in findings})
+            f = named(spec, findings)
+            hit = f is not None and f.invariant in spec.expected_invariants
+            ok = hit and f.cause in spec.expected_causes
+            detected, right = detected + hit, right + ok
+            outcomes.append((kind, spec.expected_causes[0], f.cause if f else "missed",
+                             bool(f and f.confirmed), ok))
+            if not ok:
+                got = sorted({(g.invariant, g.cause, g.confirmed) for g in findings})
                 print(f"  missed {kind}: {spec!r}\n    got {got}", file=sys.stderr)
-        rows.append((kind, len(specs), detected, named, time.perf_counter() - start))
+        rows.append((kind, len(specs), detected, right, time.perf_counter() - start))
         print(f"  {kind}: done in {rows[-1][-1]:.0f}s", file=sys.stderr)
     _table(rows, alarms)
+    if outcomes:
+        _confusion(outcomes)
     return 1 if alarms else 0
+
+
+def _confusion(outcomes: list[tuple[str, str, str, bool, bool]]) -> None:
+    """Injected defect x named cause (``n (c confirmed)``), then per-cause precision/recall:
+    a cause is right on a defect when the defect's expected causes include it."""
+    causes = sorted({o[2] for o in outcomes})
+    kinds = list(dict.fromkeys(o[0] for o in outcomes))
+    print("\n| injected defect | " + " | ".join(causes) + " |")
+    print("|---|" + "---|" * len(causes))
+    for kind in kinds:
+        cells = []
+        for cause in causes:
+            hits = [o for o in outcomes if o[0] == kind and o[2] == cause]
+            confirmed = sum(o[3] for o in hits)
+            cells.append(f"{len(hits)} ({confirmed}c)" if hits else "")
+        print(f"| {kind} | " + " | ".join(cells) + " |")
+    print("\n| cause | named | right (precision) | defects expecting it | found (recall) | confirmed |")
+    print("|---|---|---|---|---|---|")
+    for cause in sorted({o[1] for o in outcomes} | set(causes) - {"missed"}):
+        as_named = [o for o in outcomes if o[2] == cause]
+        right = sum(o[4] for o in as_named)
+        expecting = [o for o in outcomes if o[1] == cause]
+        found = sum(o[4] for o in expecting)
+        print(f"| {cause} | {len(as_named)} | {right} ({_pct(right, len(as_named))}) | "
+              f"{len(expecting)} | {found} ({_pct(found, len(expecting))}) | "
+              f"{sum(o[3] for o in as_named)} |")
+
+
+def _pct(a: int, b: int) -> str:
+    return f"{100 * a / b:.0f}%" if b else "-"
 
 
 def _table(rows: list[tuple[str, int, int, int, float]], alarms: list[Any]) -> None:
@@ -82,11 +131,11 @@ def _table(rows: list[tuple[str, int, int, int, float]], alarms: list[Any]) -> N
           f"| false alarms | seconds |")
     print(f"|{'-' * 24}|----|-------------------------------|----------------------|"
           "--------------|---------|")
-    for kind, n, detected, named, secs in rows:
+    for kind, n, detected, named_right, secs in rows:
         if kind == "healthy":
             print(f"| {kind:<22} | {n:>2} | {'-':>29} | {'-':>20} | {len(alarms):>12} | {secs:>7.0f} |")
         else:
-            print(f"| {kind:<22} | {n:>2} | {f'{detected}/{n}':>29} | {f'{named}/{n}':>20} "
+            print(f"| {kind:<22} | {n:>2} | {f'{detected}/{n}':>29} | {f'{named_right}/{n}':>20} "
                   f"| {'-':>12} | {secs:>7.0f} |")
     for spec, findings in alarms:
         print(f"\nFALSE ALARM on healthy {spec!r}")

@@ -39,7 +39,7 @@ def test_buggy_model_exits_1_and_writes_the_report(tmp_path):
                           "message", "step", "config", "user_config", "evidence", "fix",
                           "reproduce"}
         assert "tfpcheck.reproduce(" in v["reproduce"]
-    assert "positive_scales violated at step 0 (cause: parameterization)" in run.stdout
+    assert "positive_scales violated at step 0 (cause: parameterization, suspected)" in run.stdout
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import numpy as np
 
 from tfpcheck._trace import Trace
 
-__all__ = ["Verdict", "beats", "paired_gain"]
+__all__ = ["Verdict", "beats", "paired_gain", "reaches", "unreached_share"]
 
 #: no_divergence: the median loss of the last tenth of training may exceed the median of
 #: the first tenth by at most max(DIVERGENCE_MIN_NATS, DIVERGENCE_REL * |first|). A healthy
@@ -30,6 +30,15 @@ DIVERGENCE_REL = 0.5
 #: test is free of the loss's units (nats, squared error) and of a fixed scale: a model that
 #: uses x is better on most examples, one that ignores x ties at z ~ N(0, 1).
 LEARNS_Z = 2.0
+#: learns, the twin as a baseline: a target column whose mean lies more than UNREACHED_GAP of
+#: its standard deviations outside the range of the trained model's predictive means is
+#: unreached. A model that fits the targets' average (calibration in the large) covers it on
+#: some input; one whose head confines its parameter (a sigmoid before logits=) cannot, and
+#: neither can its x-denied twin, so beating that twin proves nothing. When more than
+#: UNREACHED_SHARE of the columns are unreached, the model has not beaten the data-only
+#: baseline (the targets' average), whatever the paired test says.
+UNREACHED_GAP = 0.25
+UNREACHED_SHARE = 0.5
 #: posterior_not_collapsed, onto the prior: KL(q || p) per weight below this many nats at the
 #: end of training means q equals the prior: the data left no trace. Default tfp.layers
 #: posteriors start near 2.5 nats per weight.
@@ -196,8 +205,23 @@ def learns(t: Trace) -> Verdict:
     evidence = {"model_data_term": float(np.mean(model)), "twin_data_term": float(np.mean(
         t.twin_terms)), "gain_per_example": mean, "gain_z": z, "steps": t.steps_run,
         "settled": t.settled}
+    unreached = unreached_share(t)
     if beats(model, t.twin_terms):
-        return _ok("learns")
+        if reaches(t):
+            return _ok("learns")
+        if t.settled is False:
+            return _not_applicable("learns", f"inconclusive: after {t.steps_run} steps (the cap) "
+                                   "the loss was still improving and the model's predictive means "
+                                   f"did not yet reach the targets' average on {unreached:.0%} of "
+                                   "the target columns; raise the cap with --tfpcheck-steps / --steps")
+        return Verdict(
+            "learns", False,
+            f"after {t.steps_run} steps the model's predictive means miss the targets' average on "
+            f"{unreached:.0%} of the target columns (by more than {UNREACHED_GAP:g} standard "
+            f"deviations, on every input): it beats its x-denied twin by {mean:.3g} per example "
+            "only because the twin is confined the same way",
+            t.steps_run, {**evidence, "unreached_share": unreached},
+        )
     if t.settled is False:
         return _not_applicable("learns", f"inconclusive: after {t.steps_run} steps (the cap) the "
                                "loss was still improving and the model did not yet beat its "
@@ -210,6 +234,21 @@ def learns(t: Trace) -> Verdict:
         f"(gain {mean:.3g} per example, {z:.2g} standard errors; needed > {LEARNS_Z:g})",
         t.steps_run, evidence,
     )
+
+
+def unreached_share(t: Trace) -> float | None:
+    """Share of target columns whose mean the model's predictive means never reach
+    (UNREACHED_GAP); None when there is no predictive mean to compare."""
+    if not t.mean_gaps:
+        return None
+    return float(np.mean(np.asarray(t.mean_gaps) > UNREACHED_GAP))
+
+
+def reaches(t: Trace) -> bool:
+    """The model's predictive means reach the targets' average on all but UNREACHED_SHARE of the
+    columns (or there is no predictive mean to compare)."""
+    share = unreached_share(t)
+    return share is None or share <= UNREACHED_SHARE
 
 
 def paired_gain(model: Any, twin: Any) -> tuple[float, float]:
@@ -228,6 +267,9 @@ def beats(model: Any, twin: Any) -> bool:
 
 def posterior_not_collapsed(t: Trace) -> Verdict:
     """No variational layer ends on its prior (KL_COLLAPSE_NATS) or on a point (POINT_COLLAPSE_RATIO)."""
+    if t.layers_start and not t.layers_end and "final_evaluation_error" in t.notes:
+        return _not_applicable("posterior_not_collapsed", "the trained variational layers could "
+                               f"not be read ({t.notes['final_evaluation_error']})")
     for layer in t.layers_end:
         onto_prior = layer.kl_per_weight < KL_COLLAPSE_NATS and not layer.prior_trainable
         ratio = layer.posterior_stddev / layer.prior_stddev if layer.prior_stddev > 0 else math.inf
@@ -267,13 +309,17 @@ def _kl_weight(t: Trace) -> Verdict:
     )
 
 
+#: The tasks whose targets bound what a prediction may be (engine/domain.py's DOMAINS).
+_BOUNDED_TASKS = ("count", "positive", "binary")
+
+
 def predictive_in_domain(t: Trace) -> Verdict:
     """The trained model predicts values the targets can take (OUTSIDE_DOMAIN_SHARE)."""
     share = t.outside_domain
-    if share is None and t.data_terms is not None and t.output_distribution is None and \
-            t.config.task in ("count", "positive", "binary"):
-        return _not_applicable("predictive_in_domain", f"the model's output is {t.output_kind}: "
-                               "no predictive distribution to draw from")
+    if share is None and t.config.task in _BOUNDED_TASKS:
+        why = _domain_unjudged(t)
+        if why is not None:
+            return _not_applicable("predictive_in_domain", why)
     if share is None or share <= OUTSIDE_DOMAIN_SHARE:
         return _ok("predictive_in_domain")
     return Verdict(
@@ -284,6 +330,18 @@ def predictive_in_domain(t: Trace) -> Verdict:
         {"outside_domain_share": share, "domain": t.domain,
          "distribution": t.output_distribution},
     )
+
+
+def _domain_unjudged(t: Trace) -> str | None:
+    """Why no predictive draws were judged on a bounded task, or None when nothing stopped it
+    (a failed training is reported by finite_loss and friends)."""
+    if "final_evaluation_error" in t.notes:
+        return f"the trained model could not be evaluated ({t.notes['final_evaluation_error']})"
+    if "predictive_sample_error" in t.notes:
+        return f"no predictive draws could be taken ({t.notes['predictive_sample_error']})"
+    if t.data_terms is not None and t.output_distribution is None:
+        return f"the model's output is {t.output_kind}: no predictive distribution to draw from"
+    return None
 
 
 def _last_finite(values: list[float]) -> float | None:

@@ -51,9 +51,26 @@ def rescale_user_data(x: np.ndarray, y: np.ndarray, config: Config) -> Data:
     x = x * config.x_scale + config.x_offset
     if autoencoder:
         y = x
-    elif config.task == "regression":
-        y = y * config.y_scale + config.y_offset
+    else:
+        y = _rescale_targets(y, config)
     return x.astype(config.dtype), y.astype(config.dtype)
+
+
+def _rescale_targets(y: np.ndarray, c: Config) -> np.ndarray:
+    """The user's targets under ``y_scale``/``y_offset``, kept inside their task's domain:
+    real values are scaled and shifted; positive amounts scaled; counts multiplied by a whole
+    factor, or thinned (each unit kept with probability ``y_scale``), so they stay counts with
+    their mean scaled; 0/1 outcomes and class labels never change."""
+    if c.task == "regression":
+        return y * c.y_scale + c.y_offset
+    if c.task == "positive":
+        return y * c.y_scale
+    if c.task == "count" and c.y_scale != 1.0:
+        if c.y_scale >= 1.0:
+            return y * round(c.y_scale)
+        rng = np.random.default_rng(c.seed)
+        return rng.binomial(np.rint(y).astype(np.int64), c.y_scale).astype(float)
+    return y
 
 
 def _signal(rng: np.random.Generator, z: np.ndarray, k: int) -> np.ndarray:

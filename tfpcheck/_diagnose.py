@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tfpcheck._checks import Verdict
+from tfpcheck._checks import UNREACHED_SHARE, Verdict, unreached_share
 from tfpcheck._trace import LayerSummary, Trace
 
 __all__ = ["CAUSES", "Diagnosis", "Rule", "data_is_off_centre", "data_is_raw"]
@@ -32,16 +32,16 @@ CAUSES = (
     "kl_scaling",
     "variational_family",
     "numerical_instability",
+    "unclassified",
 )
-#: Data whose feature/target mean exceeds this (in absolute value) or whose spread is
-#: outside [1/RAW_DATA_LIMIT, RAW_DATA_LIMIT] is "raw": not standardised.
+#: Data whose feature/target mean exceeds this (in absolute value), whose largest feature
+#: spread or target spread exceeds it, or whose median feature spread (or target spread) is
+#: below its inverse is "raw": not standardised. The median, not the minimum: near-constant
+#: features (an image's background) carry no scale.
 RAW_DATA_LIMIT = 10.0
 #: Data centred more than this many of its standard deviations from zero is off-centre: a
 #: model initialised near zero must first travel there, which the brief training may not do.
 OFF_CENTRE = 3.0
-#: Adaptive-optimizer learning rates at or above this are "high" for a BNN (the seed: 0.1
-#: diverges, 1e-3 is the usual advice); for SGD the bar is higher.
-HIGH_LR = {"adam": 0.05, "rmsprop": 0.05, "adagrad": 0.5, "sgd": 0.5}
 #: A fixed prior with stddev below this, on standardised data, holds the weights near its mean:
 #: weights that map unit-scale features to unit-scale targets are O(1/sqrt(fan_in)) >= 0.05.
 NARROW_PRIOR = 0.01
@@ -52,6 +52,9 @@ OVERFLOWING = 1e30
 #: share of the targets' standard deviation is dominated by sampling noise (measured: healthy
 #: specs <= 0.15, a narrowly initialised posterior <= 0.32, one as wide as the prior >= 1.2).
 PREDICTION_NOISE = 0.5
+#: KL over this share of the loss makes kl_scaling a candidate to test by intervention (the
+#: rule itself names it only above one half).
+KL_CANDIDATE_SHARE = 0.2
 #: The gradient norm growing this many times over the training is a blow-up.
 GRAD_BLOWUP = 100.0
 
@@ -62,6 +65,10 @@ class Diagnosis:
     fix: str
     evidence: dict[str, Any]
 
+
+#: What a rule returns when the trace holds no evidence for any cause: interventions may still
+#: confirm one (``_confirm``); if none does, the report says unclassified, never a guess.
+UNCLASSIFIED = ("unclassified", "no cause could be read from the trace; see the evidence", {})
 
 #: A diagnosis rule: (verdict, trace) -> (cause, fix, extra evidence).
 Rule = Callable[[Verdict, Trace], tuple[str, str, dict[str, Any]]]
@@ -75,20 +82,20 @@ def data_is_raw(trace: Trace) -> bool:
     return (
         s["x_abs_mean"] > hi
         or s["y_abs_mean"] > hi
-        or not lo <= s["x_std_min"] <= hi
-        or not lo <= s["x_std_max"] <= hi
+        or s["x_std_max"] > hi
+        or s["x_std_median"] < lo
         or not lo <= s["y_std"] <= hi
     )
 
 
 def data_is_off_centre(trace: Trace) -> bool:
-    """Features (or regression targets: counts and amounts sit above zero by nature) centred
-    more than OFF_CENTRE standard deviations from zero."""
+    """A feature beyond unit scale centred more than OFF_CENTRE of its standard deviations from
+    zero, or regression targets so centred (counts and amounts sit above zero by nature)."""
     s = trace.data_stats
     if not s:
         return False
     y_off = trace.config.task == "regression" and s["y_abs_mean"] > OFF_CENTRE * s["y_std"]
-    return s["x_abs_mean"] > OFF_CENTRE * s["x_std_min"] or y_off
+    return s["x_off_centre"] > OFF_CENTRE or y_off
 
 
 def _over_or_underflowed(low: float, high: float) -> bool:
@@ -97,14 +104,15 @@ def _over_or_underflowed(low: float, high: float) -> bool:
     return math.isinf(low) or math.isinf(high) or low > 0.0 or (low == 0.0 and high > OVERFLOWING)
 
 
-def _lr_is_high(trace: Trace) -> bool:
-    c = trace.config
-    return c.learning_rate >= HIGH_LR.get(c.optimizer, 0.05)
-
-
 def _grad_blew_up(trace: Trace, until: int | None = None) -> bool:
     norms = [g for g in trace.grad_norms[: until or None] if math.isfinite(g)]
     return len(norms) > 2 and max(norms[1:]) > GRAD_BLOWUP * max(norms[0], 1e-12)
+
+
+def _grad_range(trace: Trace, until: int | None = None) -> list[float]:
+    """First and largest finite gradient norm: the evidence of a blow-up."""
+    norms = [g for g in trace.grad_norms[: until or None] if math.isfinite(g)]
+    return [norms[0], max(norms)] if norms else []
 
 
 def _kl_share(trace: Trace) -> float:
@@ -116,7 +124,6 @@ def _kl_share(trace: Trace) -> float:
     return kl / loss if math.isfinite(loss) and loss > 0 else 0.0
 
 
-_FIX_SCALE = "scale = 1e-3 + tf.math.softplus(0.05 * t[..., 1:]) (a floor keeps it away from 0)"
 _FIX_DATA = (
     "standardise features and targets (or adapt a tf_keras.layers.Normalization layer to "
     "x_train and initialise the output bias at y_train's mean)"
@@ -134,6 +141,50 @@ _FIX_LR = "lower the learning rate (1e-3 to 1e-2 with Adam), or clip gradients (
 _FIX_MID_TRAINING = f"the parameter went invalid mid-training: {_FIX_LR}"
 
 
+def has_evidence(cause: str, t: Trace) -> bool:
+    """Whether the trace holds any evidence for ``cause`` (weaker than a rule's: enough to make
+    it a candidate that an intervention then tests)."""
+    if cause == "data_scale":
+        return data_is_raw(t) or data_is_off_centre(t)
+    if cause == "optimizer_settings":
+        return _grad_blew_up(t) or any(p.step > 0 for p in t.param_violations) or _loss_rose(t)
+    if cause == "kl_scaling":
+        return _kl_share(t) > KL_CANDIDATE_SHARE
+    if cause == "numerical_instability":
+        return any(_over_or_underflowed(p.min_value, p.max_value) for p in t.param_violations) or (
+            not all(math.isfinite(v) for v in t.losses))
+    if cause == "shape_broadcast":
+        return t.loss_shape is not None and t.batch_size is not None and (
+            len(t.loss_shape) > 1 and t.loss_shape[1] == t.batch_size)
+    return False
+
+
+def _loss_rose(t: Trace) -> bool:
+    """The loss of the last tenth above that of the first tenth (medians)."""
+    losses = np.asarray([v for v in t.losses if math.isfinite(v)], dtype=float)
+    w = max(3, losses.size // 10)
+    return losses.size >= 10 and float(np.median(losses[-w:])) > float(np.median(losses[:w]))
+
+
+def parameter_fix(path: str, constraint: str = "") -> str:
+    """The fix for one parameter of one family: what its TFP constraint asks of the layer
+    that feeds it (parameter names as in ``parameter_properties()``)."""
+    name = path.rsplit(".", 1)[-1]
+    if name == "probs":
+        return ("parameterise with logits= (the raw outputs) instead of probs=: log_prob is then "
+                "computed in log space and cannot reach log(0) when a probability saturates")
+    if name == "rate":
+        return "parameterise with log_rate= (the raw outputs) instead of rate=exp(...) or rate=t"
+    if name == "scale_tril":
+        return ("build scale_tril with tfp.bijectors.FillScaleTriL() (softplus on the diagonal), "
+                "or use tfpl.MultivariateNormalTriL")
+    if name in ("scale", "scale_diag", "concentration", "concentration0", "concentration1",
+                "total_count", "df") or constraint == "Softplus":
+        return f"{name} = 1e-3 + tf.math.softplus(0.05 * t[..., 1:]) (a floor keeps it away from 0)"
+    bijector = constraint or "see parameter_properties()"
+    return f"map {name} into its domain with its constraining bijector ({bijector})"
+
+
 def builds(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     assert t.build_failure is not None
     return t.build_failure.cause, t.build_failure.fix, {}
@@ -143,23 +194,21 @@ def positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     e = v.evidence
     where = "output head" if e["role"] == "output" else f"variational {e['role']}"
     mid_training = (v.step or 0) > 0
-    if mid_training and _lr_is_high(t):
-        return "optimizer_settings", _FIX_MID_TRAINING, {}
+    fix = parameter_fix(e["parameter"], e["constraint"])
     if _over_or_underflowed(e["min"], e["max"]):
         return "numerical_instability", (
             f"the {where} parameter over- or underflowed (range [{e['min']:.3g}, {e['max']:.3g}]; "
-            "exp of an unbounded output?): TFP keeps scales above float eps and below inf; use "
-            f"softplus instead of exp, {_FIX_SCALE}"
+            f"exp of an unbounded output?): TFP keeps it above float eps and below inf: {fix}"
         ), {}
     if mid_training and _grad_blew_up(t, v.step):
-        return "optimizer_settings", _FIX_MID_TRAINING, {}
+        return "optimizer_settings", _FIX_MID_TRAINING, {"grad_norms": _grad_range(t, v.step)}
     if e["min"] == 0.0 and e["max"] >= 0.0:
         return "parameterization", (
-            f"the {where} parameter hit exactly 0 (a ReLU or an underflow): {_FIX_SCALE}"
+            f"the {where} parameter hit exactly 0 (a ReLU or an underflow): {fix}"
         ), {}
     return "parameterization", (
-        f"the {where} takes {e['parameter']} straight from an unconstrained output; map it into "
-        f"its domain with the constraining bijector ({e['constraint']}), e.g. {_FIX_SCALE}"
+        f"the {where} takes {e['parameter']} straight from an unconstrained output ({e['constraint']} "
+        f"constraint): {fix}"
     ), {}
 
 
@@ -188,41 +237,47 @@ def in_domain(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 
 def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     step = v.step if v.step is not None else 0
-    if step > 0 and _lr_is_high(t):  # overflow after steps too large is the steps' doing
-        return "optimizer_settings", _FIX_LR, {"learning_rate": t.config.learning_rate}
     early = [p for p in t.param_violations if p.step <= step]
     if early:
         first = min(early, key=lambda p: p.step)
         if _over_or_underflowed(first.min_value, first.max_value):
             return "numerical_instability", (
                 f"{first.path} over- or underflowed at step {first.step} (exp of an unbounded "
-                f"output?) before the loss went non-finite: use softplus, {_FIX_SCALE}"
+                f"output?) before the loss went non-finite: "
+                f"{parameter_fix(first.path, first.constraint)}"
             ), {"parameter": first.path, "parameter_step": first.step}
         return "parameterization", (
             f"{first.path} left its constraint at step {first.step} before the loss went "
-            f"non-finite: {_FIX_SCALE}"
+            f"non-finite: {parameter_fix(first.path, first.constraint)}"
         ), {"parameter": first.path, "parameter_step": first.step}
     if t.support_nonfinite or t.support_error:
         return "distribution_choice", "the targets lie outside the distribution's support", {}
     if data_is_raw(t):
         return "data_scale", f"the data are far from unit scale: {_FIX_DATA}", {"data": t.data_stats}
-    if _grad_blew_up(t, step + 1) or _lr_is_high(t):
-        return "optimizer_settings", _FIX_LR, {"learning_rate": t.config.learning_rate}
+    if _grad_blew_up(t, step + 1):
+        return "optimizer_settings", _FIX_LR, {"grad_norms": _grad_range(t, step + 1)}
+    in_log_space = [p for p in t.output_parameters if p.rsplit(".", 1)[-1] in ("probs", "rate")]
+    if in_log_space:
+        return "numerical_instability", (
+            f"the head is parameterised by {in_log_space[0]}, whose log underflows to -inf: "
+            f"{parameter_fix(in_log_space[0])}"
+        ), {"output_parameters": t.output_parameters}
     return "numerical_instability", (
-        "compute the likelihood in log space (logits= instead of probs=, softplus instead of "
-        "exp), or train in float64"
-    ), {}
+        "compute the likelihood in log space (softplus instead of exp, logits= instead of "
+        "probs=), or train in float64"
+    ), {"output_parameters": t.output_parameters}
 
 
 def no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if data_is_raw(t):
         return "data_scale", f"the data are far from unit scale: {_FIX_DATA}", {"data": t.data_stats}
-    if t.layers_end and not _lr_is_high(t) and _loss_noise(t) > 1.0:
+    if _grad_blew_up(t):
+        return "optimizer_settings", _FIX_LR, {"grad_norms": _grad_range(t)}
+    if t.layers_end and _loss_noise(t) > 1.0:
         return "mc_sampling", (
             f"single-sample gradients of the variational layers are too noisy. {_FIX_MC}"
         ), {"loss_noise": _loss_noise(t)}
-    return "optimizer_settings", _FIX_LR, {"learning_rate": t.config.learning_rate,
-                                          "optimizer": t.config.optimizer}
+    return UNCLASSIFIED
 
 
 def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
@@ -237,9 +292,9 @@ def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             "near its mean, far from what the data need: widen it (stddev ~1 on standardised "
             "data) or make it trainable"
         ), {"layer": narrow.name, "prior_stddev": narrow.prior_stddev}
-    if _lr_is_high(t):
-        return "optimizer_settings", f"the learning rate is too high to settle: {_FIX_LR}", {
-            "learning_rate": t.config.learning_rate, "optimizer": t.config.optimizer}
+    unreached = _unreached(t)
+    if unreached is not None:
+        return unreached
     share = _kl_share(t)
     if share > 0.5:
         return "kl_scaling", (
@@ -252,12 +307,24 @@ def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             f"the predictions move by {noise:.2g} target standard deviations between weight "
             f"draws: one noisy sample per step drowns the signal. {_FIX_MC}"
         ), {"prediction_noise": noise}
-    if t.config.learning_rate < 1e-3:
-        return "optimizer_settings", "the learning rate is too low to learn in time", {}
-    return "distribution_choice", (
-        "the output distribution (its family or a fixed parameter such as a constant scale) "
-        "cannot fit these targets: learn the scale, or pick a family that matches the data"
-    ), {"output_distribution": t.output_distribution}
+    return UNCLASSIFIED
+
+
+def _unreached(t: Trace) -> tuple[str, str, dict[str, Any]] | None:
+    """The trained model cannot predict the targets' average on most columns (UNREACHED_GAP,
+    UNREACHED_SHARE): its output parameter is confined before the distribution reads it."""
+    share = unreached_share(t)
+    if share is None or share <= UNREACHED_SHARE or t.worst_mean_gap is None:
+        return None
+    w = t.worst_mean_gap
+    return "parameterization", (
+        f"the model cannot predict the targets' average: on {share:.0%} of the target columns "
+        f"its predictive means never reach it (column {w['column']}: targets average "
+        f"{w['target_mean']:.3g}, predicted means span [{w['predicted_min']:.3g}, "
+        f"{w['predicted_max']:.3g}] on every input). The layer feeding the distribution confines "
+        "its parameter: a sigmoid/softmax before logits=, a ReLU before loc= or rate=. Let that "
+        "Dense be linear; constrain only what the family needs (softplus for a scale)"
+    ), {"unreached_share": share, "worst_column": w}
 
 
 def collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
@@ -276,10 +343,14 @@ def collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         return "kl_scaling", (
             "the KL term swamps the likelihood: weight it by 1/n_train"
         ), {"kl_share_of_loss": _kl_share(t)}
-    return "prior_mismatch", (
-        "the posterior stayed on the prior: the prior is too narrow (or the likelihood too "
-        "weak) for the data to move the weights; widen the prior or standardise the data"
-    ), {}
+    narrow = _narrow_prior(t)
+    if narrow is not None:
+        return "prior_mismatch", (
+            f"the posterior stayed on the prior of '{narrow.name}' (stddev "
+            f"{narrow.prior_stddev:.2g}), too narrow for the data to move the weights: widen it "
+            "(stddev ~1 on standardised data) or make it trainable"
+        ), {"layer": narrow.name, "prior_stddev": narrow.prior_stddev}
+    return UNCLASSIFIED
 
 
 def _narrow_prior(t: Trace) -> LayerSummary | None:

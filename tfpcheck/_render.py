@@ -43,10 +43,13 @@ def finding_text(f: Finding, *, full: bool = False) -> str:
     fields that differ from the defaults.
     """
     step = f" at step {f.step}" if f.step is not None else ""
-    lines = [f"{f.invariant} violated{step} (cause: {f.cause})", f"  {f.message}"]
+    lines = [f"{f.invariant} violated{step} (cause: {f.cause}, {_standing(f)})", f"  {f.message}"]
     if f.consequences:
         lines.append(f"  consequences: {', '.join(f.consequences)}")
     lines.append(f"  fix: {f.fix}")
+    if f.intervention and f.intervention.get("tried"):
+        lines += [f"  re-run with {_changed(r['changed'])}: {r['result']}"
+                  for r in f.intervention["tried"]]
     if full:
         if f.user_config is not None:
             lines.append(f"  config: {config_text(f.config, f.user_config)}")
@@ -57,6 +60,16 @@ def finding_text(f: Finding, *, full: bool = False) -> str:
         lines.append("  reproduce:")
         lines += ["    " + s for s in f.reproduce.splitlines()]
     return "\n".join(lines)
+
+
+def _standing(f: Finding) -> str:
+    if f.confirmed:
+        return "confirmed"
+    return "no evidence" if f.cause == "unclassified" else "suspected"
+
+
+def _changed(changed: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in changed.items()) or "nothing changed"
 
 
 def findings_text(findings: list[Finding], *, full: bool = False) -> str:

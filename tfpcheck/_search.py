@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.database import ExampleDatabase
 
 from tfpcheck._config import Config
+from tfpcheck._confirm import confirm
 from tfpcheck._database import TargetDatabase
 from tfpcheck._intent import resolve_task, user_setup
 from tfpcheck._invariants import INVARIANTS, diagnose, evaluate, group
@@ -69,10 +70,10 @@ def run_once(
     return findings_for(target, _run(target, config), invariants)
 
 
-def _run(target: Target, config: Config) -> Trace:
+def _run(target: Target, config: Config, adjust: frozenset[str] = frozenset()) -> Trace:
     from tfpcheck._engine import run_config
 
-    return run_config(target, config, config.params)
+    return run_config(target, config, config.params, adjust=adjust)
 
 
 def check_target(
@@ -116,7 +117,7 @@ def check_target(
         )(hypothesis_seed(seed)(given(strategy)(_first(setup, task, cap, target)(search))))
         search()
     except _Violated as violated:
-        report.status, report.violations = "failed", violated.findings
+        report.status, report.violations = "failed", state.confirmed(violated.findings)
     except TfpcheckError as exc:
         report.status, report.error = "error", f"{target.name}: {exc}"
     except Exception as exc:  # noqa: BLE001 - one target's crash must not lose the others
@@ -160,6 +161,8 @@ class _SearchState:
         self.user_config: dict[str, Any] | None = None  # what the user fixed, for the report
         self.notes: set[str] = set()
         self.cache: dict[str, list[Finding]] = {}
+        self.traces: dict[str, Trace] = {}  # of the failing configurations only
+        self.failing_trace: Trace | None = None  # of the last configuration that failed
         self.trained = 0
         self.failed_at: int | None = None
         self.fatal: TfpcheckError | None = None
@@ -169,6 +172,8 @@ class _SearchState:
             raise self.fatal  # the target can't be checked: don't retrain it while shrinking
         key = repr(config)
         if key in self.cache:
+            if self.cache[key]:
+                self.failing_trace = self.traces[key]
             return self.cache[key]
         if self.failed_at is not None and self.trained - self.failed_at >= self.budget:
             return []  # shrink budget spent: unseen configurations count as passing
@@ -176,6 +181,14 @@ class _SearchState:
             with time_limit(self.timeout, f"the example with {config.short()}"):
                 trace = _run(self.target, config)
         except ExampleTimeout as exc:
+            if self.failed_at is not None:
+                # Shrinking: a smaller candidate that runs too long is no smaller failure;
+                # the failure already found stays the report, with this said beside it.
+                self.notes.add(f"an example timed out while shrinking ({exc}); the smallest "
+                               "failure found before it is reported")
+                self.cache[key] = []
+                self.trained += 1  # it counts against the shrink budget like any other
+                return []
             self.fatal = exc.as_target_error()
             raise self.fatal from None
         except TfpcheckError as exc:
@@ -185,9 +198,26 @@ class _SearchState:
         self.notes.update(v.note for v in evaluate(trace, self.invariants) if v.note)
         self.trained += 1
         self.cache[key] = findings
+        if findings:
+            self.traces[key] = self.failing_trace = trace
         if findings and self.failed_at is None:
             self.failed_at = self.trained
         return findings
+
+    def confirmed(self, findings: list[Finding]) -> list[Finding]:
+        """The final minimal failure's findings, each cause tested by intervention (_confirm)."""
+        trace = self.failing_trace
+        if trace is None:
+            return findings
+
+        def rerun(config: Config, adjust: frozenset[str]) -> Trace:
+            try:
+                with time_limit(self.timeout, f"the intervention on {config.short()}"):
+                    return _run(self.target, config, adjust)
+            except ExampleTimeout as exc:
+                raise RuntimeError(str(exc)) from None
+
+        return [confirm(f, trace, self.invariants, rerun) for f in findings]
 
 
 def _strategy(

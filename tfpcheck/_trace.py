@@ -67,6 +67,7 @@ class Trace:
     kl_terms: list[float] = field(default_factory=list)
     param_violations: list[ParamViolation] = field(default_factory=list)
     output_distribution: str | None = None
+    output_parameters: list[str] = field(default_factory=list)  # checked paths, "output.probs"
     loss_shape: tuple[int, ...] | None = None
     batch_size: int | None = None
     target_shape: tuple[int, ...] | None = None
@@ -79,6 +80,10 @@ class Trace:
     data_terms: list[float] | None = None  # the trained model's data term per example
     twin_terms: list[float] | None = None  # the same for its x-denied twin (engine/train.py)
     prediction_noise: float | None = None  # sd of predictive means across weight draws / sd(y)
+    #: per target column: how far (in the column's standard deviations) the targets' mean lies
+    #: outside the range of the trained model's predictive means; 0 where the range covers it
+    mean_gaps: list[float] | None = None
+    worst_mean_gap: dict[str, float] | None = None  # that column: target mean, predicted range
     outside_domain: float | None = None  # share of final predictive draws the targets can't take
     domain: str | None = None  # the task's domain in words, e.g. "non-negative counts"
     layers_start: list[LayerSummary] = field(default_factory=list)

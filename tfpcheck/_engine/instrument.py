@@ -9,6 +9,7 @@ loss records the distribution and the per-example loss it saw, the optimizer's
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,6 +148,10 @@ def capture_distributions(found: list[Any]) -> Iterator[None]:
     depth = [0]
 
     def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        # functools.wraps keeps the docstring: TFP builds distribution classes on the fly
+        # (TransformedDistribution's composite-tensor subclass), and its metaclass copies
+        # every base method's docstring, raising on one without.
+        @functools.wraps(original)
         def method(self: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
             if depth[0] == 0:
                 found.append(self)

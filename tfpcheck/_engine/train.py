@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from tfpcheck._checks import beats
+from tfpcheck._checks import beats, reaches
 from tfpcheck._config import Config
 from tfpcheck._data import make_data, rescale_user_data
 from tfpcheck._engine.classify import classify_exception, keras3_failure, not_a_distribution
@@ -56,23 +56,28 @@ def training_data(target: Target, config: Config) -> tuple[np.ndarray, np.ndarra
 
 def run_config(
     target: Target, config: Config, drawn: Mapping[str, Any] | None = None, *,
-    fresh_session: bool = True, with_twin: bool = True,
+    fresh_session: bool = True, with_twin: bool = True, adjust: frozenset[str] = frozenset(),
 ) -> Trace:
     """Train ``target`` under ``config`` and return everything observed.
 
     ``fresh_session=False`` keeps the Keras session (for a model the user built already);
-    ``with_twin=False`` skips the x-denied twin (``learns`` is then not applicable).
+    ``with_twin=False`` skips the x-denied twin (``learns`` is then not applicable);
+    ``adjust`` names the interventions of a confirmation run (``ADJUSTMENTS``), applied to the
+    model and its twin alike.
     """
+    unknown = set(adjust) - set(ADJUSTMENTS)
+    if unknown:
+        raise ValueError(f"adjust={sorted(unknown)}: allowed are {sorted(ADJUSTMENTS)}")
     trace = Trace(config=config)
-    x, y = training_data(target, config)
+    x, y = _adjusted_data(*training_data(target, config), config.task, adjust)
     trace.target_shape = tuple(y.shape)
     trace.data_stats = _data_stats(x, y)
     try:
         # The twin first: the model may only stop early once it beats what the twin reached,
         # so a plateau (sigmoid units, a slow rate) is trained through rather than judged.
-        twin = _Twin(target, config, x, y, drawn or {}) if with_twin else None
+        twin = _Twin(target, config, x, y, drawn or {}, adjust) if with_twin else None
         _reset_tf(config, fresh_session)
-        model = _build_and_compile(target, config, x, y, drawn or {}, trace)
+        model = _build_and_compile(target, config, x, y, drawn or {}, trace, adjust)
         if model is None:
             return trace
         _observe_initial(model, x, y, trace)
@@ -91,9 +96,11 @@ def run_config(
 
 def _train_on(trace: Trace, config: Config) -> bool:
     """Stopped early, but the final evaluation (more passes than a window's) does not show the
-    model beating its twin: a noisy window ended it on a plateau. Train on, to the cap at most."""
+    model beating its twin and reaching the targets' average: a noisy window ended it on a
+    plateau, or it is still travelling towards off-centre targets. Train on, to the cap at most."""
     return (trace.steps_run < config.steps and trace.data_terms is not None
-            and trace.twin_terms is not None and not beats(trace.data_terms, trace.twin_terms)
+            and trace.twin_terms is not None
+            and not (beats(trace.data_terms, trace.twin_terms) and reaches(trace))
             and bool(np.any(np.isfinite(trace.losses[-STOP_AFTER_NONFINITE:]))))  # not a NaN stop
 
 
@@ -104,11 +111,18 @@ def _weights_finite(model: Any) -> bool:
 
 
 def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Centre and spread of features and targets: the evidence for ``data_scale``."""
+    """Centre and spread of features and targets: the evidence for ``data_scale``. Judged on the
+    features that carry variance: an image's background pixels (almost always 0, tiny spread)
+    say nothing about the scale of the data, so the median spread stands for the features, and
+    a feature counts as off-centre only when its mean is also beyond unit scale."""
+    mean, std = np.abs(x.mean(0)), x.std(0)
+    beyond_unit = (mean > 1.0) & (std > 0)
     return {
-        "x_abs_mean": float(np.max(np.abs(x.mean(0)))),
-        "x_std_min": float(np.min(x.std(0))),
-        "x_std_max": float(np.max(x.std(0))),
+        "x_abs_mean": float(np.max(mean)),
+        "x_std_min": float(np.min(std)),
+        "x_std_median": float(np.median(std)),
+        "x_std_max": float(np.max(std)),
+        "x_off_centre": float(np.max(mean[beyond_unit] / std[beyond_unit])) if beyond_unit.any() else 0.0,
         "y_abs_mean": float(np.max(np.abs(np.mean(y, 0)))),
         "y_std": float(np.max(np.std(y, 0))),
     }
@@ -123,7 +137,7 @@ def _reset_tf(config: Config, fresh_session: bool = True) -> None:
 
 def _build_and_compile(
     target: Target, config: Config, x: np.ndarray, y: np.ndarray, drawn: Mapping[str, Any],
-    trace: Trace,
+    trace: Trace, adjust: frozenset[str] = frozenset(),
 ) -> Any:
     available = {
         "input_dim": x.shape[1],
@@ -153,7 +167,52 @@ def _build_and_compile(
         trace.build_failure = classify_exception(exc, "compile")
         return None
     model._tfpcheck_recorder = recorder
+    model._tfpcheck_kl_factor = 1.0
+    if "kl_per_example" in adjust:
+        model._tfpcheck_kl_factor = 1.0 / len(x)
+        model.compiled_loss = _ScaledRegularisation(model.compiled_loss, 1.0 / len(x))
     return model
+
+
+#: The interventions a confirmation run can apply beside a changed Config (a lower learning
+#: rate, float64): each changes one factor of the data or the loss.
+ADJUSTMENTS = {
+    "standardise": "features (and real-valued or positive targets) standardised",
+    "kl_per_example": "KL/regularisation terms divided by n_train",
+    "targets_as_parameter": "targets reshaped to the distribution parameter's shape",
+}
+
+
+def _adjusted_data(x: np.ndarray, y: np.ndarray, task: str, adjust: frozenset[str]) -> tuple[
+        np.ndarray, np.ndarray]:
+    if "standardise" in adjust:
+        sd = x.std(0)
+        x = ((x - x.mean(0)) / np.where(sd > 0, sd, 1.0)).astype(x.dtype)
+        if task == "regression":
+            y_sd = y.std(0)
+            y = ((y - y.mean(0)) / np.where(y_sd > 0, y_sd, 1.0)).astype(y.dtype)
+        elif task == "positive":
+            y = (y / y.mean()).astype(y.dtype)  # scaled, still positive
+    if "targets_as_parameter" in adjust and y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    return x, y
+
+
+class _ScaledRegularisation:
+    """The compiled loss with its regularisation (KL) terms multiplied by ``factor``: what
+    ``kl_weight=1/n_train`` would have done. Everything else is the wrapped container's."""
+
+    def __init__(self, container: Any, factor: float) -> None:
+        self._container, self._factor = container, factor
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None,
+                 regularization_losses: Any = None) -> Any:
+        if regularization_losses:
+            regularization_losses = [r * self._factor for r in regularization_losses]
+        return self._container(y_true, y_pred, sample_weight, regularization_losses)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._container, name)
 
 
 def _observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
@@ -257,7 +316,8 @@ def make_step(model: Any) -> tuple[Callable[..., Any], dict[str, tuple[str, str,
             "grad_norm": recorder.tensors.get("grad_norm", tf.constant(np.nan)),
             "grad_finite": recorder.tensors.get("grad_finite", tf.constant(True)),
             "loss_shape": recorder.tensors.get("loss_shape", tf.constant([-1])),
-            "kl": tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in model.losses])
+            "kl": model._tfpcheck_kl_factor
+            * tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in model.losses])
             if model.losses
             else tf.constant(0.0),
             "params": {
@@ -314,6 +374,8 @@ def _train(
             trace.build_failure = classify_exception(exc, "train_step", step=i)
             return
         _record_step(trace, i, out, meta, seen, batch=len(idx))
+        if not trace.output_parameters:
+            trace.output_parameters = sorted(p for p, m in meta.items() if m[0] == "output")
         if not np.any(np.isfinite(trace.losses[-STOP_AFTER_NONFINITE:])) and i + 1 >= STOP_AFTER_NONFINITE:
             break  # the weights are NaN by now
         if (i + 1) % WINDOW == 0:
@@ -364,20 +426,60 @@ def _record_step(
 
 def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
     try:
-        trace.data_terms, dists = _evaluate(model, x, y)
         trace.layers_end = summarise_layers(model)
-    except Exception as exc:  # noqa: BLE001 - reported: learns and the posterior checks need it
+    except Exception as exc:  # noqa: BLE001 - reported: the posterior checks need it
+        trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
+    try:
+        trace.data_terms, dists = _evaluate(model, x, y)
+    except Exception as exc:  # noqa: BLE001 - reported: learns and the domain check need it
         trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
         return
     if any(d is None for d in dists):
         return  # a plain Keras loss on tensor outputs: no predictive distribution to sample
     means = _predictive_means(dists)
-    if means is None:
-        return  # no finite predictive mean: sampling could hang (a Poisson with an inf rate)
-    spread = float(np.std(y))
-    if spread > 0:
-        trace.prediction_noise = float(np.mean(means.std(0)) / spread)
-    _observe_domain(dists, trace)
+    finite_means = means is None or bool(np.all(np.isfinite(means)))
+    if means is not None and finite_means:
+        spread = float(np.std(y))
+        if spread > 0:
+            trace.prediction_noise = float(np.mean(means.std(0)) / spread)
+        _observe_mean_gaps(means.mean(0), y, trace)
+    if finite_means and all(_finite_parameters(d) for d in dists):
+        _observe_domain(dists, trace)
+    elif trace.config.task in DOMAINS:  # sampling could hang (TFP's Poisson on an inf rate)
+        trace.notes["predictive_sample_error"] = "the predictive distribution's parameters are not finite"
+
+
+def _observe_mean_gaps(means: np.ndarray, y: np.ndarray, trace: Trace) -> None:
+    """Can the trained model predict the targets' average at all? Per target column, the gap
+    between the targets' mean and the range the model's predictive means span, in the column's
+    standard deviations: a head whose parameter is confined (a sigmoid before ``logits=``, a ReLU
+    before ``loc=``) cannot reach it, on any input."""
+    n = len(y)
+    if means.size != y.size:
+        return
+    pred, obs = means.reshape(n, -1), np.asarray(y, dtype=float).reshape(n, -1)
+    lo, hi, centre, sd = pred.min(0), pred.max(0), obs.mean(0), obs.std(0)
+    gap = np.maximum(np.maximum(lo - centre, centre - hi), 0.0)
+    gaps = np.where(sd > 0, gap / np.where(sd > 0, sd, 1.0), 0.0)
+    trace.mean_gaps = [float(g) for g in gaps]
+    j = int(np.argmax(gaps))
+    trace.worst_mean_gap = {"column": j, "target_mean": float(centre[j]),
+                            "predicted_min": float(lo[j]), "predicted_max": float(hi[j])}
+
+
+def _finite_parameters(dist: Any) -> bool:
+    """Every numeric parameter of ``dist`` (and of the distributions nested in it) is finite:
+    then drawing from it terminates. Families without a mean (a Sinh-transformed Normal) are
+    sampled too; only non-finite parameters are not."""
+    for value in unwrap(dist).parameters.values():
+        if hasattr(value, "parameters") and hasattr(value, "sample"):
+            if not _finite_parameters(value):
+                return False
+        elif tf.is_tensor(value) or isinstance(value, (np.ndarray, float, int)):
+            array = np.asarray(value)
+            if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
+                return False
+    return True
 
 
 def _evaluate(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[Any]]:
@@ -413,13 +515,13 @@ class _Twin:
 
     def __init__(
         self, target: Target, config: Config, x: np.ndarray, y: np.ndarray,
-        drawn: Mapping[str, Any],
+        drawn: Mapping[str, Any], adjust: frozenset[str] = frozenset(),
     ) -> None:
         self.x = np.repeat(x.mean(0, keepdims=True), len(x), axis=0).astype(x.dtype)
         self.y = y
         self.trace = Trace(config=config)
         _reset_tf(config)
-        self.model = _build_and_compile(target, config, self.x, y, drawn, self.trace)
+        self.model = _build_and_compile(target, config, self.x, y, drawn, self.trace, adjust)
         if self.model is not None:
             _observe_initial(self.model, self.x, y, self.trace)
         if self.ok:
@@ -439,16 +541,15 @@ class _Twin:
 
 
 def _predictive_means(outputs: list[Any]) -> np.ndarray | None:
-    """The predictive means of each forward pass (weight draw), stacked; None when a family
-    has no mean or a mean is not finite. Their spread across passes, in units of the targets'
+    """The predictive means of each forward pass (weight draw), stacked (possibly non-finite);
+    None when a family has no mean. Their spread across passes, in units of the targets'
     spread, is ``prediction_noise``: 0 for a deterministic model, small for a settled posterior."""
     if len(outputs) < 2:
         return None
     try:
-        means = np.stack([np.asarray(unwrap(d).mean(), dtype=float) for d in outputs])
+        return np.stack([np.asarray(unwrap(d).mean(), dtype=float) for d in outputs])
     except Exception:  # noqa: BLE001 - a family without a mean: nothing to measure
         return None
-    return means if np.all(np.isfinite(means)) else None
 
 
 def _observe_domain(outputs: list[Any], trace: Trace) -> None:

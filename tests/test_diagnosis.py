@@ -1,0 +1,170 @@
+"""Causes named from evidence: each test builds a small model with one realistic defect the way a
+user writes it, trains it through tfpcheck and asserts the invariant, the cause and the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+import tfpcheck
+from tfpcheck._config import Config
+from tfpcheck._diagnose import data_is_off_centre, data_is_raw
+from tfpcheck._engine.train import _data_stats
+from tfpcheck._trace import Trace
+
+tfd, tfpl = tfp.distributions, tfp.layers
+
+
+def _rare_outcomes(n=512, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype("float32")
+    p = 0.3 / (1 + np.exp(-2.0 * x[:, :1]))  # ~15 % ones; p(y=1 | x) < 0.3 on every input
+    return x, (rng.uniform(size=(n, 1)) < p).astype("float32")
+
+
+X_RARE, Y_RARE = _rare_outcomes()
+
+
+# The logits/probabilities mix-up (y0ast/VAE-TensorFlow#7): a sigmoid kept on the Dense that
+# feeds a logits-parameterised Bernoulli confines every probability to (0.5, 0.73).
+@tfpcheck.model(data=(X_RARE, Y_RARE))
+def sigmoid_into_logits():
+    model = tf_keras.Sequential([
+        tf_keras.layers.Dense(16, activation="relu"),
+        tf_keras.layers.Dense(1, activation="sigmoid"),
+        tfpl.IndependentBernoulli(1, tfd.Bernoulli.logits),
+    ])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_a_confined_head_is_named_parameterization_from_the_unreached_mean():
+    report = tfpcheck.check(sigmoid_into_logits, max_examples=1, steps=800).targets[0]
+    assert report.status == "failed", report.to_dict()
+    root = report.violations[0]
+    assert (root.invariant, root.cause) == ("learns", "parameterization"), report.to_dict()
+    assert root.evidence["unreached_share"] == 1.0
+    assert root.evidence["worst_column"]["predicted_min"] >= 0.5 - 1e-3
+    assert "sigmoid/softmax before logits=" in root.fix
+
+
+def _image_like(n=512, pixels=64, seed=0):
+    """Binary pixels: a border almost always dark (spread ~0.05), a centre that varies."""
+    rng = np.random.default_rng(seed)
+    p = np.full(pixels, 0.0025)
+    p[pixels // 4: 3 * pixels // 4] = rng.uniform(0.2, 0.97, pixels // 2)
+    return (rng.uniform(size=(n, pixels)) < p).astype("float32")
+
+
+def _trace(x, y, task="binary"):
+    return Trace(config=Config(task=task), data_stats=_data_stats(x, y))
+
+
+def test_images_with_a_dark_background_are_not_raw_data():
+    x = _image_like()
+    assert x.std(0).min() < 0.1 and x.mean(0).max() > 0.9  # what made them look raw/off-centre
+    t = _trace(x, x)
+    assert not data_is_raw(t) and not data_is_off_centre(t)
+
+
+def test_raw_and_off_centre_features_are_still_found():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 3)).astype("float32")
+    y = rng.normal(size=(256, 1)).astype("float32")
+    assert not data_is_raw(_trace(x, y, "regression"))
+    assert data_is_raw(_trace(x * 1000.0, y, "regression"))  # one scale for all: huge
+    assert data_is_raw(_trace(x * 1e-3, y, "regression"))  # and tiny
+    assert data_is_off_centre(_trace(x + 50.0, y, "regression"))
+    assert not data_is_off_centre(_trace(x + 0.5, y, "regression"))
+
+
+def _regression(n=256, d=2, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype("float32")
+    return x, (1.5 * x[:, :1] + 0.5 * rng.normal(size=(n, 1))).astype("float32")
+
+
+X_REG, Y_REG = _regression()
+
+
+def _posterior_mean_field(kernel_size, bias_size=0, dtype=None):
+    n = kernel_size + bias_size
+    c = np.log(np.expm1(1.0))
+    return tf_keras.Sequential([
+        tfpl.VariableLayer(2 * n, dtype=dtype),
+        tfpl.DistributionLambda(lambda t: tfd.Independent(
+            tfd.Normal(loc=t[..., :n], scale=1e-5 + 0.01 * tf.nn.softplus(c + t[..., n:])),
+            reinterpreted_batch_ndims=1)),
+    ])
+
+
+def _prior_trainable(kernel_size, bias_size=0, dtype=None):
+    n = kernel_size + bias_size
+    return tf_keras.Sequential([
+        tfpl.VariableLayer(n, dtype=dtype),
+        tfpl.DistributionLambda(lambda t: tfd.Independent(tfd.Normal(loc=t, scale=1),
+                                                          reinterpreted_batch_ndims=1)),
+    ])
+
+
+# TFP's "Probabilistic Layers Regression" case 3 (DenseVariational, mean-field posterior,
+# trainable prior) with kl_weight left out, as in the bug report: the KL enters the
+# per-example loss n_train times too heavily.
+@tfpcheck.model(data=(X_REG, Y_REG))
+def dense_variational_without_kl_weight():
+    model = tf_keras.Sequential([
+        tfpl.DenseVariational(1 + 1, _posterior_mean_field, _prior_trainable),
+        tfpl.DistributionLambda(lambda t: tfd.Normal(
+            loc=t[..., :1], scale=1e-3 + tf.math.softplus(0.05 * t[..., 1:]))),
+    ])
+    model.compile(tf_keras.optimizers.Adam(0.05), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_a_missing_kl_weight_is_kl_scaling_confirmed_by_dividing_the_kl():
+    report = tfpcheck.check(dense_variational_without_kl_weight, max_examples=1,
+                            steps=800).targets[0]
+    assert report.status == "failed", report.to_dict()
+    root = report.violations[0]
+    assert root.cause == "kl_scaling" and root.confirmed, root.explain()
+    assert root.intervention["changed"] == {"kl_terms": "divided by n_train=256"}
+    assert "kl_weight=1/n_train" in root.fix
+
+
+def test_fix_texts_follow_the_family_and_parameter():
+    from tfpcheck._diagnose import parameter_fix
+
+    assert "logits=" in parameter_fix("output.probs")
+    assert "log_rate=" in parameter_fix("output.distribution.rate")
+    assert "FillScaleTriL" in parameter_fix("output.scale_tril")
+    assert "softplus" in parameter_fix("output.scale", "Softplus")
+
+
+def _stats_free_trace(**kw):
+    base = dict(config=Config(learning_rate=1e-4), losses=list(np.linspace(1.0, 5.0, 50)),
+                grad_norms=[1.0] * 50, grad_finite=[True] * 50)
+    return Trace(**{**base, **kw})
+
+
+def test_a_rising_loss_without_evidence_is_unclassified_not_the_learning_rate():
+    from tfpcheck._checks import no_divergence as check
+    from tfpcheck._diagnose import no_divergence as rule
+
+    t = _stats_free_trace()
+    verdict = check(t)
+    assert not verdict.holds
+    assert rule(verdict, t)[0] == "unclassified"  # lr 1e-4 and flat gradients: nothing to blame
+    blown = _stats_free_trace(grad_norms=[1.0] + [1e4] * 49)
+    assert rule(check(blown), blown)[0] == "optimizer_settings"  # a gradient blow-up is evidence
+
+
+def test_a_saturating_probs_head_is_numerical_with_the_logits_fix():
+    from tfpcheck._checks import finite_loss as check
+    from tfpcheck._diagnose import nonfinite as rule
+
+    t = _stats_free_trace(losses=[0.7] * 10 + [float("inf")] * 5, grad_norms=[1.0] * 15,
+                          output_parameters=["output.probs"], config=Config(task="binary"))
+    cause, fix, _ = rule(check(t), t)
+    assert cause == "numerical_instability" and "logits=" in fix

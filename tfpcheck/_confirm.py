@@ -1,0 +1,165 @@
+"""Confirming a cause by intervention: the minimal failure re-run with one factor changed.
+
+A rule in ``_diagnose`` reads a cause from the trace; here that cause, and the others a
+violated invariant can have that the trace holds some evidence for (all of them when the
+rule found none), are tested on the final shrunk failure only. Each candidate
+with an intervention is re-run with that one change (learning rate / 10, data standardised,
+KL divided by n_train, float64, targets reshaped to the parameter's shape); the first whose
+change alone makes the failure go (its invariant and its echoes hold, nothing else newly
+fails) is ``confirmed``. Causes that need a code change
+(parameterization, distribution_choice, tfp_layer_misuse, keras_version) come from direct
+evidence and are not re-run; neither is mc_sampling, variational_family or prior_mismatch,
+which no change of a configuration tests on a user's model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tfpcheck._config import Config
+from tfpcheck._diagnose import has_evidence
+from tfpcheck._invariants import evaluate
+from tfpcheck._report import Finding
+from tfpcheck._trace import Trace
+
+__all__ = ["Intervention", "MAX_INTERVENTIONS", "confirm", "intervention_for"]
+
+#: At most this many re-runs per finding: each costs one brief training of model and twin.
+MAX_INTERVENTIONS = 3
+#: The causes each violated invariant can have, tested after the rule's own, in order, where
+#: the trace holds evidence for them (``_diagnose.has_evidence``), or all when it names none.
+HYPOTHESES: dict[str, tuple[str, ...]] = {
+    "finite_loss": ("optimizer_settings", "numerical_instability", "data_scale"),
+    "finite_gradients": ("optimizer_settings", "numerical_instability", "data_scale"),
+    "positive_scales": ("optimizer_settings", "numerical_instability"),
+    "no_divergence": ("optimizer_settings", "data_scale"),
+    "learns": ("optimizer_settings", "kl_scaling", "data_scale"),
+    "posterior_not_collapsed": ("kl_scaling",),
+    "loss_shape": ("shape_broadcast",),
+}
+#: Causes a rule names from direct evidence of a code defect: no configuration change tests them.
+CODE_CAUSES = ("parameterization", "distribution_choice", "tfp_layer_misuse", "keras_version")
+#: Features whose means and spreads are this close to 0 and 1 are standardised already.
+STANDARD_TOLERANCE = 0.1
+FIXES = {
+    "optimizer_settings": "lower the learning rate (the change verified), or clip gradients "
+                          "(clipnorm=1.0)",
+    "data_scale": "standardise features and targets (or a tf_keras.layers.Normalization layer "
+                  "adapted to x_train, the output bias at y_train's mean)",
+    "kl_scaling": "divide the KL term by the number of training examples (kl_weight=1/n_train, "
+                  "or kernel_divergence_fn=lambda q, p, _: tfd.kl_divergence(q, p) / n_train)",
+    "numerical_instability": "compute in log space (logits=, log_rate=, softplus instead of exp) "
+                             "or train in float64 (tf_keras.backend.set_floatx('float64'))",
+    "shape_broadcast": "give the distribution the targets' shape (slice t[..., :1], not t[:, 0]) "
+                       "or reshape y to the parameter's shape",
+}
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """One factor changed: the configuration (and engine adjustment) re-run, in the report's words."""
+
+    cause: str
+    config: Config
+    adjust: frozenset[str]
+    changed: dict[str, Any]
+
+
+def intervention_for(cause: str, trace: Trace) -> Intervention | None:
+    """The change that tests ``cause`` on this failure; None where none applies (the change
+    would do nothing here, or no configuration change tests the cause)."""
+    c = trace.config
+    if cause == "optimizer_settings":
+        lr = c.learning_rate / 10
+        return Intervention(cause, dataclasses.replace(c, learning_rate=lr), frozenset(),
+                            {"learning_rate": f"{c.learning_rate:g} -> {lr:g}"})
+    if cause == "numerical_instability" and c.dtype != "float64":
+        return Intervention(cause, dataclasses.replace(c, dtype="float64"), frozenset(),
+                            {"dtype": f"{c.dtype} -> float64"})
+    if cause == "data_scale" and not _standardised(trace):
+        return Intervention(cause, c, frozenset({"standardise"}),
+                            {"data": "features (and real-valued targets) standardised"})
+    if cause == "kl_scaling" and any(k != 0 for k in trace.kl_terms):
+        return Intervention(cause, c, frozenset({"kl_per_example"}),
+                            {"kl_terms": f"divided by n_train={c.n_train}"})
+    if cause == "shape_broadcast" and trace.target_shape and trace.target_shape[-1:] == (1,):
+        shape = trace.target_shape
+        return Intervention(cause, c, frozenset({"targets_as_parameter"}),
+                            {"targets": f"{shape} -> {shape[:-1]}"})
+    return None
+
+
+def _standardised(trace: Trace) -> bool:
+    s = trace.data_stats
+    if not s:
+        return True
+    near = lambda v, target: abs(v - target) <= STANDARD_TOLERANCE  # noqa: E731
+    y_ok = trace.config.task != "regression" or (near(s["y_abs_mean"], 0) and near(s["y_std"], 1))
+    return near(s["x_abs_mean"], 0) and near(s["x_std_min"], 1) and near(s["x_std_max"], 1) and y_ok
+
+
+#: Re-runs one intervention: (config, adjust) -> the new trace.
+Runner = Callable[[Config, frozenset[str]], Trace]
+
+
+def confirm(finding: Finding, trace: Trace, invariants: tuple[str, ...], run: Runner) -> Finding:
+    """``finding`` with its cause confirmed by the first intervention that makes it go
+    (its invariant and echoes hold, nothing new fails), or left suspected (``confirmed`` False)
+    with what was tried; a finding whose rule found no evidence and no intervention confirmed
+    stays ``unclassified``."""
+    if finding.cause in CODE_CAUSES or finding.invariant not in HYPOTHESES:
+        return finding
+    before = {v.invariant for v in evaluate(trace, invariants) if not v.holds}
+    others = before - {finding.invariant, *finding.consequences}  # other roots may stay
+    tried: list[dict[str, Any]] = []
+    # Candidates from evidence; with none (unclassified) every cause the invariant can have
+    # is tried, since a change that alone makes the failure go is evidence in itself.
+    open_minded = finding.cause == "unclassified"
+    order = [finding.cause, *(h for h in HYPOTHESES[finding.invariant]
+                              if open_minded or has_evidence(h, trace))]
+    candidates = [c for i, c in enumerate(order) if c not in order[:i]]
+    for cause in candidates:
+        if len(tried) >= MAX_INTERVENTIONS:
+            break
+        iv = intervention_for(cause, trace)
+        if iv is None:
+            continue
+        start = time.perf_counter()
+        gone, result = _outcome(run, iv, invariants, finding.invariant, others)
+        record = {"cause": cause, "changed": iv.changed, "result": result,
+                  "seconds": round(time.perf_counter() - start, 2)}
+        tried.append(record)
+        if gone:
+            verified = ", ".join(f"{k} {v}" for k, v in iv.changed.items())
+            fix = finding.fix if cause == finding.cause else FIXES[cause]
+            return dataclasses.replace(
+                finding, cause=cause, confirmed=True, fix=f"{fix} [verified: with {verified} "
+                f"{finding.invariant} holds]",
+                intervention={"changed": iv.changed, "result": result, "tried": tried},
+            )
+    own = next((r for r in tried if r["cause"] == finding.cause), None)
+    intervention = ({"changed": own["changed"], "result": own["result"], "tried": tried} if own
+                    else {"changed": {}, "result": "no intervention made it pass", "tried": tried}
+                    if tried else None)
+    return dataclasses.replace(finding, confirmed=False, intervention=intervention)
+
+
+def _outcome(
+    run: Runner, iv: Intervention, invariants: tuple[str, ...], invariant: str, others: set[str],
+) -> tuple[bool, str]:
+    """Whether the change alone made the failure go: ``invariant`` (and its echoes) hold and
+    nothing fails that did not fail before, apart from the other roots it leaves alone."""
+    try:
+        trace = run(iv.config, iv.adjust)
+    except Exception as exc:  # noqa: BLE001 - a failed re-run confirms nothing
+        return False, f"could not be re-run ({type(exc).__name__}: {exc})"
+    failing = [v.invariant for v in evaluate(trace, invariants) if not v.holds]
+    if not failing:
+        return True, "passes"
+    if invariant not in failing and set(failing) <= others:
+        return True, f"{invariant} holds (still failing, as before: {', '.join(failing)})"
+    return False, "still fails: " + ", ".join(failing)
