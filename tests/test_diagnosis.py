@@ -168,3 +168,29 @@ def test_a_saturating_probs_head_is_numerical_with_the_logits_fix():
                           output_parameters=["output.probs"], config=Config(task="binary"))
     cause, fix, _ = rule(check(t), t)
     assert cause == "numerical_instability" and "logits=" in fix
+
+
+def test_a_late_learner_at_the_cap_is_inconclusive_not_a_failure():
+    """Found by benchmarks/detection.py (--seed 1, healthy): a Flipout network under a
+    scale-mixture prior sits on the uninformed Bernoulli(0.5) for 2000+ steps, then learns."""
+    import tfpcheck.strategies as ts
+    from tfpcheck._confirm import outlasts
+    from tfpcheck._engine import run_config
+    from tfpcheck._search import findings_for
+    from tfpcheck.strategies._internal.architectures import HeadSpec, LayerSpec
+    from tfpcheck.strategies._internal.data import DataSpec
+    from tfpcheck.strategies._internal.modelspec import ModelSpec
+    from tfpcheck.strategies._internal.optimizers import OptimizerSpec
+    from tfpcheck.strategies._internal.priors import PriorSpec
+
+    spec = ModelSpec(data=DataSpec(seed=1600, task="binary", n_train=128),
+                     optimizer=OptimizerSpec(learning_rate=0.003, batch_size=16),
+                     hidden=(LayerSpec(kind="DenseFlipout", activation="relu"),),
+                     output_layer="DenseFlipout", head=HeadSpec(family="bernoulli"),
+                     prior=PriorSpec(family="scale_mixture"))
+    target, config = ts.spec_target(spec)
+    trace = run_config(target, config)
+    (finding,) = findings_for(target, trace)
+    assert finding.invariant == "learns" and trace.steps_run == config.steps
+    note = outlasts(finding, trace, lambda c, adjust: run_config(target, c, adjust=adjust))
+    assert note is not None and "inconclusive at the cap" in note

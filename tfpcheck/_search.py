@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.database import ExampleDatabase
 
 from tfpcheck._config import Config
-from tfpcheck._confirm import confirm
+from tfpcheck._confirm import confirm, outlasts
 from tfpcheck._database import TargetDatabase
 from tfpcheck._intent import resolve_task, user_setup
 from tfpcheck._invariants import INVARIANTS, diagnose, evaluate, group
@@ -117,7 +117,8 @@ def check_target(
         )(hypothesis_seed(seed)(given(strategy)(_first(setup, task, cap, target)(search))))
         search()
     except _Violated as violated:
-        report.status, report.violations = "failed", state.confirmed(violated.findings)
+        report.violations = state.confirmed(violated.findings)
+        report.status = "failed" if report.violations else "passed"
     except TfpcheckError as exc:
         report.status, report.error = "error", f"{target.name}: {exc}"
     except Exception as exc:  # noqa: BLE001 - one target's crash must not lose the others
@@ -205,7 +206,8 @@ class _SearchState:
         return findings
 
     def confirmed(self, findings: list[Finding]) -> list[Finding]:
-        """The final minimal failure's findings, each cause tested by intervention (_confirm)."""
+        """The final minimal failure's findings: a learns failure at the cap re-run longer first
+        (withdrawn, with a note, when it then learns); each cause tested by intervention."""
         trace = self.failing_trace
         if trace is None:
             return findings
@@ -217,7 +219,14 @@ class _SearchState:
             except ExampleTimeout as exc:
                 raise RuntimeError(str(exc)) from None
 
-        return [confirm(f, trace, self.invariants, rerun) for f in findings]
+        out = []
+        for finding in findings:
+            note = outlasts(finding, trace, rerun)
+            if note is not None:
+                self.notes.add(note)  # a late learner: withdrawn, and said so
+                continue
+            out.append(confirm(finding, trace, self.invariants, rerun))
+        return out
 
 
 def _strategy(
