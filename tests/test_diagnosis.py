@@ -174,14 +174,15 @@ def test_a_late_learner_at_the_cap_is_inconclusive_not_a_failure():
     """Found by benchmarks/detection.py (--seed 1, healthy): a Flipout network under a
     scale-mixture prior sits on the uninformed Bernoulli(0.5) for 2000+ steps, then learns."""
     import tfpcheck.strategies as ts
-    from tfpcheck._confirm import outlasts
-    from tfpcheck._engine import run_config
-    from tfpcheck._search import findings_for
     from tfpcheck.strategies._internal.architectures import HeadSpec, LayerSpec
     from tfpcheck.strategies._internal.data import DataSpec
     from tfpcheck.strategies._internal.modelspec import ModelSpec
     from tfpcheck.strategies._internal.optimizers import OptimizerSpec
     from tfpcheck.strategies._internal.priors import PriorSpec
+
+    from tfpcheck._confirm import outlasts
+    from tfpcheck._engine import run_config
+    from tfpcheck._search import findings_for
 
     spec = ModelSpec(data=DataSpec(seed=1600, task="binary", n_train=128),
                      optimizer=OptimizerSpec(learning_rate=0.003, batch_size=16),
@@ -194,3 +195,47 @@ def test_a_late_learner_at_the_cap_is_inconclusive_not_a_failure():
     assert finding.invariant == "learns" and trace.steps_run == config.steps
     note = outlasts(finding, trace, lambda c, adjust: run_config(target, c, adjust=adjust))
     assert note is not None and "inconclusive at the cap" in note
+
+
+def _scale_mixture_prior(kernel_size, bias_size=0, dtype=None):
+    """A two-scale mixture prior per weight (the "scale mixture" of Blundell et al.)."""
+    n = kernel_size + bias_size
+    return tf_keras.Sequential([tfpl.DistributionLambda(lambda t: tfd.Independent(
+        tfd.MixtureSameFamily(tfd.Categorical(probs=tf.fill([n, 2], 0.5)),
+                              tfd.Normal(loc=tf.zeros([n, 2]), scale=[1.0, 0.1])),
+        reinterpreted_batch_ndims=1))])
+
+
+def _kernel_only_prior(kernel_size, bias_size=0, dtype=None):
+    """A prior over the kernel alone: the bias weights forgotten."""
+    return tf_keras.Sequential([tfpl.DistributionLambda(lambda t: tfd.Independent(
+        tfd.Normal(tf.zeros(kernel_size), 1.0), reinterpreted_batch_ndims=1))])
+
+
+def _variational_with(prior, **layer_kwargs):
+    def factory(n_train):
+        model = tf_keras.Sequential([
+            tfpl.DenseVariational(2, _posterior_mean_field, prior, kl_weight=1 / n_train,
+                                  **layer_kwargs),
+            tfpl.DistributionLambda(lambda t: tfd.Normal(
+                loc=t[..., :1], scale=1e-3 + tf.math.softplus(0.05 * t[..., 1:]))),
+        ])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+    return tfpcheck.model(data=(X_REG, Y_REG))(factory)
+
+
+def test_a_prior_without_a_registered_kl_is_tfp_layer_misuse_with_a_sampled_kl_fix():
+    target = _variational_with(_scale_mixture_prior, kl_use_exact=True)
+    report = tfpcheck.check(target, max_examples=1, steps=50).targets[0]
+    root = report.violations[0]
+    assert (root.invariant, root.cause) == ("builds", "tfp_layer_misuse"), root.explain()
+    assert "kl_use_exact=False" in root.fix
+
+
+def test_a_prior_of_the_wrong_event_size_is_tfp_layer_misuse_not_shape_broadcast():
+    report = tfpcheck.check(_variational_with(_kernel_only_prior), max_examples=1,
+                            steps=50).targets[0]
+    root = report.violations[0]
+    assert (root.invariant, root.cause) == ("builds", "tfp_layer_misuse"), root.explain()
+    assert "kernel_size + bias_size" in root.fix

@@ -27,6 +27,20 @@ _SIGNATURE_FIX = (
 )
 
 
+_NO_EXACT_KL_FIX = (
+    "no closed-form KL is registered between this posterior and this prior (a mixture or a "
+    "custom prior): estimate it by sampling, DenseVariational(..., kl_use_exact=False), or for "
+    "Flipout/Reparameterization layers kernel_divergence_fn=lambda q, p, w: "
+    "tf.reduce_sum(q.log_prob(w) - p.log_prob(w)) / n_train (TFP passes the sampled weights as w)."
+)
+_EVENT_SIZE_FIX = (
+    "the prior and the posterior describe different numbers of weights: make_prior_fn and "
+    "make_posterior_fn are both called with (kernel_size, bias_size, dtype) and must both return "
+    "a distribution with event shape [kernel_size + bias_size] (e.g. tfd.Independent(tfd.Normal("
+    "tf.zeros(kernel_size + bias_size), 1.), reinterpreted_batch_ndims=1))."
+)
+
+
 def classify_exception(exc: BaseException, stage: str, step: int | None = None) -> BuildFailure:
     """A :class:`BuildFailure` with the cause and fix for ``exc`` raised at ``stage``."""
     root = _root_cause(exc)
@@ -78,9 +92,15 @@ def _match(kind: str, message: str, files: str) -> tuple[str, str]:
         return "keras_version", _KERAS3_FIX
     if _looks_like_signature_misuse(message, files):
         return "tfp_layer_misuse", _SIGNATURE_FIX
+    if "No KL(" in message:
+        return "tfp_layer_misuse", _NO_EXACT_KL_FIX
+    if "Event shapes do not match" in message or "with different event shapes" in message or (
+        _shape_mismatch(message) and "layers/dense_variational" in files
+    ):  # an exact KL, or the sampled one DenseVariational computes, between unequal sizes
+        return "tfp_layer_misuse", _EVENT_SIZE_FIX
     if "log_prob" in message and kind == "AttributeError":
         return "tfp_layer_misuse", "the loss calls .log_prob: the model must output a distribution."
-    if any(s in message for s in ("Incompatible shapes", "Dimensions must be equal", "broadcast")):
+    if _shape_mismatch(message):
         return "shape_broadcast", (
             "make the distribution's batch shape match the targets: keep loc as (N, 1) for "
             "(N, 1) targets (t[..., :1], not t[:, 0]) or wrap it in tfd.Independent."
@@ -91,6 +111,10 @@ def _match(kind: str, message: str, files: str) -> tuple[str, str]:
             "scale = 1e-3 + tf.math.softplus(t)."
         )
     return "unclassified", f"fix the {kind} raised by the model code; the message above says where."
+
+
+def _shape_mismatch(message: str) -> bool:
+    return any(s in message for s in ("Incompatible shapes", "Dimensions must be equal", "broadcast"))
 
 
 def _looks_like_signature_misuse(message: str, files: str) -> bool:
