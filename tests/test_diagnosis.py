@@ -239,3 +239,29 @@ def test_a_prior_of_the_wrong_event_size_is_tfp_layer_misuse_not_shape_broadcast
     root = report.violations[0]
     assert (root.invariant, root.cause) == ("builds", "tfp_layer_misuse"), root.explain()
     assert "kernel_size + bias_size" in root.fix
+
+
+def test_a_raw_scale_at_a_high_learning_rate_is_still_parameterization():
+    """The configured rate is no evidence: a scale taken raw from an output that goes negative
+    mid-training at lr 0.1 is the parameterisation's doing (was named optimizer_settings)."""
+    from tfpcheck._checks import positive_scales as check
+    from tfpcheck._diagnose import positive_scales as rule
+    from tfpcheck._trace import ParamViolation
+
+    bad = ParamViolation("output.scale", "output", "Normal", "Softplus", 40, 3, 32, -0.2, 1.5)
+    t = _stats_free_trace(config=Config(learning_rate=0.1), param_violations=[bad])
+    cause, fix, _ = rule(check(t), t)
+    assert cause == "parameterization" and "softplus" in fix
+
+
+def test_a_collapse_without_a_narrow_prior_is_not_blamed_on_the_prior():
+    from tfpcheck._checks import posterior_not_collapsed as check
+    from tfpcheck._diagnose import collapsed as rule
+    from tfpcheck._trace import LayerSummary
+
+    wide = LayerSummary("dense_variational", "DenseVariational", 30, 0.001, 1.0, 1.0, False)
+    t = _stats_free_trace(layers_end=[wide])
+    assert rule(check(t), t)[0] == "unclassified"
+    narrow = LayerSummary("dense_variational", "DenseVariational", 30, 0.001, 1e-3, 1e-3, False)
+    t = _stats_free_trace(layers_end=[narrow])
+    assert rule(check(t), t)[0] == "prior_mismatch"
