@@ -50,6 +50,9 @@ HYPOTHESES: dict[str, tuple[str, ...]] = {
 }
 #: Causes a rule names from direct evidence of a code defect: no configuration change tests them.
 CODE_CAUSES = ("parameterization", "distribution_choice", "tfp_layer_misuse", "keras_version")
+#: A KL weighted at most this many times 1/n_train is divided already: dividing it again tests
+#: nothing about kl_scaling (it only switches the prior off).
+KL_ALREADY_DIVIDED = 2.0
 #: Features whose means and spreads are this close to 0 and 1 are standardised already.
 STANDARD_TOLERANCE = 0.1
 FIXES = {
@@ -90,7 +93,7 @@ def intervention_for(cause: str, trace: Trace) -> Intervention | None:
     if cause == "data_scale" and not _standardised(trace):
         return Intervention(cause, c, frozenset({"standardise"}),
                             {"data": "features (and real-valued targets) standardised"})
-    if cause == "kl_scaling" and any(k != 0 for k in trace.kl_terms):
+    if cause == "kl_scaling" and _kl_weight_ratio(trace) > KL_ALREADY_DIVIDED:
         return Intervention(cause, c, frozenset({"kl_per_example"}),
                             {"kl_terms": f"divided by n_train={c.n_train}"})
     if cause == "shape_broadcast" and trace.target_shape and trace.target_shape[-1:] == (1,):
@@ -98,6 +101,16 @@ def intervention_for(cause: str, trace: Trace) -> Intervention | None:
         return Intervention(cause, c, frozenset({"targets_as_parameter"}),
                             {"targets": f"{shape} -> {shape[:-1]}"})
     return None
+
+
+def _kl_weight_ratio(trace: Trace) -> float:
+    """The KL's weight in the loss in units of 1/n_train: KL in the loss (last quarter) over the
+    layers' KL, times n_train. 1 for a per-example ELBO; n_train for an undivided KL."""
+    total = sum(layer.kl_per_weight * layer.n_weights for layer in trace.layers_end)
+    if not trace.kl_terms or not total > 0:
+        return float("inf") if any(k != 0 for k in trace.kl_terms) else 0.0  # unread: try it
+    q = max(1, len(trace.kl_terms) // 4)
+    return sum(trace.kl_terms[-q:]) / q / total * trace.config.n_train
 
 
 def _standardised(trace: Trace) -> bool:
@@ -156,9 +169,11 @@ def confirm(finding: Finding, trace: Trace, invariants: tuple[str, ...], run: Ru
 
 
 def outlasts(finding: Finding, trace: Trace, run: Runner) -> str | None:
-    """For a ``learns`` failure at the step cap: the note to report instead when the same
-    configuration, trained up to LONGER_RUN times the cap, does learn; None when it still
-    fails (or the failure is not of that kind) and the finding stands."""
+    """For a ``learns`` failure at the step cap that no intervention explained: the note to
+    report instead when the same configuration, trained up to LONGER_RUN times the cap, does
+    learn; None when it still fails (or the failure is not of that kind) and the finding
+    stands. A confirmed cause keeps its finding: raw data that need 3x the steps (the field
+    guide's Example 1) is a data_scale failure, not a late learner."""
     c = trace.config
     if finding.invariant != "learns" or trace.steps_run < c.steps:
         return None

@@ -206,8 +206,9 @@ class _SearchState:
         return findings
 
     def confirmed(self, findings: list[Finding]) -> list[Finding]:
-        """The final minimal failure's findings: a learns failure at the cap re-run longer first
-        (withdrawn, with a note, when it then learns); each cause tested by intervention."""
+        """The final minimal failure's findings, each cause tested by intervention; a learns
+        failure at the cap that no intervention explains is re-run longer, and withdrawn (with
+        a note) when it then learns."""
         trace = self.failing_trace
         if trace is None:
             return findings
@@ -221,11 +222,12 @@ class _SearchState:
 
         out = []
         for finding in findings:
-            note = outlasts(finding, trace, rerun)
+            finding = confirm(finding, trace, self.invariants, rerun)
+            note = None if finding.confirmed else outlasts(finding, trace, rerun)
             if note is not None:
-                self.notes.add(note)  # a late learner: withdrawn, and said so
+                self.notes.add(note)  # a late learner with no cause: withdrawn, and said so
                 continue
-            out.append(confirm(finding, trace, self.invariants, rerun))
+            out.append(finding)
         return out
 
 
