@@ -2,8 +2,7 @@
 
 Every healthy target (a name without ``_buggy``) is checked over ``--seeds`` seeds with the
 CLI's default budget and must pass; every ``*_buggy`` twin is checked once and must report the
-invariant and cause its docstring's ``Expected: <invariant> / <cause>`` line names, or pass
-where it says ``Expected: none`` (a measured miss the docstring explains, shown as such).
+invariant and cause its docstring's ``Expected: <invariant> / <cause>`` line names.
 
     .venv/bin/python benchmarks/public_models.py --seeds 5
     .venv/bin/python benchmarks/public_models.py --files examples/public_tfp.py --seeds 1
@@ -35,12 +34,9 @@ def targets(path: str) -> list[str]:
     return [f"{path}::{name}" for name, obj in vars(module).items() if get_target(obj) is not None]
 
 
-def expected(spec: str) -> tuple[str, str | None] | None:
+def expected(spec: str) -> tuple[str, str] | None:
     factory = load_target(spec).factory
-    doc = factory.__doc__ or ""
-    if re.search(r"Expected:\s*none\b", doc):
-        return ("none", None)
-    match = _EXPECTED.search(doc)
+    match = _EXPECTED.search(factory.__doc__ or "")
     return (match.group(1), match.group(2)) if match else None
 
 
@@ -65,16 +61,13 @@ def main(argv: list[str] | None = None) -> int:
                 found += [f"{v.invariant} ({v.cause})" for v in t.violations]
                 if t.error:
                     found.append(f"error: {t.error[:80]}")
-            miss = want == ("none", None)  # a measured miss its docstring explains
-            ok = ((not buggy or miss) and set(statuses) == {"passed"}) or (
-                buggy and not miss and want is not None and f"{want[0]} ({want[1]})" in found)
+            ok = (not buggy and set(statuses) == {"passed"}) or (
+                buggy and want is not None and f"{want[0]} ({want[1]})" in found)
             wrong += not ok
-            label = "known miss" if miss and ok else "ok" if ok else "WRONG"
-            result = f"{label} {statuses.count('passed')}/{len(statuses)} passed"
+            result = ("ok" if ok else "WRONG") + f" {statuses.count('passed')}/{len(statuses)} passed"
             print(f"| {spec.split('::')[1]} | {len(statuses)} | {result} | "
                   f"{', '.join(dict.fromkeys(found)) or '-'} | "
-                  f"{' / '.join(w for w in want if w) if want else 'pass'} | "
-                  f"{time.perf_counter() - start:.0f} |",
+                  f"{' / '.join(want) if want else 'pass'} | {time.perf_counter() - start:.0f} |",
                   flush=True)
     return 1 if wrong else 0
 
