@@ -46,7 +46,7 @@ def check(spec: Any) -> list[Any]:
     """The spec's findings as ``tfpcheck check`` reports them: each cause tested by
     intervention; a learns failure at the cap that none explains re-run longer (withdrawn if it
     then learns)."""
-    from tfpcheck._confirm import confirm, outlasts
+    from tfpcheck._confirm import settle
     from tfpcheck._engine import run_config
     from tfpcheck._invariants import INVARIANTS
     from tfpcheck._search import findings_for
@@ -54,8 +54,7 @@ def check(spec: Any) -> list[Any]:
     target, config = ts.spec_target(spec)
     trace = run_config(target, config)
     rerun = lambda c, adjust: run_config(target, c, adjust=adjust)  # noqa: E731
-    confirmed = [confirm(f, trace, INVARIANTS, rerun) for f in findings_for(target, trace)]
-    return [f for f in confirmed if f.confirmed or outlasts(f, trace, rerun) is None]
+    return settle(findings_for(target, trace), trace, INVARIANTS, rerun)[0]
 
 
 def named(spec: Any, findings: list[Any]) -> Any:

@@ -20,14 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tfpcheck._checks import kl_weight
 from tfpcheck._config import Config
-from tfpcheck._diagnose import has_evidence
+from tfpcheck._diagnose import FIXES, has_evidence
 from tfpcheck._invariants import evaluate
 from tfpcheck._report import Finding
 from tfpcheck._trace import Trace
 
 __all__ = ["Intervention", "LONGER_RUN", "MAX_INTERVENTIONS", "confirm", "intervention_for",
-           "outlasts"]
+           "outlasts", "settle"]
 
 #: A ``learns`` failure that ran to the step cap is re-run once with this many times the cap
 #: before it is reported: healthy Bayesian networks can sit on the uninformed solution (a
@@ -55,25 +56,11 @@ CODE_CAUSES = ("parameterization", "distribution_choice", "tfp_layer_misuse", "k
 KL_ALREADY_DIVIDED = 2.0
 #: Features whose means and spreads are this close to 0 and 1 are standardised already.
 STANDARD_TOLERANCE = 0.1
-FIXES = {
-    "optimizer_settings": "lower the learning rate (the change verified), or clip gradients "
-                          "(clipnorm=1.0)",
-    "data_scale": "standardise features and targets (or a tf_keras.layers.Normalization layer "
-                  "adapted to x_train, the output bias at y_train's mean)",
-    "kl_scaling": "divide the KL term by the number of training examples (kl_weight=1/n_train, "
-                  "or kernel_divergence_fn=lambda q, p, _: tfd.kl_divergence(q, p) / n_train)",
-    "numerical_instability": "compute in log space (logits=, log_rate=, softplus instead of exp) "
-                             "or train in float64 (tf_keras.backend.set_floatx('float64'))",
-    "shape_broadcast": "give the distribution the targets' shape (slice t[..., :1], not t[:, 0]) "
-                       "or reshape y to the parameter's shape",
-}
-
 
 @dataclass(frozen=True)
 class Intervention:
     """One factor changed: the configuration (and engine adjustment) re-run, in the report's words."""
 
-    cause: str
     config: Config
     adjust: frozenset[str]
     changed: dict[str, Any]
@@ -85,32 +72,31 @@ def intervention_for(cause: str, trace: Trace) -> Intervention | None:
     c = trace.config
     if cause == "optimizer_settings":
         lr = c.learning_rate / 10
-        return Intervention(cause, dataclasses.replace(c, learning_rate=lr), frozenset(),
+        return Intervention(dataclasses.replace(c, learning_rate=lr), frozenset(),
                             {"learning_rate": f"{c.learning_rate:g} -> {lr:g}"})
     if cause == "numerical_instability" and c.dtype != "float64":
-        return Intervention(cause, dataclasses.replace(c, dtype="float64"), frozenset(),
+        return Intervention(dataclasses.replace(c, dtype="float64"), frozenset(),
                             {"dtype": f"{c.dtype} -> float64"})
     if cause == "data_scale" and not _standardised(trace):
-        return Intervention(cause, c, frozenset({"standardise"}),
+        return Intervention(c, frozenset({"standardise"}),
                             {"data": "features (and real-valued targets) standardised"})
-    if cause == "kl_scaling" and _kl_weight_ratio(trace) > KL_ALREADY_DIVIDED:
-        return Intervention(cause, c, frozenset({"kl_per_example"}),
+    if cause == "kl_scaling" and _kl_undivided(trace):
+        return Intervention(c, frozenset({"kl_per_example"}),
                             {"kl_terms": f"divided by n_train={c.n_train}"})
     if cause == "shape_broadcast" and trace.target_shape and trace.target_shape[-1:] == (1,):
         shape = trace.target_shape
-        return Intervention(cause, c, frozenset({"targets_as_parameter"}),
+        return Intervention(c, frozenset({"targets_as_parameter"}),
                             {"targets": f"{shape} -> {shape[:-1]}"})
     return None
 
 
-def _kl_weight_ratio(trace: Trace) -> float:
-    """The KL's weight in the loss in units of 1/n_train: KL in the loss (last quarter) over the
-    layers' KL, times n_train. 1 for a per-example ELBO; n_train for an undivided KL."""
-    total = sum(layer.kl_per_weight * layer.n_weights for layer in trace.layers_end)
-    if not trace.kl_terms or not total > 0:
-        return float("inf") if any(k != 0 for k in trace.kl_terms) else 0.0  # unread: try it
-    q = max(1, len(trace.kl_terms) // 4)
-    return sum(trace.kl_terms[-q:]) / q / total * trace.config.n_train
+def _kl_undivided(trace: Trace) -> bool:
+    """The KL weighs more than KL_ALREADY_DIVIDED / n_train in the loss, or its weight could not
+    be read while KL terms are there (then the intervention is the test)."""
+    weight = kl_weight(trace)
+    if weight is None:
+        return any(k != 0 for k in trace.kl_terms)
+    return weight * trace.config.n_train > KL_ALREADY_DIVIDED
 
 
 def _standardised(trace: Trace) -> bool:
@@ -166,6 +152,23 @@ def confirm(finding: Finding, trace: Trace, invariants: tuple[str, ...], run: Ru
                     else {"changed": {}, "result": "no intervention made it pass", "tried": tried}
                     if tried else None)
     return dataclasses.replace(finding, confirmed=False, intervention=intervention)
+
+
+def settle(
+    findings: list[Finding], trace: Trace, invariants: tuple[str, ...], run: Runner,
+) -> tuple[list[Finding], list[str]]:
+    """The final failure's findings as reported, and the notes for those withdrawn: each cause
+    tested by intervention (``confirm``); a learns failure at the cap that none explains re-run
+    longer (``outlasts``) and withdrawn when it then learns."""
+    kept, notes = [], []
+    for finding in findings:
+        finding = confirm(finding, trace, invariants, run)
+        note = None if finding.confirmed else outlasts(finding, trace, run)
+        if note is None:
+            kept.append(finding)
+        else:
+            notes.append(note)
+    return kept, notes
 
 
 def outlasts(finding: Finding, trace: Trace, run: Runner) -> str | None:

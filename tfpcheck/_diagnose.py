@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tfpcheck import _checks as checks
 from tfpcheck._checks import UNREACHED_SHARE, Verdict, unreached_share
 from tfpcheck._trace import LayerSummary, Trace
 
@@ -124,21 +125,29 @@ def _kl_share(trace: Trace) -> float:
     return kl / loss if math.isfinite(loss) and loss > 0 else 0.0
 
 
-_FIX_DATA = (
-    "standardise features and targets (or adapt a tf_keras.layers.Normalization layer to "
-    "x_train and initialise the output bias at y_train's mean)"
-)
 _FAMILIES_BY_SUPPORT = (
     "(Normal/StudentT for real values, Poisson/NegativeBinomial for counts, Gamma/LogNormal "
     "for positive amounts, Bernoulli for 0/1 outcomes)"
 )
-_FIX_MC = (
-    "Start the posterior narrow (untransformed scale near -3: softplus -> 0.05), draw weights "
-    "per example (DenseFlipout, DenseLocalReparameterization), or average several Monte Carlo "
-    "samples of the loss"
-)
-_FIX_LR = "lower the learning rate (1e-3 to 1e-2 with Adam), or clip gradients (clipnorm=1.0)"
-_FIX_MID_TRAINING = f"the parameter went invalid mid-training: {_FIX_LR}"
+#: The fix for each cause a configuration change can test, as the rules and ``_confirm`` say it.
+FIXES = {
+    "data_scale": "standardise features and targets (or adapt a tf_keras.layers.Normalization "
+                  "layer to x_train and initialise the output bias at y_train's mean)",
+    "optimizer_settings": "lower the learning rate (1e-3 to 1e-2 with Adam), or clip gradients "
+                          "(clipnorm=1.0)",
+    "kl_scaling": "divide the KL term by the number of training examples (kl_weight=1/n_train, "
+                  "or kernel_divergence_fn=lambda q, p, _: tfd.kl_divergence(q, p) / n_train)",
+    "numerical_instability": "compute the likelihood in log space (softplus instead of exp, "
+                             "logits= instead of probs=), or train in float64 "
+                             "(tf_keras.backend.set_floatx('float64'))",
+    "shape_broadcast": "keep the distribution's batch shape equal to the targets': slice with "
+                       "t[..., :1] instead of t[:, 0], or reshape y to (N,); tfd.Independent(..., "
+                       "1) for vector targets",
+    "mc_sampling": "start the posterior narrow (untransformed scale near -3: softplus -> 0.05), "
+                   "draw weights per example (DenseFlipout, DenseLocalReparameterization), or "
+                   "average several Monte Carlo samples of the loss",
+}
+_FIX_MID_TRAINING = f"the parameter went invalid mid-training: {FIXES['optimizer_settings']}"
 
 
 def has_evidence(cause: str, t: Trace) -> bool:
@@ -154,8 +163,7 @@ def has_evidence(cause: str, t: Trace) -> bool:
         return any(_over_or_underflowed(p.min_value, p.max_value) for p in t.param_violations) or (
             not all(math.isfinite(v) for v in t.losses))
     if cause == "shape_broadcast":
-        return t.loss_shape is not None and t.batch_size is not None and (
-            len(t.loss_shape) > 1 and t.loss_shape[1] == t.batch_size)
+        return not checks.loss_shape(t).holds
     return False
 
 
@@ -213,10 +221,7 @@ def positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 
 
 def loss_shape(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
-    return "shape_broadcast", (
-        "keep the distribution's batch shape equal to the targets': slice with t[..., :1] "
-        "instead of t[:, 0], or reshape y to (N,); tfd.Independent(..., 1) for vector targets"
-    ), {}
+    return "shape_broadcast", FIXES["shape_broadcast"], {}
 
 
 def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
@@ -233,6 +238,11 @@ def in_domain(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         f"{family} predicts values that {t.domain} never take: choose a family with the data's "
         f"support {_FAMILIES_BY_SUPPORT}"
     ), {}
+
+
+def _raw_data(t: Trace) -> tuple[str, str, dict[str, Any]]:
+    return "data_scale", f"the data are far from unit scale: {FIXES['data_scale']}", {
+        "data": t.data_stats}
 
 
 def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
@@ -253,29 +263,29 @@ def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if t.support_nonfinite or t.support_error:
         return "distribution_choice", "the targets lie outside the distribution's support", {}
     if data_is_raw(t):
-        return "data_scale", f"the data are far from unit scale: {_FIX_DATA}", {"data": t.data_stats}
+        return _raw_data(t)
     if _grad_blew_up(t, step + 1):
-        return "optimizer_settings", _FIX_LR, {"grad_norms": _grad_range(t, step + 1)}
+        return "optimizer_settings", FIXES["optimizer_settings"], {
+            "grad_norms": _grad_range(t, step + 1)}
     in_log_space = [p for p in t.output_parameters if p.rsplit(".", 1)[-1] in ("probs", "rate")]
     if in_log_space:
         return "numerical_instability", (
             f"the head is parameterised by {in_log_space[0]}, whose log underflows to -inf: "
             f"{parameter_fix(in_log_space[0])}"
         ), {"output_parameters": t.output_parameters}
-    return "numerical_instability", (
-        "compute the likelihood in log space (softplus instead of exp, logits= instead of "
-        "probs=), or train in float64"
-    ), {"output_parameters": t.output_parameters}
+    return "numerical_instability", FIXES["numerical_instability"], {
+        "output_parameters": t.output_parameters}
 
 
 def no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if data_is_raw(t):
-        return "data_scale", f"the data are far from unit scale: {_FIX_DATA}", {"data": t.data_stats}
+        return _raw_data(t)
     if _grad_blew_up(t):
-        return "optimizer_settings", _FIX_LR, {"grad_norms": _grad_range(t)}
+        return "optimizer_settings", FIXES["optimizer_settings"], {"grad_norms": _grad_range(t)}
     if t.layers_end and _loss_noise(t) > 1.0:
         return "mc_sampling", (
-            f"single-sample gradients of the variational layers are too noisy. {_FIX_MC}"
+            "single-sample gradients of the variational layers are too noisy: "
+            f"{FIXES['mc_sampling']}"
         ), {"loss_noise": _loss_noise(t)}
     return UNCLASSIFIED
 
@@ -283,7 +293,8 @@ def no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if data_is_raw(t) or data_is_off_centre(t):
         return "data_scale", (
-            f"the model starts far from data that is far from zero or unit scale: {_FIX_DATA}"
+            "the model starts far from data that is far from zero or unit scale: "
+            f"{FIXES['data_scale']}"
         ), {"data": t.data_stats}
     narrow = _narrow_prior(t)
     if narrow is not None:
@@ -297,15 +308,13 @@ def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         return unreached
     share = _kl_share(t)
     if share > 0.5:
-        return "kl_scaling", (
-            "the KL term dominates the loss: divide it by the number of training examples "
-            "(kl_weight=1/n_train, or kernel_divergence_fn=lambda q, p, _: kl(q, p) / n)"
-        ), {"kl_share_of_loss": share}
+        return "kl_scaling", f"the KL term dominates the loss: {FIXES['kl_scaling']}", {
+            "kl_share_of_loss": share}
     noise = t.prediction_noise
     if t.layers_end and noise is not None and noise > PREDICTION_NOISE:
         return "mc_sampling", (
             f"the predictions move by {noise:.2g} target standard deviations between weight "
-            f"draws: one noisy sample per step drowns the signal. {_FIX_MC}"
+            f"draws: one noisy sample per step drowns the signal. {FIXES['mc_sampling']}"
         ), {"prediction_noise": noise}
     return UNCLASSIFIED
 
@@ -330,9 +339,8 @@ def _unreached(t: Trace) -> tuple[str, str, dict[str, Any]] | None:
 def collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if v.evidence.get("collapse") == "kl_weight":
         return "kl_scaling", (
-            f"the KL term is weighted {v.evidence['kl_weight']:.3g} in a per-example loss: divide it "
-            f"by the number of training examples (kl_weight=1/n_train, or kernel_divergence_fn="
-            "lambda q, p, _: tfd.kl_divergence(q, p) / n_train)"
+            f"the KL term is weighted {v.evidence['kl_weight']:.3g} in a per-example loss: "
+            f"{FIXES['kl_scaling']}"
         ), {}
     if v.evidence.get("collapse") == "point":
         return "variational_family", (
@@ -340,9 +348,8 @@ def collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             "(softplus -> 0.05), keep a 1e-5 floor, and check the posterior family"
         ), {}
     if _kl_share(t) > 0.5:
-        return "kl_scaling", (
-            "the KL term swamps the likelihood: weight it by 1/n_train"
-        ), {"kl_share_of_loss": _kl_share(t)}
+        return "kl_scaling", f"the KL term swamps the likelihood: {FIXES['kl_scaling']}", {
+            "kl_share_of_loss": _kl_share(t)}
     narrow = _narrow_prior(t)
     if narrow is not None:
         return "prior_mismatch", (

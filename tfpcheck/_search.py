@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.database import ExampleDatabase
 
 from tfpcheck._config import Config
-from tfpcheck._confirm import confirm, outlasts
+from tfpcheck._confirm import settle
 from tfpcheck._database import TargetDatabase
 from tfpcheck._intent import resolve_task, user_setup
 from tfpcheck._invariants import INVARIANTS, diagnose, evaluate, group
@@ -220,15 +220,9 @@ class _SearchState:
             except ExampleTimeout as exc:
                 raise RuntimeError(str(exc)) from None
 
-        out = []
-        for finding in findings:
-            finding = confirm(finding, trace, self.invariants, rerun)
-            note = None if finding.confirmed else outlasts(finding, trace, rerun)
-            if note is not None:
-                self.notes.add(note)  # a late learner with no cause: withdrawn, and said so
-                continue
-            out.append(finding)
-        return out
+        kept, notes = settle(findings, trace, self.invariants, rerun)
+        self.notes.update(notes)  # late learners with no cause: withdrawn, and said so
+        return kept
 
 
 def _strategy(
