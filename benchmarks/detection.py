@@ -8,6 +8,10 @@ interventions of ``tfpcheck._confirm``, as ``tfpcheck check`` runs them)? A conf
 
     .venv/bin/python benchmarks/detection.py --n 5
     .venv/bin/python benchmarks/detection.py --n 2 --kinds raw_scale healthy
+    .venv/bin/python benchmarks/detection.py --n 5 --keras 2 3   # a column per Keras
+
+``--keras 3`` draws Keras 3 specs (``model_specs(keras=3)``: the distribution in the loss, a
+hand-written variational layer); defects that need tfp.layers (``ts.KERAS2_ONLY``) are n/a there.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ from hypothesis import strategies as st
 from tfpcheck import TASKS
 
 
-def draw_specs(kind: str, n: int, seed: int) -> list[Any]:
+def draw_specs(kind: str, n: int, seed: int, keras: int = 2) -> list[Any]:
     """``n`` distinct specs of ``kind`` (``healthy`` or a defect), drawn deterministically."""
-    strategy = (ts.model_specs(task=st.sampled_from(TASKS)) if kind == "healthy"
-                else ts.model_specs(defects=[kind]))
+    strategy = (ts.model_specs(task=st.sampled_from(TASKS), keras=keras) if kind == "healthy"
+                else ts.model_specs(defects=[kind], keras=keras))
     out: list[Any] = []
 
     @settings(max_examples=n, database=None, derandomize=True, phases=[Phase.generate],
@@ -69,30 +73,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=5, help="specs per kind (default 5)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kinds", nargs="*", default=["healthy", *ts.DEFECTS])
+    parser.add_argument("--keras", nargs="*", type=int, default=[2], choices=ts.KERAS_VERSIONS,
+                        help="which Keras the specs are built with (default 2: tf_keras)")
     args = parser.parse_args(argv)
     rows, alarms, outcomes = [], [], []
-    for kind in args.kinds:
+    rows_alarms: dict[int, int] = {}
+    for keras, kind in ((k, kind) for kind in args.kinds for k in args.keras):
+        if keras == 3 and kind in ts.KERAS2_ONLY:
+            continue
         start = time.perf_counter()
-        specs = draw_specs(kind, args.n, args.seed)
+        specs = draw_specs(kind, args.n, args.seed, keras)
         detected = right = 0
         for spec in specs:
             findings = check(spec)
             if kind == "healthy":
                 if findings:
                     alarms.append((spec, findings))
+                    rows_alarms[keras] = rows_alarms.get(keras, 0) + 1
                 continue
             f = named(spec, findings)
             hit = f is not None and f.invariant in spec.expected_invariants
             ok = hit and f.cause in spec.expected_causes
             detected, right = detected + hit, right + ok
-            outcomes.append((kind, spec.expected_causes[0], f.cause if f else "missed",
-                             bool(f and f.confirmed), ok))
+            outcomes.append((kind if keras == 2 else f"{kind} (keras 3)", spec.expected_causes[0],
+                             f.cause if f else "missed", bool(f and f.confirmed), ok))
             if not ok:
                 got = sorted({(g.invariant, g.cause, g.confirmed) for g in findings})
                 print(f"  missed {kind}: {spec!r}\n    got {got}", file=sys.stderr)
-        rows.append((kind, len(specs), detected, right, time.perf_counter() - start))
-        print(f"  {kind}: done in {rows[-1][-1]:.0f}s", file=sys.stderr)
-    _table(rows, alarms)
+        rows.append((kind, keras, len(specs), detected, right, time.perf_counter() - start))
+        print(f"  {kind} (keras {keras}): done in {rows[-1][-1]:.0f}s", file=sys.stderr)
+    _table(rows, alarms, rows_alarms, args.keras)
     if outcomes:
         _confusion(outcomes)
     return 1 if alarms else 0
@@ -128,17 +138,22 @@ def _pct(a: int, b: int) -> str:
     return f"{100 * a / b:.0f}%" if b else "-"
 
 
-def _table(rows: list[tuple[str, int, int, int, float]], alarms: list[Any]) -> None:
-    print(f"| {'defect':<22} | {'n':>2} | detected (expected invariant) | expected cause named "
-          f"| false alarms | seconds |")
-    print(f"|{'-' * 24}|----|-------------------------------|----------------------|"
-          "--------------|---------|")
-    for kind, n, detected, named_right, secs in rows:
-        if kind == "healthy":
-            print(f"| {kind:<22} | {n:>2} | {'-':>29} | {'-':>20} | {len(alarms):>12} | {secs:>7.0f} |")
-        else:
-            print(f"| {kind:<22} | {n:>2} | {f'{detected}/{n}':>29} | {f'{named_right}/{n}':>20} "
-                  f"| {'-':>12} | {secs:>7.0f} |")
+def _table(rows: list[tuple[str, int, int, int, int, float]], alarms: list[Any],
+           alarms_by_keras: dict[int, int], versions: list[int]) -> None:
+    """One row per defect, a column per Keras: ``detected/n (expected cause named)``; for
+    ``healthy``, the false alarms."""
+    cells: dict[tuple[str, int], str] = {}
+    seconds: dict[str, float] = {}
+    for kind, keras, n, detected, named_right, secs in rows:
+        cells[kind, keras] = (f"{alarms_by_keras.get(keras, 0)} false alarms / {n}" if kind == "healthy"
+                              else f"{detected}/{n} ({named_right}/{n} cause)")
+        seconds[kind] = seconds.get(kind, 0.0) + secs
+    heads = [f"keras {k}: detected (cause named)" for k in versions]
+    print("| defect | " + " | ".join(heads) + " | seconds |")
+    print("|---|" + "---|" * len(versions) + "---|")
+    for kind in dict.fromkeys(r[0] for r in rows):
+        row = [cells.get((kind, k), "n/a") for k in versions]
+        print(f"| {kind} | " + " | ".join(row) + f" | {seconds[kind]:.0f} |")
     for spec, findings in alarms:
         print(f"\nFALSE ALARM on healthy {spec!r}")
         for f in findings:

@@ -20,17 +20,21 @@ from ._internal.architectures import (
     posteriors,
 )
 from ._internal.build import build_model
+from ._internal.build_keras3 import build_keras3_model
 from ._internal.configs import REGIME_BOUNDS, configs
 from ._internal.data import DataSpec, data_specs, from_data, make_arrays
-from ._internal.defects import DEFECTS, NOT_DETECTED, Defect
+from ._internal.defects import DEFECTS, KERAS2_ONLY, NOT_DETECTED, NOT_DETECTED_KERAS3, Defect
 from ._internal.modelspec import ModelSpec
 from ._internal.optimizers import OptimizerSpec, optimizers
 from ._internal.priors import PriorSpec, priors
-from ._internal.specs import model_specs, spec_arrays, spec_target
+from ._internal.specs import KERAS_VERSIONS, model_specs, spec_arrays, spec_target
 
 __all__ = [
     "DEFECTS",
+    "KERAS2_ONLY",
+    "KERAS_VERSIONS",
     "NOT_DETECTED",
+    "NOT_DETECTED_KERAS3",
     "DataSpec",
     "Defect",
     "HeadSpec",
@@ -41,6 +45,7 @@ __all__ = [
     "PriorSpec",
     "REGIME_BOUNDS",
     "architectures",
+    "build_keras3_model",
     "build_model",
     "configs",
     "data_specs",

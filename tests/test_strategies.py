@@ -32,14 +32,34 @@ def test_healthy_specs_hold_every_invariant(spec):
     assert not found, "\n".join(f.explain() for f in found)
 
 
-def _simplest(kind):
-    return find(ts.model_specs(defects=[kind]), lambda s: True, settings=settings(**_QUIET))
+@settings(max_examples=8, derandomize=True, **_QUIET)
+@given(ts.model_specs(task=st.sampled_from(TASKS), keras=3))
+def test_healthy_keras3_specs_hold_every_invariant(spec):
+    import keras
+
+    assert isinstance(ts.build_keras3_model(spec), keras.Model)
+    found = findings(spec)
+    assert not found, "\n".join(f.explain() for f in found)
+
+
+def _simplest(kind, keras=2):
+    return find(ts.model_specs(defects=[kind], keras=keras), lambda s: True, settings=settings(**_QUIET))
 
 
 @pytest.mark.parametrize("kind", sorted(set(ts.DEFECTS) - set(ts.NOT_DETECTED)))
 def test_injected_defect_is_detected_with_its_cause(kind):
     spec = _simplest(kind)
     assert spec.defect == kind and spec.expected_invariants
+    found = [f for f in findings(spec) if f.invariant in spec.expected_invariants]
+    assert found, f"{kind}: none of {spec.expected_invariants} fired on {spec!r}"
+    assert any(f.cause in spec.expected_causes for f in found), [(f.invariant, f.cause) for f in found]
+
+
+@pytest.mark.parametrize("kind", sorted(set(ts.DEFECTS) - set(ts.NOT_DETECTED) - set(ts.KERAS2_ONLY)
+                                         - set(ts.NOT_DETECTED_KERAS3)))
+def test_injected_defect_is_detected_with_its_cause_in_keras3_specs(kind):
+    spec = _simplest(kind, keras=3)
+    assert spec.keras == 3 and spec.defect == kind
     found = [f for f in findings(spec) if f.invariant in spec.expected_invariants]
     assert found, f"{kind}: none of {spec.expected_invariants} fired on {spec!r}"
     assert any(f.cause in spec.expected_causes for f in found), [(f.invariant, f.cause) for f in found]
@@ -104,6 +124,8 @@ def test_importing_strategies_does_not_import_tensorflow():
         (lambda: ts.posteriors(kl_weight=0.0), "kl_weight=0.0"),
         (lambda: ts.model_specs(defects=["typo"]), "defects=['typo']"),
         (lambda: ts.model_specs(dtypes="float16"), "dtypes='float16'"),
+        (lambda: ts.model_specs(keras=4), "keras=[4]"),
+        (lambda: ts.model_specs(keras=3, defects=["wrong_signature"]), "defects=['wrong_signature']"),
         (lambda: ts.optimizers(learning_rates={"adam": (1.0, 0.1)}), "learning_rates['adam'][0]=1.0"),
         (lambda: ts.optimizers(learning_rates={"adamw": (0.1, 1.0)}), "learning_rates=['adamw']"),
         (lambda: ts.configs(regime="wild"), "regime=['wild']"),

@@ -142,17 +142,24 @@ def loss_shape(t: Trace) -> Verdict:
     """
     if t.loss_shape is None or t.batch_size is None or t.loss_shape == (-1,):
         return _ok("loss_shape")
+    if t.loss_shape == ():
+        return _not_applicable("loss_shape", "the loss reduces the batch to one number itself and "
+                               "builds no tfd distribution whose log_prob shows the per-example shape")
     per_row = int(np.prod(t.target_shape[1:])) if t.target_shape and len(t.target_shape) > 1 else 1
     shape, n = t.loss_shape, t.batch_size
     size = int(np.prod(shape)) if shape else 1
     if shape and shape[0] == n and size <= n * per_row:
         return _ok("loss_shape")
     expected = f"({n},)" if per_row == 1 else f"({n}, ...) with at most {n * per_row} elements"
+    keras_3 = t.keras == "keras 3" and t.target_shape is not None and len(t.target_shape) == 1
     return Verdict(
         "loss_shape", False,
         f"the per-example loss has shape {shape} for a batch of {n} targets shaped "
-        f"{(n, *t.target_shape[1:]) if t.target_shape else '?'}; expected {expected}",
-        0, {"loss_shape": list(shape), "batch_size": n, "target_shape": list(t.target_shape or ())},
+        f"{(n, *t.target_shape[1:]) if t.target_shape else '?'}; expected {expected}"
+        + ("; Keras 3 averages it without error and, unlike tf_keras, does not expand (N,) "
+           "targets to (N, 1) first" if keras_3 else ""),
+        0, {"loss_shape": list(shape), "batch_size": n, "target_shape": list(t.target_shape or ()),
+            "keras": t.keras},
     )
 
 
@@ -315,9 +322,12 @@ def _kl_weight(t: Trace) -> Verdict:
         "posterior_not_collapsed", False,
         f"the KL term enters the loss with weight {weight:.3g}, {weight * n:.3g} times the 1/n_train "
         f"= {1 / n:.3g} of the per-example ELBO: the prior outweighs the data and pushes the "
-        "posterior onto it", t.steps_run,
+        "posterior onto it" + (f" (an add_loss term of rank {t.loss_terms_rank}: Keras 3 sums its "
+                               "elements silently, where tf_keras raised)" if t.loss_terms_rank else ""),
+        t.steps_run,
         {"collapse": "kl_weight", "kl_weight": weight, "expected_kl_weight": 1 / n,
-         "kl_in_loss": in_loss, "kl_of_layers": of_layers},
+         "kl_in_loss": in_loss, "kl_of_layers": of_layers,
+         **({"add_loss_rank": t.loss_terms_rank} if t.loss_terms_rank else {})},
     )
 
 

@@ -220,7 +220,15 @@ def positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     ), {}
 
 
+#: Rank-1 targets against a (B, 1) parameter: Keras 3 passes them to the loss as they are.
+_FIX_RANK1_TARGETS = ("give the targets the distribution's batch shape: y.reshape(-1, 1) (tf_keras "
+                      "expanded (N,) targets to (N, 1) before the loss; Keras 3 does not), or build "
+                      "the distribution from t[..., 0] for (N,) targets")
+
+
 def loss_shape(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    if t.target_shape is not None and len(t.target_shape) == 1:
+        return "shape_broadcast", _FIX_RANK1_TARGETS, {}
     return "shape_broadcast", FIXES["shape_broadcast"], {}
 
 

@@ -89,6 +89,8 @@ class Trace:
     layers_start: list[LayerSummary] = field(default_factory=list)
     layers_end: list[LayerSummary] = field(default_factory=list)
     custom_train_step: bool = False
+    keras: str = "tf_keras"  # or "keras 3" (TensorFlow backend)
+    loss_terms_rank: int = 0  # highest rank of an add_loss/KL term (> 0: Keras 3 sums it)
     data_stats: dict[str, float] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
 

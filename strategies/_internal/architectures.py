@@ -143,17 +143,20 @@ def architectures(
 
 def without_dead_inputs(hidden: tuple[LayerSpec, ...], output_kind: str | None = None
                         ) -> tuple[LayerSpec, ...]:
-    """``hidden`` with ELU instead of ReLU in front of a DenseLocalReparameterization layer.
+    """``hidden`` with ELU instead of ReLU anywhere before a DenseLocalReparameterization layer.
 
     That layer's output scale is sqrt(x^2 . sigma^2): when every ReLU unit feeding it is dead
     for an example, the sqrt sits at 0, its gradient is inf and the step's gradients NaN (seen
-    in a drawn spec at step 8). A real pitfall, but not a healthy model.
+    in a drawn spec at step 8). Dense layers in between do not help: their biases start at 0 and
+    tanh(0) = elu(0) = 0, so an all-zero vector passes through them as zeros (seen: ReLU
+    DenseLocalReparameterization(4) -> Dense(8, elu) -> DenseLocalReparameterization output, NaN
+    gradients at step 0). A real pitfall, but not a healthy model.
     """
-    kinds = [h.kind for h in hidden[1:]] + [output_kind] if hidden else []
+    kinds = [h.kind for h in hidden] + [output_kind]
     return tuple(
         dataclasses.replace(h, activation="elu")
-        if h.activation == "relu" and nxt == "DenseLocalReparameterization" else h
-        for h, nxt in zip(hidden, kinds, strict=True)
+        if h.activation == "relu" and "DenseLocalReparameterization" in kinds[i + 1:] else h
+        for i, h in enumerate(hidden)
     )
 
 

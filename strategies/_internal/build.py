@@ -14,7 +14,8 @@ from typing import Any
 from .modelspec import ModelSpec
 from .priors import MIXTURE_NARROW, MIXTURE_WEIGHT, PriorSpec
 
-__all__ = ["build_model"]
+__all__ = ["build_model", "distribution_fn", "head_size", "inv_softplus", "kl_divergence_fn",
+           "weight_prior"]
 
 
 def build_model(spec: ModelSpec) -> Any:
@@ -26,7 +27,7 @@ def build_model(spec: ModelSpec) -> Any:
         import keras  # Keras 3: what `tf.keras` is on TF >= 2.16
 
         layers.insert(0, keras.layers.Dense(8, activation="tanh"))
-    layers.append(_layer(spec, spec.output_layer, _head_size(spec), None))
+    layers.append(_layer(spec, spec.output_layer, head_size(spec), None))
     layers.append(_head(spec))
     model = tf_keras.Sequential(layers)
     if spec.optimizer.clipvalue is not None:
@@ -63,21 +64,21 @@ def _layer(spec: ModelSpec, kind: str, units: int, activation: str | None) -> An
             activation=activation,
         )
     cls = getattr(tfpl, kind)
-    init = tf_keras.initializers.RandomNormal(mean=_inv_softplus(spec.posterior.init_scale),
+    init = tf_keras.initializers.RandomNormal(mean=inv_softplus(spec.posterior.init_scale),
                                               stddev=0.1)
     return cls(
         units, activation=activation,
         kernel_posterior_fn=tfpl.default_mean_field_normal_fn(untransformed_scale_initializer=init),
         kernel_prior_fn=_prior_fn_v1(spec.prior),
-        kernel_divergence_fn=_divergence(spec),
+        kernel_divergence_fn=kl_divergence_fn(spec),
     )
 
 
-def _inv_softplus(y: float) -> float:
+def inv_softplus(y: float) -> float:
     return float(math.log(math.expm1(y)))
 
 
-def _divergence(spec: ModelSpec) -> Callable[[Any, Any, Any], Any]:
+def kl_divergence_fn(spec: ModelSpec) -> Callable[[Any, Any, Any], Any]:
     """KL(q || p) weighted by ``kl_weight / n_train``; Monte Carlo where no closed form exists."""
     import tensorflow as tf
     import tensorflow_probability as tfp
@@ -96,7 +97,7 @@ def _divergence(spec: ModelSpec) -> Callable[[Any, Any, Any], Any]:
     return divergence
 
 
-def _weight_prior(prior: PriorSpec, loc: Any, dtype: Any) -> Any:
+def weight_prior(prior: PriorSpec, loc: Any, dtype: Any) -> Any:
     """The per-weight prior distribution (batch shape = loc's shape)."""
     import tensorflow as tf
     import tensorflow_probability as tfp
@@ -127,7 +128,7 @@ def _prior_fn(prior: PriorSpec) -> Callable[..., Any]:
         return tf_keras.Sequential([
             tfpl.VariableLayer(n, dtype=dtype, trainable=prior.trainable,
                                initializer=tf_keras.initializers.Constant(prior.loc)),
-            tfpl.DistributionLambda(lambda t: tfd.Independent(_weight_prior(prior, t, t.dtype), 1)),
+            tfpl.DistributionLambda(lambda t: tfd.Independent(weight_prior(prior, t, t.dtype), 1)),
         ])
 
     return make
@@ -146,14 +147,14 @@ def _prior_fn_v1(prior: PriorSpec) -> Callable[..., Any]:
                                   initializer=tf_keras.initializers.Constant(prior.loc))
         else:
             loc = tf.fill(shape, tf.cast(prior.loc, dtype))
-        return tfp.distributions.Independent(_weight_prior(prior, loc, dtype), len(shape))
+        return tfp.distributions.Independent(weight_prior(prior, loc, dtype), len(shape))
 
     return make
 
 
 def _posterior_fn(family: str, init_scale: float) -> Callable[..., Any]:
     """DenseVariational's ``make_posterior_fn``: mean-field Normals or one full-rank MVN."""
-    c = _inv_softplus(init_scale)
+    c = inv_softplus(init_scale)
 
     def make(kernel_size: int, bias_size: int = 0, dtype: Any = None) -> Any:
         import tensorflow as tf
@@ -186,7 +187,7 @@ _SIZES = {"normal": 2, "normal_fixed_scale": 1, "laplace": 2, "student_t": 3, "p
           "negative_binomial": 2, "bernoulli": 1, "log_normal": 2}
 
 
-def _head_size(spec: ModelSpec) -> int:
+def head_size(spec: ModelSpec) -> int:
     import tensorflow_probability as tfp
 
     tfpl = tfp.layers
@@ -216,6 +217,21 @@ def _scale(t: Any, defect: str | None) -> Any:
 
 
 def _head(spec: ModelSpec) -> Any:
+    import tensorflow_probability as tfp
+
+    tfpl, h = tfp.layers, spec.head
+    if h.family == "independent_normal":
+        return tfpl.IndependentNormal(1)
+    if h.family == "mixture_normal":
+        return tfpl.MixtureNormal(h.components, [1])
+    if h.family == "multivariate_normal_tril":
+        return tfpl.MultivariateNormalTriL(1)
+    return tfpl.DistributionLambda(distribution_fn(spec))
+
+
+def distribution_fn(spec: ModelSpec) -> Callable[[Any], Any]:
+    """The head's distribution from the raw outputs ``t`` (the tf_keras head wraps it in a
+    DistributionLambda; a Keras 3 model builds it in its loss)."""
     import tensorflow as tf
     import tensorflow_probability as tfp
 
@@ -224,26 +240,25 @@ def _head(spec: ModelSpec) -> Any:
     if h.family in ("normal", "laplace", "log_normal"):
         cls = {"normal": tfd.Normal, "laplace": tfd.Laplace, "log_normal": tfd.LogNormal}[h.family]
         if d == "broadcast_loc":  # the seed's Example 2 slicing: (N,) against (N, 1) targets
-            return tfpl.DistributionLambda(lambda t: cls(t[:, 0], _scale(t[:, 1], None)))
-        return tfpl.DistributionLambda(lambda t: cls(t[..., :1], _scale(t[..., 1:], d)))
+            return lambda t: cls(t[:, 0], _scale(t[:, 1], None))
+        return lambda t: cls(t[..., :1], _scale(t[..., 1:], d))
     if h.family == "normal_fixed_scale":
-        return tfpl.DistributionLambda(lambda t: tfd.Normal(t, h.fixed_scale))
+        return lambda t: tfd.Normal(t, h.fixed_scale)
     if h.family == "student_t":
-        return tfpl.DistributionLambda(lambda t: tfd.StudentT(
-            2.0 + tf.math.softplus(t[..., 2:]), t[..., :1], _scale(t[..., 1:2], d)))
+        return lambda t: tfd.StudentT(2.0 + tf.math.softplus(t[..., 2:]), t[..., :1], _scale(t[..., 1:2], d))
     if h.family == "poisson":
-        return tfpl.DistributionLambda(lambda t: tfd.Poisson(log_rate=t))
+        return lambda t: tfd.Poisson(log_rate=t)
     if h.family == "negative_binomial":
-        return tfpl.DistributionLambda(lambda t: tfd.NegativeBinomial(
-            total_count=1e-3 + tf.math.softplus(t[..., :1]), logits=t[..., 1:]))
+        return lambda t: tfd.NegativeBinomial(total_count=1e-3 + tf.math.softplus(t[..., :1]),
+                                              logits=t[..., 1:])
     if h.family == "bernoulli":
-        return tfpl.DistributionLambda(lambda t: tfd.Bernoulli(logits=t, dtype=t.dtype))
+        return lambda t: tfd.Bernoulli(logits=t, dtype=t.dtype)
     if h.family == "categorical":
-        return tfpl.DistributionLambda(lambda t: tfd.Categorical(logits=t, dtype=t.dtype))
+        return lambda t: tfd.Categorical(logits=t, dtype=t.dtype)
     if h.family == "one_hot_categorical":
-        return tfpl.DistributionLambda(lambda t: tfd.OneHotCategorical(logits=t, dtype=t.dtype))
+        return lambda t: tfd.OneHotCategorical(logits=t, dtype=t.dtype)
     if h.family == "independent_normal":
-        return tfpl.IndependentNormal(1)
+        return lambda t: tfpl.IndependentNormal.new(t, [1])
     if h.family == "mixture_normal":
-        return tfpl.MixtureNormal(h.components, [1])
-    return tfpl.MultivariateNormalTriL(1)
+        return lambda t: tfpl.MixtureNormal.new(t, h.components, [1])
+    return lambda t: tfpl.MultivariateNormalTriL.new(t, 1)

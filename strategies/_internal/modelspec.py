@@ -22,7 +22,8 @@ _PARTS = {"data": DataSpec, "optimizer": OptimizerSpec, "head": HeadSpec, "prior
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Data, optimizer, network, head, prior and posterior of one check, plus the injected
+    """Data, optimizer, network, head, prior and posterior of one check, the Keras it is built
+    with (``keras``: 2 or 3), plus the injected
     ``defect`` (None: healthy) and what tfpcheck should say about it. Frozen, printable (only
     the fields that differ from the defaults), JSON-serialisable (:meth:`to_json`)."""
 
@@ -34,6 +35,7 @@ class ModelSpec:
     prior: PriorSpec = field(default_factory=PriorSpec)
     posterior: PosteriorSpec = field(default_factory=PosteriorSpec)
     dtype: str = "float32"
+    keras: int = 2  # 2: tf_keras with tfp.layers; 3: Keras 3, the distribution in the loss
     defect: str | None = None
     expected_invariants: tuple[str, ...] = ()
     expected_causes: tuple[str, ...] = ()

@@ -11,18 +11,24 @@ from hypothesis import strategies as st
 
 from tfpcheck._config import TASKS, Config
 from tfpcheck._target import Target
+from tfpcheck.errors import InvalidArgument
 
 from . import architectures as arch
 from .architectures import HEADS, LAYER_KINDS, architectures, heads, posteriors, without_dead_inputs
 from .build import build_model
+from .build_keras3 import build_keras3_model
 from .data import DataSpec, data_specs, make_arrays
-from .defects import DEFECTS, inject
+from .defects import DEFECTS, KERAS2_ONLY, inject
 from .modelspec import ModelSpec
 from .optimizers import OptimizerSpec, optimizers
 from .priors import PriorSpec, priors
 from .validation import check_choices, ordered
 
-__all__ = ["model_specs", "spec_arrays", "spec_target"]
+__all__ = ["KERAS_VERSIONS", "model_specs", "spec_arrays", "spec_target"]
+
+#: 2: tf_keras with tfp.layers (the distribution is the model's output); 3: Keras 3 on the
+#: TensorFlow backend (the distribution built in the loss, a hand-written variational layer).
+KERAS_VERSIONS = (2, 3)
 
 DTYPES = ("float32", "float64")
 #: float64 is opt-in (``dtypes=DTYPES``): with a full-rank DenseVariational posterior the built
@@ -44,16 +50,26 @@ def model_specs(
     posterior: st.SearchStrategy[arch.PosteriorSpec] | None = None,
     dtypes: tuple[str, ...] | list[str] = DEFAULT_DTYPES,
     defects: tuple[str, ...] | list[str] = (),
+    keras: int | st.SearchStrategy[int] = 2,
 ) -> ModelSpec:
     """A whole configuration. With no ``defects`` every draw is a healthy model that passes all
     ten invariants; with ``defects`` one of them is injected into an otherwise healthy draw and
-    ``expected_invariants``/``expected_causes`` say what tfpcheck must report."""
+    ``expected_invariants``/``expected_causes`` say what tfpcheck must report. ``keras=3`` builds
+    Keras 3 models (:mod:`build_keras3`); defects that exist only in tfp.layers
+    (``KERAS2_ONLY``) are not drawn for them."""
     outs = ordered(check_choices("model_specs", "output_layers", output_layers, LAYER_KINDS),
                    LAYER_KINDS)
     dts = ordered(check_choices("model_specs", "dtypes", dtypes, DTYPES), DTYPES)
     kinds = check_choices("model_specs", "defects", defects, tuple(DEFECTS)) if defects else ()
     chosen_task = draw(task) if isinstance(task, st.SearchStrategy) else task
     check_choices("model_specs", "task", [chosen_task], TASKS)
+    version = draw(keras) if isinstance(keras, st.SearchStrategy) else keras
+    check_choices("model_specs", "keras", [version], KERAS_VERSIONS)
+    if version == 3 and kinds:
+        kinds = tuple(k for k in kinds if k not in KERAS2_ONLY)
+        if not kinds:
+            raise InvalidArgument(f"model_specs: defects={list(defects)!r} exist only in tfp.layers "
+                                  "(tf_keras); with keras=3 pick others, or keras=2")
     spec = ModelSpec(
         data=draw(data if data is not None else data_specs(task=chosen_task)),
         optimizer=draw(optimizer if optimizer is not None else optimizers()),
@@ -63,6 +79,7 @@ def model_specs(
         prior=draw(prior if prior is not None else priors()),
         posterior=draw(posterior if posterior is not None else posteriors()),
         dtype=draw(st.sampled_from(dts)),
+        keras=version,
     )
     spec = _consistent(spec)
     if kinds:
@@ -95,7 +112,7 @@ def spec_arrays(spec: ModelSpec) -> tuple[Any, Any]:
 def spec_target(spec: ModelSpec) -> tuple[Target, Config]:
     """``(Target, Config)`` for the engine: ``run_config(*spec_target(spec))`` trains ``spec``."""
     def factory() -> Any:
-        return build_model(spec)
+        return build_keras3_model(spec) if spec.keras == 3 else build_model(spec)
 
     factory.__name__ = factory.__qualname__ = "build_model"
     target = Target(

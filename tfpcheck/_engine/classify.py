@@ -14,9 +14,12 @@ from tfpcheck._trace import BuildFailure
 __all__ = ["classify_exception", "keras3_failure", "not_a_distribution"]
 
 _KERAS3_FIX = (
-    "tfp.layers only work with Keras 2: build the model with `import tf_keras` "
-    "(tf_keras.Sequential, tf_keras.layers.Dense, ...) instead of `tf.keras`, or set "
-    "TF_USE_LEGACY_KERAS=1 before TensorFlow is first imported."
+    "tfp.layers only work with Keras 2. Either build the whole model with `import tf_keras` "
+    "(tf_keras.Sequential, tf_keras.layers.Dense, ...) instead of `tf.keras`/`keras` (or set "
+    "TF_USE_LEGACY_KERAS=1 before TensorFlow is first imported), or stay on Keras 3 and move the "
+    "distribution into the loss: end with keras.layers.Dense(2) and compile with "
+    "loss=lambda y, t: -tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])).log_prob(y) "
+    "(KL terms through self.add_loss in your own layer)."
 )
 _SIGNATURE_FIX = (
     "DenseVariational calls make_posterior_fn(kernel_size, bias_size, dtype) and "
@@ -41,8 +44,12 @@ _EVENT_SIZE_FIX = (
 )
 
 
-def classify_exception(exc: BaseException, stage: str, step: int | None = None) -> BuildFailure:
-    """A :class:`BuildFailure` with the cause and fix for ``exc`` raised at ``stage``."""
+def classify_exception(
+    exc: BaseException, stage: str, step: int | None = None, *, keras_3: bool = False,
+) -> BuildFailure:
+    """A :class:`BuildFailure` with the cause and fix for ``exc`` raised at ``stage``. In a Keras 3
+    model every traceback runs through Keras 3's files: only tf_keras or tfp.layers objects in it
+    mean a version mix there."""
     root = _root_cause(exc)
     message = _strip_keras_wrapper(f"{exc}".strip())
     if root is not exc:
@@ -50,7 +57,7 @@ def classify_exception(exc: BaseException, stage: str, step: int | None = None) 
     files = " ".join(
         f.filename for e in (exc, root) for f in traceback.extract_tb(e.__traceback__)
     )
-    cause, fix = _match(type(exc).__name__, message, files)
+    cause, fix = _match(type(exc).__name__, message, files, keras_3)
     return BuildFailure(
         stage=stage,
         error_type=type(exc).__name__,
@@ -61,9 +68,9 @@ def classify_exception(exc: BaseException, stage: str, step: int | None = None) 
     )
 
 
-def keras3_failure(class_name: str) -> BuildFailure:
-    message = f"the factory returned a Keras 3 model ({class_name}); tfp.layers need tf_keras"
-    return BuildFailure("factory", "Keras3Model", message, "keras_version", _KERAS3_FIX)
+def keras3_failure(class_name: str, problem: str | None = None, fix: str = _KERAS3_FIX) -> BuildFailure:
+    message = problem or f"the factory returned a Keras 3 object ({class_name}), not a keras.Model"
+    return BuildFailure("factory", "Keras3Model", message, "keras_version", fix)
 
 
 def not_a_distribution(kind: str) -> BuildFailure:
@@ -82,8 +89,11 @@ def not_a_distribution(kind: str) -> BuildFailure:
     )
 
 
-def _match(kind: str, message: str, files: str) -> tuple[str, str]:
-    if (
+def _match(kind: str, message: str, files: str, keras_3: bool = False) -> tuple[str, str]:
+    if keras_3 and ("tf_keras" in message or "tf_keras/" in files
+                    or "tensorflow_probability/python/layers/" in files):
+        return "keras_version", _KERAS3_FIX  # a tfp.layers / tf_keras object in a Keras 3 model
+    if not keras_3 and (
         "keras.Layer" in message
         or "KerasTensor" in message
         or "keras.src." in message  # a Keras 3 layer handed to a tf_keras model

@@ -16,15 +16,14 @@ from typing import Any
 
 import tensorflow as tf
 import tensorflow_probability as tfp
-import tf_keras
-from tf_keras.src.utils import losses_utils
 
 from tfpcheck._config import Config
 from tfpcheck._engine.constraints import unwrap
+from tfpcheck._engine.flavour import is_keras3_model, unreduced_loss, uses_own_compute_loss
 from tfpcheck._engine.optimizers import make_optimizer
 
 __all__ = ["Recorder", "capture_distributions", "compile_for_check", "config_optimizer", "data_term",
-           "evaluate_loss", "is_keras3_model", "loss_distribution", "loss_name", "nll"]
+           "evaluate_loss", "likelihood", "loss_distribution", "loss_name", "nll"]
 
 tfd = tfp.distributions
 
@@ -46,70 +45,45 @@ def nll(y_true: Any, y_pred: Any) -> Any:
     return -y_pred.log_prob(y_true)
 
 
-def config_optimizer(config: Config, template: Any = None) -> Any:
+def config_optimizer(config: Config, template: Any = None, keras_3: bool = False) -> Any:
     """A fresh optimizer: the template's class and settings, with the config's learning rate."""
     if template is not None:
         settings = dict(template.get_config())
         settings["learning_rate"] = config.learning_rate
         return type(template).from_config(settings)
     return make_optimizer(config.optimizer, config.learning_rate, momentum=config.momentum,
-                          clipnorm=config.clipnorm)
+                          clipnorm=config.clipnorm, keras_3=keras_3)
 
 
 def compile_for_check(model: Any, config: Config, recorder: Recorder) -> None:
     """(Re)compile ``model`` with its own loss and optimizer class (at the configuration's
-    learning rate: the user's own in their first example), wrapped to record."""
-    compiled = getattr(model, "optimizer", None) is not None and getattr(model, "loss", None)
-    user_loss = model.loss if compiled else None
+    learning rate: the user's own in their first example), wrapped to record. A Keras 3 model
+    with its own ``compute_loss`` keeps it (no compiled loss): the distribution it builds is
+    recorded while the step runs."""
+    keras_3 = is_keras3_model(model)
+    compiled = getattr(model, "optimizer", None) is not None and (
+        getattr(model, "loss", None) is not None or uses_own_compute_loss(model))
+    user_loss = getattr(model, "loss", None) if compiled else None
     template = model.optimizer if compiled else None
-    optimizer = config_optimizer(config, template)
+    optimizer = config_optimizer(config, template, keras_3)
     _record_gradients(optimizer, recorder)
-    metrics = _user_metrics(model) if compiled else None
-    model.compile(optimizer=optimizer, loss=_recording_loss(user_loss, recorder), metrics=metrics)
-    model._tfpcheck_data_term = data_term(user_loss)
+    own_loss = uses_own_compute_loss(model) and user_loss is None
+    loss = None if own_loss else _recording_loss(user_loss, recorder, keras_3)
+    metrics = _user_metrics(model) if compiled and not keras_3 else None
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    model._tfpcheck_data_term = None if own_loss else data_term(user_loss, keras_3)
     model._tfpcheck_loss = user_loss
+    model._tfpcheck_own_loss = own_loss
+    model._tfpcheck_keras_3 = keras_3
 
 
-def is_keras3_model(obj: Any) -> bool:
-    """A Keras 3 (``keras``) object rather than a ``tf_keras`` one."""
-    return any(
-        c.__module__ == "keras" or c.__module__.startswith("keras.") for c in type(obj).__mro__
-    )
-
-
-def _unreduced(loss: Any) -> Callable[[Any, Any], Any]:
-    """The user's loss as a per-example function (Keras applies the reduction afterwards)."""
-    if loss is None:
-        return nll
-    if isinstance(loss, str):
-        return tf_keras.losses.get(loss)
-    wrapper = getattr(tf_keras.losses, "LossFunctionWrapper", None)
-    if wrapper is not None and isinstance(loss, wrapper):
-        fn, kwargs = loss.fn, dict(getattr(loss, "_fn_kwargs", {}))
-
-        def wrapped(y: Any, p: Any) -> Any:
-            return fn(y, p, **kwargs)
-
-        return wrapped
-    if isinstance(loss, tf_keras.losses.Loss):
-        return loss.call
-    if callable(loss):
-        return loss
-    raise TypeError(
-        f"loss={loss!r}: tfpcheck checks single-output models with one callable loss; "
-        "compile with loss=lambda y, d: -d.log_prob(y)."
-    )
-
-
-def data_term(user_loss: Any) -> Callable[[Any, Any], Any]:
+def data_term(user_loss: Any, keras_3: bool = False) -> Callable[[Any, Any], Any]:
     """The user's loss per example, as Keras computes it before reducing: the data term of the
     training objective (the KL and regularisation terms of ``model.losses`` are not in it)."""
-    inner = _unreduced(user_loss)
+    inner = nll if user_loss is None else unreduced_loss(user_loss, keras_3)
 
     @tf.autograph.experimental.do_not_convert  # plain Python around the user's loss
     def term(y_true: Any, y_pred: Any) -> Any:
-        if tf.is_tensor(y_pred) and tf.is_tensor(y_true):
-            y_pred, y_true = losses_utils.squeeze_or_expand_dimensions(y_pred, y_true)
         return inner(y_true, y_pred)
 
     return term
@@ -124,26 +98,66 @@ def loss_name(loss: Any) -> str:
     return getattr(named, "__name__", None) or type(loss).__name__
 
 
-def evaluate_loss(user_loss: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+def evaluate_loss(user_loss: Any, y_true: Any, y_pred: Any, keras_3: bool = False) -> tuple[Any, Any]:
     """``(per-example data term, distribution)`` of one evaluation of the loss: the output itself
     when it is a distribution, else the first ``tfd`` distribution whose ``log_prob``/``prob`` the
     loss calls on the raw outputs (None for a plain Keras loss)."""
     found: list[Any] = []
-    with capture_distributions(found):
-        values = data_term(user_loss)(tf.convert_to_tensor(y_true), y_pred)
+    log_probs: list[Any] = []
+    y_true = tf.convert_to_tensor(y_true)
+    with capture_distributions(found, log_probs):
+        values = data_term(user_loss, keras_3)(y_true, y_pred)
     dist = y_pred if hasattr(unwrap(y_pred), "log_prob") else (found[0] if found else None)
+    if tf.is_tensor(values) and values.shape.rank == 0:
+        # The loss reduced the batch itself: its per-example terms are the log-probabilities of
+        # the distribution it scored the targets with, where there is one.
+        picked = likelihood(found, log_probs, int(y_true.shape[0]))
+        if picked is not None:
+            dist, values = picked[0], -picked[1]
     return values, dist
 
 
-def loss_distribution(user_loss: Any, y_true: Any, y_pred: Any) -> Any:
+def model_loss(model: Any, x: Any, y: Any, y_pred: Any) -> tuple[Any, Any]:
+    """:func:`evaluate_loss` for a compiled model; for a Keras 3 model with its own
+    ``compute_loss``, the negative log-probability per example of the distribution that loss
+    builds (the data term without the ``add_loss`` terms)."""
+    if not getattr(model, "_tfpcheck_own_loss", False):
+        return evaluate_loss(model._tfpcheck_loss, y, y_pred, model._tfpcheck_keras_3)
+    found: list[Any] = []
+    values: list[Any] = []
+    y = tf.convert_to_tensor(y)
+    with capture_distributions(found, values):
+        model.compute_loss(x=tf.convert_to_tensor(x), y=y, y_pred=y_pred, training=False)
+    picked = likelihood(found, values, int(y.shape[0]))
+    if picked is None:
+        raise TypeError("the model's compute_loss evaluates no tfd distribution's log_prob on the "
+                        "targets: its data term per example can't be read")
+    dist, log_prob = picked
+    return -log_prob, dist
+
+
+def likelihood(found: list[Any], values: list[Any], batch: int | None) -> tuple[Any, Any] | None:
+    """The (distribution, log_prob values) among those captured that scores the targets: the
+    last whose values lead with the batch dimension (a KL estimated by sampling in a layer
+    evaluates the posterior's and prior's log_prob on weights, earlier in the forward pass)."""
+    pairs = list(zip(found, values, strict=False))  # a call that raised has no value
+    for dist, value in reversed(pairs):
+        shape = value.shape
+        if shape.rank and shape[0] is not None and (batch is None or shape[0] == batch):
+            return dist, value
+    return pairs[-1] if pairs else None
+
+
+def loss_distribution(user_loss: Any, y_true: Any, y_pred: Any, keras_3: bool = False) -> Any:
     """The distribution the loss evaluates (see :func:`evaluate_loss`), or None."""
-    return evaluate_loss(user_loss, y_true, y_pred)[1]
+    return evaluate_loss(user_loss, y_true, y_pred, keras_3)[1]
 
 
 @contextlib.contextmanager
-def capture_distributions(found: list[Any]) -> Iterator[None]:
+def capture_distributions(found: list[Any], values: list[Any] | None = None) -> Iterator[None]:
     """Record every distribution whose ``log_prob`` or ``prob`` is called (outermost calls only:
-    an Independent's inner Normal is not a distribution of its own)."""
+    an Independent's inner Normal is not a distribution of its own), and into ``values`` what
+    each call returned (as a log-probability)."""
     originals = {name: getattr(tfd.Distribution, name) for name in ("log_prob", "prob")}
     depth = [0]
 
@@ -155,11 +169,15 @@ def capture_distributions(found: list[Any]) -> Iterator[None]:
         def method(self: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
             if depth[0] == 0:
                 found.append(self)
+            outermost = depth[0] == 0
             depth[0] += 1
             try:
-                return original(self, value, *args, **kwargs)
+                result = original(self, value, *args, **kwargs)
             finally:
                 depth[0] -= 1
+            if outermost and values is not None:
+                values.append(result if method.__name__ == "log_prob" else tf.math.log(result))
+            return result
 
         return method
 
@@ -172,17 +190,22 @@ def capture_distributions(found: list[Any]) -> Iterator[None]:
             setattr(tfd.Distribution, name, original)
 
 
-def _recording_loss(user_loss: Any, recorder: Recorder) -> Callable[[Any, Any], Any]:
-    term = data_term(user_loss)
+def _recording_loss(user_loss: Any, recorder: Recorder, keras_3: bool = False) -> Callable[[Any, Any], Any]:
+    term = data_term(user_loss, keras_3)
 
     @tf.autograph.experimental.do_not_convert
     def loss(y_true: Any, y_pred: Any) -> Any:
         found: list[Any] = []
-        with capture_distributions(found):
+        log_probs: list[Any] = []
+        with capture_distributions(found, log_probs):
             values = term(y_true, y_pred)
         recorder.distribution = y_pred if hasattr(unwrap(y_pred), "log_prob") else (
             found[0] if found else None)
         recorder.tensors["loss_shape"] = tf.shape(values)
+        picked = likelihood(found, log_probs, y_true.shape[0]) if values.shape.rank == 0 else None
+        if picked is not None:  # reduced by the loss itself: the shape it reduced is the evidence
+            recorder.distribution = picked[0]
+            recorder.tensors["loss_shape"] = tf.shape(picked[1])
         return values
 
     loss.__name__ = getattr(user_loss, "__name__", None) or "loss"

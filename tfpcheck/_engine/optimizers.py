@@ -1,4 +1,5 @@
-"""The one optimizer factory: a tf_keras optimizer from plain settings (engine and strategies)."""
+"""The one optimizer factory: a tf_keras (or Keras 3) optimizer from plain settings (engine and
+strategies)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ _CLASSES = {
 
 def make_optimizer(
     name: str, learning_rate: float, *, momentum: float = 0.0, clipnorm: float | None = None,
-    clipvalue: float | None = None,
+    clipvalue: float | None = None, keras_3: bool = False,
 ) -> Any:
-    """``name``'s tf_keras optimizer; ``momentum`` applies to SGD only, clipping when given."""
+    """``name``'s tf_keras optimizer (Keras 3's with ``keras_3``); ``momentum`` applies to SGD
+    only, clipping when given."""
     kwargs: dict[str, Any] = {"learning_rate": learning_rate}
     if name == "sgd":
         kwargs["momentum"] = momentum
@@ -28,4 +30,8 @@ def make_optimizer(
         kwargs["clipnorm"] = clipnorm
     if clipvalue is not None:
         kwargs["clipvalue"] = clipvalue
+    if keras_3:
+        import keras
+
+        return getattr(keras.optimizers, _CLASSES[name].__name__)(**kwargs)
     return _CLASSES[name](**kwargs)

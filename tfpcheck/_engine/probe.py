@@ -17,7 +17,8 @@ import tf_keras
 from tfpcheck._config import Config
 from tfpcheck._data import make_data
 from tfpcheck._engine.constraints import unwrap
-from tfpcheck._engine.instrument import loss_distribution, loss_name
+from tfpcheck._engine.flavour import is_keras3_model, note_keras3_used, uses_own_compute_loss
+from tfpcheck._engine.instrument import capture_distributions, likelihood, loss_distribution, loss_name
 from tfpcheck._target import Target, factory_kwargs
 
 __all__ = ["Probe", "probe_target", "task_of_family", "task_of_loss"]
@@ -89,18 +90,40 @@ def probe_target(target: Target) -> Probe:
         output = model(x[:8], training=False)
     except Exception as exc:  # noqa: BLE001 - the search reports it as a `builds` failure
         return Probe(None, f"the model did not build ({type(exc).__name__})")
+    keras_3 = is_keras3_model(model)
+    if keras_3:
+        note_keras3_used()
     optimizer, lr = _user_optimizer(model)
     if hasattr(unwrap(output), "log_prob"):
         family = type(unwrap(output)).__name__
         return Probe(task_of_family(output), f"the output distribution is {family}", optimizer, lr)
     loss = getattr(model, "loss", None)
+    if loss is None and uses_own_compute_loss(model):
+        dist = _own_loss_distribution(model, x[:8], y[:8], output)
+        if dist is None:
+            return Probe(None, "its compute_loss builds no tfd distribution", optimizer, lr)
+        return Probe(task_of_family(dist), f"its compute_loss builds a {type(unwrap(dist)).__name__}",
+                     optimizer, lr)
     if loss is None:
         return Probe(None, "a tensor output and no compiled loss", optimizer, lr)
-    dist = loss_distribution(loss, y[:8], output)
+    dist = loss_distribution(loss, y[:8], output, keras_3)
     if dist is not None:
         family = type(unwrap(dist)).__name__
         return Probe(task_of_family(dist), f"the loss builds a {family}", optimizer, lr)
     return Probe(task_of_loss(loss), f"the loss is {loss_name(loss)}", optimizer, lr)
+
+
+def _own_loss_distribution(model: Any, x: np.ndarray, y: np.ndarray, output: Any) -> Any:
+    """The distribution a Keras 3 ``compute_loss`` scores the targets with, or None."""
+    found: list[Any] = []
+    values: list[Any] = []
+    try:
+        with capture_distributions(found, values):
+            model.compute_loss(x=x, y=y, y_pred=output, training=False)
+    except Exception:  # noqa: BLE001 - training reports it with its cause
+        return None
+    picked = likelihood(found, values, len(y))
+    return picked[0] if picked else None
 
 
 def _probe_data(target: Target) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +136,7 @@ def _probe_data(target: Target) -> tuple[np.ndarray, np.ndarray]:
 def _user_optimizer(model: Any) -> tuple[str | None, float | None]:
     """The compiled optimizer's name and learning rate (None for an uncompiled model)."""
     opt = getattr(model, "optimizer", None)
-    if opt is None or getattr(model, "loss", None) is None:
+    if opt is None or (getattr(model, "loss", None) is None and not uses_own_compute_loss(model)):
         return None, None
     name = type(opt).__name__.lower()
     lr = opt.get_config().get("learning_rate")  # a schedule's config is a dict: not a rate

@@ -23,12 +23,22 @@ from tfpcheck._data import make_data, rescale_user_data
 from tfpcheck._engine.classify import classify_exception, keras3_failure, not_a_distribution
 from tfpcheck._engine.constraints import parameter_checks, unwrap
 from tfpcheck._engine.domain import DOMAINS, outside_domain
+from tfpcheck._engine.flavour import (
+    BACKEND_FIX,
+    backend_problem,
+    is_keras3_model,
+    keras3,
+    note_keras3_used,
+    reset,
+    tf_keras_parts,
+)
 from tfpcheck._engine.instrument import (
     Recorder,
+    capture_distributions,
     compile_for_check,
-    evaluate_loss,
-    is_keras3_model,
+    likelihood,
     loss_name,
+    model_loss,
 )
 from tfpcheck._engine.schedule import WINDOW, settled
 from tfpcheck._engine.variational import layer_distributions, summarise_layers, variational_layers
@@ -90,7 +100,7 @@ def run_config(
             if not _train_on(trace, config):
                 break
     finally:
-        tf_keras.backend.set_floatx("float32")
+        reset("float32", None, fresh_session=False)
     return trace
 
 
@@ -129,10 +139,7 @@ def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 
 def _reset_tf(config: Config, fresh_session: bool = True) -> None:
-    if fresh_session:
-        tf_keras.backend.clear_session()
-    tf_keras.backend.set_floatx(config.dtype)
-    tf_keras.utils.set_random_seed(config.seed)
+    reset(config.dtype, config.seed, fresh_session)
 
 
 def _build_and_compile(
@@ -151,12 +158,25 @@ def _build_and_compile(
     except Exception as exc:  # noqa: BLE001 - any factory error is a `builds` verdict
         trace.build_failure = classify_exception(exc, "factory")
         return None
-    if is_keras3_model(model):
-        trace.build_failure = keras3_failure(type(model).__name__)
-        return None
-    if not isinstance(model, tf_keras.Model):
+    keras_3 = is_keras3_model(model)
+    if keras_3:
+        note_keras3_used()
+        problem = backend_problem(model)
+        if problem is not None:
+            trace.build_failure = keras3_failure(type(model).__name__, problem, BACKEND_FIX)
+            return None
+        parts = tf_keras_parts(model)
+        if parts:
+            problem = (f"the Keras 3 model {type(model).__name__} holds tf_keras layers "
+                       f"({', '.join(parts)}): tfp.layers need tf_keras (Keras 2)")
+        if problem is not None or not isinstance(model, keras3().Model):
+            trace.build_failure = keras3_failure(type(model).__name__, problem)
+            return None
+        trace.keras = "keras 3"
+    elif not isinstance(model, tf_keras.Model):
         trace.build_failure = classify_exception(
-            TypeError(f"the factory returned {type(model).__name__}, not a tf_keras.Model"),
+            TypeError(f"the factory returned {type(model).__name__}, not a tf_keras.Model or a "
+                      "Keras 3 keras.Model"),
             "factory",
         )
         return None
@@ -164,14 +184,24 @@ def _build_and_compile(
     try:
         compile_for_check(model, config, recorder)
     except Exception as exc:  # noqa: BLE001
-        trace.build_failure = classify_exception(exc, "compile")
+        trace.build_failure = classify_exception(exc, "compile", keras_3=keras_3)
         return None
     model._tfpcheck_recorder = recorder
     model._tfpcheck_kl_factor = 1.0
     if "kl_per_example" in adjust:
         model._tfpcheck_kl_factor = 1.0 / len(x)
-        model.compiled_loss = _ScaledRegularisation(model.compiled_loss, 1.0 / len(x))
+        _scale_regularisation(model, 1.0 / len(x))
     return model
+
+
+def _scale_regularisation(model: Any, factor: float) -> None:
+    """Multiply the KL/regularisation terms by ``factor`` where the model's loss adds them:
+    tf_keras's compiled loss container, Keras 3's ``_aggregate_additional_loss``."""
+    if model._tfpcheck_keras_3:
+        aggregate = model._aggregate_additional_loss
+        object.__setattr__(model, "_aggregate_additional_loss", lambda loss: aggregate(loss) * factor)
+    else:
+        model.compiled_loss = _ScaledRegularisation(model.compiled_loss, factor)
 
 
 #: The interventions a confirmation run can apply beside a changed Config (a lower learning
@@ -180,6 +210,7 @@ ADJUSTMENTS = {
     "standardise": "features (and real-valued or positive targets) standardised",
     "kl_per_example": "KL/regularisation terms divided by n_train",
     "targets_as_parameter": "targets reshaped to the distribution parameter's shape",
+    "targets_as_column": "rank-1 targets reshaped to (N, 1), as tf_keras does before the loss",
 }
 
 
@@ -195,6 +226,8 @@ def _adjusted_data(x: np.ndarray, y: np.ndarray, task: str, adjust: frozenset[st
             y = (y / y.mean()).astype(y.dtype)  # scaled, still positive
     if "targets_as_parameter" in adjust and y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
+    if "targets_as_column" in adjust and y.ndim == 1:
+        y = y[:, None]
     return x, y
 
 
@@ -217,17 +250,20 @@ class _ScaledRegularisation:
 
 def _observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
     """One eager forward pass: what the model outputs, and do the targets lie in its support."""
+    keras_3 = model._tfpcheck_keras_3
     try:
         output = model(x, training=False)
-        if model._tfpcheck_loss is None and not hasattr(unwrap(output), "log_prob"):
+        if (model._tfpcheck_loss is None and not model._tfpcheck_own_loss
+                and not hasattr(unwrap(output), "log_prob")):
             trace.build_failure = not_a_distribution(type(output).__name__)
             return
-        values, dist = evaluate_loss(model._tfpcheck_loss, y, output)
+        values, dist = model_loss(model, x, y, output)
     except Exception as exc:  # noqa: BLE001
-        trace.build_failure = classify_exception(exc, "forward")
+        trace.build_failure = classify_exception(exc, "forward", keras_3=keras_3)
         return
-    trace.custom_train_step = type(model).train_step is not tf_keras.Model.train_step
-    trace.layers_start = summarise_layers(model)
+    base = keras3().Model if keras_3 else tf_keras.Model
+    trace.custom_train_step = type(model).train_step is not base.train_step
+    trace.layers_start = summarise_layers(model, x if keras_3 else None)
     if dist is None:
         # A plain Keras loss on tensor outputs: the support question is whether every target's
         # loss is finite at initialisation (a label outside the classes gives inf).
@@ -300,8 +336,15 @@ def make_step(model: Any) -> tuple[Callable[..., Any], dict[str, tuple[str, str,
         layer_summaries = {c.path: c.summary() for c, _ in layer_checks}
         for metric in model.metrics:
             metric.reset_state()
-        with tf.control_dependencies(tf.nest.flatten(layer_summaries)):
+        found: list[Any] = []
+        values: list[Any] = []
+        with tf.control_dependencies(tf.nest.flatten(layer_summaries)), capture_distributions(found, values):
             logs = model.train_step((x, y))
+        if model._tfpcheck_own_loss:  # Keras 3's own compute_loss: what it scored the targets with
+            picked = likelihood(found, values, x.shape[0])
+            if picked is not None:
+                recorder.distribution = picked[0]
+                recorder.tensors["loss_shape"] = tf.shape(picked[1])
         dist = recorder.distribution
         if dist is None and "loss_shape" not in recorder.tensors:
             # A custom train_step that bypasses the compiled loss: check what the model outputs.
@@ -320,6 +363,7 @@ def make_step(model: Any) -> tuple[Callable[..., Any], dict[str, tuple[str, str,
             * tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in model.losses])
             if model.losses
             else tf.constant(0.0),
+            "loss_terms_rank": tf.constant(max((len(t.shape) for t in model.losses), default=0)),
             "params": {
                 **{c.path: c.summary() for c in output_checks},
                 **layer_summaries,
@@ -359,7 +403,7 @@ def _train(
     loss that does not beat it as ``learns`` asks trains on to the cap: it may be a plateau."""
     config = trace.config
     if not hasattr(model, "_tfpcheck_step"):
-        model._tfpcheck_step = make_step(model)
+        object.__setattr__(model, "_tfpcheck_step", make_step(model))  # untracked: Keras 3 copies dicts
     step_fn, meta = model._tfpcheck_step
     seen = {v.path for v in trace.param_violations}
     evaluations = trace.evaluations
@@ -371,7 +415,8 @@ def _train(
         try:
             out = step_fn(tf.constant(x[idx]), tf.constant(y[idx]))
         except Exception as exc:  # noqa: BLE001
-            trace.build_failure = classify_exception(exc, "train_step", step=i)
+            trace.build_failure = classify_exception(exc, "train_step", step=i,
+                                                     keras_3=model._tfpcheck_keras_3)
             return
         _record_step(trace, i, out, meta, seen, batch=len(idx))
         if not trace.output_parameters:
@@ -392,8 +437,8 @@ def _whole_set_terms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The data term per example on the whole training set, averaged over two passes (weight
     draws); NaN when it can't be computed (a step raises it too, and classifies it)."""
     try:
-        rows = [per_example(np.asarray(evaluate_loss(model._tfpcheck_loss, y, model(x, training=False))[0],
-                                       dtype=float), y) for _ in range(2)]
+        rows = [per_example(np.asarray(model_loss(model, x, y, model(x, training=False))[0], dtype=float), y)
+                for _ in range(2)]
     except Exception:  # noqa: BLE001
         return np.full(len(y), np.nan)
     return np.mean(rows, axis=0)
@@ -407,6 +452,7 @@ def _record_step(
     trace.grad_norms.append(float(out["grad_norm"]))
     trace.grad_finite.append(bool(out["grad_finite"]))
     trace.kl_terms.append(float(out["kl"]))
+    trace.loss_terms_rank = max(trace.loss_terms_rank, int(out["loss_terms_rank"]))
     if i == 0:
         trace.loss_shape = tuple(int(d) for d in np.asarray(out["loss_shape"]))
         trace.batch_size = batch
@@ -426,7 +472,7 @@ def _record_step(
 
 def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
     try:
-        trace.layers_end = summarise_layers(model)
+        trace.layers_end = summarise_layers(model, x if model._tfpcheck_keras_3 else None)
     except Exception as exc:  # noqa: BLE001 - reported: the posterior checks need it
         trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
     try:
@@ -488,7 +534,7 @@ def _evaluate(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[list[float], li
     pass's predictive distribution (None for a plain Keras loss)."""
     rows, dists = [], []
     for _ in range(EVAL_PASSES):
-        values, dist = evaluate_loss(model._tfpcheck_loss, y, model(x, training=False))
+        values, dist = model_loss(model, x, y, model(x, training=False))
         rows.append(per_example(np.asarray(values, dtype=float), y))
         dists.append(dist)
     return [float(v) for v in np.mean(rows, axis=0)], dists

@@ -9,7 +9,9 @@ their convolutional siblings), which keep ``kernel_posterior``, ``kernel_prior``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -21,7 +23,7 @@ from tfpcheck._trace import LayerSummary
 
 tfd = tfp.distributions
 
-__all__ = ["variational_layers", "layer_distributions", "summarise_layers"]
+__all__ = ["capture_kl", "kl_pairs", "variational_layers", "layer_distributions", "summarise_layers"]
 
 _V1_ATTRS = (
     ("kernel_posterior", "posterior"),
@@ -56,35 +58,84 @@ def layer_distributions(layer: Any) -> Iterator[tuple[str, str, Any]]:
             yield f"{layer.name}/{attr}", role, dist
 
 
-def summarise_layers(model: Any) -> list[LayerSummary]:
-    """KL per weight and posterior/prior spread of every variational layer, now (eager)."""
+def summarise_layers(model: Any, x: Any = None) -> list[LayerSummary]:
+    """KL per weight and posterior/prior spread of every variational layer, now (eager). A model
+    without tfp.layers (a Keras 3 model, a layer of the user's own) is summarised from the
+    ``kl_divergence(q, p)`` calls one forward pass on ``x`` makes: each call is one layer's
+    posterior and prior, as far as tfpcheck can see."""
     summaries = []
     for layer in variational_layers(model):
         pairs = _posterior_prior_pairs(layer)
-        if not pairs:
-            continue
-        kl_total, n_weights, post_sd, prior_sd = 0.0, 0, [], []
-        for q, p in pairs:
-            n = int(np.prod(unwrap(q).event_shape) * np.prod(unwrap(q).batch_shape))
-            kl_total += _kl(q, p)
-            n_weights += max(n, 1)
-            post_sd.append(_stddev(q))
-            prior_sd.append(_stddev(p))
-        post = np.concatenate(post_sd)
-        prior = np.concatenate(prior_sd)
-        post = post[post > 0]
-        summaries.append(
-            LayerSummary(
-                name=layer.name,
-                kind=type(layer).__name__,
-                n_weights=n_weights,
-                kl_per_weight=kl_total / max(n_weights, 1),
-                posterior_stddev=float(np.median(post)) if post.size else 0.0,
-                prior_stddev=float(np.median(prior)) if prior.size else float("nan"),
-                prior_trainable=_prior_trainable(layer),
-            )
-        )
+        if pairs:
+            summaries.append(_summary(layer.name, type(layer).__name__, pairs, _prior_trainable(layer)))
+    if summaries or x is None:
+        return summaries
+    for i, (q, p) in enumerate(kl_pairs(model, x)):
+        summaries.append(_summary(f"kl_divergence#{i}", f"{type(unwrap(q)).__name__} posterior",
+                                  [(q, p)], bool(unwrap(p).trainable_variables)))
     return summaries
+
+
+def _summary(name: str, kind: str, pairs: list[tuple[Any, Any]], prior_trainable: bool) -> LayerSummary:
+    kl_total, n_weights, post_sd, prior_sd = 0.0, 0, [], []
+    for q, p in pairs:
+        n = int(np.prod(unwrap(q).event_shape) * np.prod(unwrap(q).batch_shape))
+        kl_total += _kl(q, p)
+        n_weights += max(n, 1)
+        post_sd.append(_stddev(q))
+        prior_sd.append(_stddev(p))
+    post = np.concatenate(post_sd)
+    prior = np.concatenate(prior_sd)
+    post = post[post > 0]
+    return LayerSummary(
+        name=name,
+        kind=kind,
+        n_weights=n_weights,
+        kl_per_weight=kl_total / max(n_weights, 1),
+        posterior_stddev=float(np.median(post)) if post.size else 0.0,
+        prior_stddev=float(np.median(prior)) if prior.size else float("nan"),
+        prior_trainable=prior_trainable,
+    )
+
+
+def kl_pairs(model: Any, x: Any) -> list[tuple[Any, Any]]:
+    """The (posterior, prior) of every ``kl_divergence`` call in one forward pass on ``x``."""
+    found: list[tuple[Any, Any]] = []
+    try:
+        with capture_kl(found):
+            model(x, training=False)
+    except Exception:  # noqa: BLE001 - the final evaluation reports a failing forward pass
+        return []
+    return [(q, p) for q, p in found if not _is_point(q)]
+
+
+@contextlib.contextmanager
+def capture_kl(found: list[tuple[Any, Any]]) -> Iterator[None]:
+    """Record ``(q, p)`` of every ``tfd.kl_divergence(q, p)`` / ``q.kl_divergence(p)`` call
+    (outermost only)."""
+    depth = [0]
+
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def kl(q: Any, p: Any, *args: Any, **kwargs: Any) -> Any:
+            if depth[0] == 0:
+                found.append((q, p))
+            depth[0] += 1
+            try:
+                return original(q, p, *args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        return kl
+
+    function, method = tfd.kl_divergence, tfd.Distribution.kl_divergence
+    tfd.kl_divergence = wrap(function)
+    tfd.Distribution.kl_divergence = wrap(method)
+    try:
+        yield
+    finally:
+        tfd.kl_divergence = function
+        tfd.Distribution.kl_divergence = method
 
 
 def _posterior_prior_pairs(layer: Any) -> list[tuple[Any, Any]]:
@@ -110,8 +161,8 @@ def _kl(q: Any, p: Any) -> float:
     try:
         return float(tf.reduce_sum(tfd.kl_divergence(q, p)))
     except NotImplementedError:
-        w = q.sample(_KL_SAMPLES)
-        return float(tf.reduce_mean(tf.reduce_sum(q.log_prob(w) - p.log_prob(w))))
+        w = q.sample(_KL_SAMPLES)  # the mean over draws of the summed log-ratio, not their sum
+        return float(tf.reduce_sum(tf.reduce_mean(q.log_prob(w) - p.log_prob(w), axis=0)))
 
 
 def _stddev(dist: Any) -> np.ndarray:

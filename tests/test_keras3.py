@@ -1,0 +1,202 @@
+"""Keras 3 models (TensorFlow backend) as targets: the distribution in the loss, KL terms through
+``add_loss``, a ``compute_loss`` of the model's own; the bugs only Keras 3 has; tfp.layers fed
+to Keras 3; a backend tfpcheck can't train.
+
+Real Keras 3, TensorFlow and TFP throughout (tfpcheck's own engine on each model).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+import tfpcheck
+
+tfd = tfp.distributions
+SEED3 = "examples/seed_models_keras3.py"
+pytest_plugins = ["pytester"]
+
+_rng = np.random.default_rng(0)
+X = _rng.normal(size=(300, 3)).astype("float32")
+Y1 = (X @ np.array([1.0, -2.0, 0.5]) + 0.3 * _rng.normal(size=300)).astype("float32")  # (N,)
+Y2 = Y1[:, None]  # (N, 1)
+
+
+def normal_nll(y, t):
+    """A Keras 3 user's loss: the Normal built from the raw outputs (t[..., :1] stays (B, 1))."""
+    return -tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])).log_prob(y)
+
+
+def _dense_k3():
+    model = keras.Sequential([keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(1e-2), loss=normal_nll)
+    return model
+
+
+def _dense_tf_keras():
+    model = tf_keras.Sequential([tf_keras.layers.Dense(16, activation="tanh"), tf_keras.layers.Dense(2)])
+    model.compile(tf_keras.optimizers.Adam(1e-2), loss=normal_nll)
+    return model
+
+
+class OwnLoss(keras.Model):
+    """A Keras 3 model whose ``compute_loss`` builds the distribution (compiled without a loss)."""
+
+    def __init__(self, slice_loc):
+        super().__init__()
+        self.hidden, self.out = keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(2)
+        self.slice_loc = slice_loc
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        dist = tfd.Normal(self.slice_loc(y_pred), 1e-3 + tf.math.softplus(y_pred[..., 1:]))
+        return -tf.reduce_mean(dist.log_prob(y))
+
+
+def found(report):
+    (target,) = report.targets
+    return {(f.invariant, f.cause) for f in target.violations}
+
+
+def _check(factory, data, **kwargs):
+    target = tfpcheck.Target(factory, factory.__name__, data=data)
+    return tfpcheck.check(target, max_examples=2, steps=400, **kwargs)
+
+
+def test_a_keras3_model_with_the_distribution_in_its_loss_passes():
+    report = _check(_dense_k3, (X, Y2))
+    assert report.passed, report.summary()
+    assert report.targets[0].task == "regression"
+
+
+def test_rank1_targets_broadcast_only_under_keras3_and_are_named():
+    # tf_keras expands (N,) targets to (N, 1) before the loss: the same model there is healthy.
+    assert _check(_dense_tf_keras, (X, Y1)).passed
+    report = _check(_dense_k3, (X, Y1))
+    (finding,) = report.targets[0].violations
+    assert (finding.invariant, finding.cause, finding.confirmed) == ("loss_shape", "shape_broadcast", True)
+    assert finding.evidence["loss_shape"] == [32, 32] and "Keras 3" in finding.message
+    assert "reshape(-1, 1)" in finding.fix and finding.intervention["changed"] == {
+        "targets": "(300,) -> (300, 1)"}
+
+
+def test_a_compute_loss_of_its_own_is_checked_through_the_distribution_it_builds():
+    def healthy():
+        model = OwnLoss(lambda t: t[..., :1])
+        model.compile(keras.optimizers.Adam(1e-2))
+        return model
+
+    def sliced():
+        model = OwnLoss(lambda t: t[:, 0])  # (B,) loc against (B, 1) targets
+        model.compile(keras.optimizers.Adam(1e-2))
+        return model
+
+    report = _check(healthy, (X, Y2))
+    assert report.passed, report.summary()
+    assert "compute_loss builds a Normal" in " ".join(report.targets[0].notes)
+    assert ("loss_shape", "shape_broadcast") in found(_check(sliced, (X, Y2)))
+
+
+def test_a_summed_add_loss_kl_is_kl_scaling_and_its_fixed_twin_passes():
+    report = tfpcheck.check(f"{SEED3}::example3_k3", max_examples=2)
+    (finding,) = report.targets[0].violations
+    assert (finding.invariant, finding.cause, finding.confirmed) == (
+        "posterior_not_collapsed", "kl_scaling", True)
+    assert finding.evidence["add_loss_rank"] == 2 and "Keras 3 sums" in finding.message
+    assert tfpcheck.check(f"{SEED3}::example3_k3_fixed", max_examples=2, seed=1).passed
+
+
+def test_seed_example2_ported_to_keras3_keeps_its_causes():
+    result = found(tfpcheck.check(f"{SEED3}::example2_k3", max_examples=1))
+    assert ("positive_scales", "parameterization") in result
+    assert ("loss_shape", "shape_broadcast") in result
+    assert tfpcheck.check(f"{SEED3}::example2_k3_fixed", max_examples=2, seed=1).passed
+
+
+def test_tfp_layers_inside_a_keras3_model_are_keras_version_with_both_fixes():
+    def mixed():
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        model.dist = tfp.layers.DistributionLambda(lambda t: tfd.Normal(t[..., :1], 1.0))
+        model.compile(keras.optimizers.Adam(1e-2), loss=normal_nll)
+        return model
+
+    (finding,) = _check(mixed, (X, Y2)).targets[0].violations
+    assert (finding.invariant, finding.cause) == ("builds", "keras_version")
+    assert "DistributionLambda" in finding.message
+    assert "tf_keras" in finding.fix and "move the distribution into the loss" in finding.fix
+
+
+def test_a_keras3_backend_other_than_tensorflow_is_refused_clearly(tmp_path):
+    # JAX (a dev dependency) stands for any backend but TensorFlow.
+    (tmp_path / "models.py").write_text(textwrap.dedent('''
+        import keras
+        import tfpcheck
+
+        @tfpcheck.model(task="regression")
+        def on_jax():
+            model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2)])
+            return model
+    '''))
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    result = subprocess.run([sys.executable, "-m", "tfpcheck", "check", "models.py::on_jax",
+                             "--max-examples", "1"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "'jax' backend" in result.stdout
+    assert "fix: run tfpcheck with KERAS_BACKEND=tensorflow" in result.stdout
+    assert "keras_version" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["example1_k3_fixed", "example2_k3_fixed", "example3_k3_fixed"])
+def test_keras3_fixed_twins_pass(name):
+    assert tfpcheck.check(f"{SEED3}::{name}", max_examples=2, seed=3).passed
+
+
+MIXED = '''
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+import tfpcheck
+
+tfd, tfpl = tfp.distributions, tfp.layers
+rng = np.random.default_rng(0)
+X = rng.normal(size=(256, 2)).astype("float32")
+Y = (2.0 * X[:, 0] + 0.3 * rng.normal(size=256)).astype("float32")  # (N,) as users keep them
+
+
+@tfpcheck.model(data=(X, Y[:, None]))
+def tf_keras_healthy():
+    return tf_keras.Sequential([tf_keras.layers.Dense(2), tfpl.DistributionLambda(
+        lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])))])
+
+
+@tfpcheck.model(data=(X, Y))
+def keras3_rank1():
+    model = keras.Sequential([keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(0.01), loss=lambda y, t: -tfd.Normal(
+        t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])).log_prob(y))
+    return model
+'''
+
+
+def test_a_keras3_and_a_tf_keras_target_in_one_file_under_two_workers(pytester: pytest.Pytester):
+    pytester.makepyfile(test_mixed=MIXED)
+    result = pytester.runpytest_subprocess("--tfpcheck", "--tfpcheck-max-examples=2", "-n", "2",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["FAILED *test_mixed.py::keras3_rank1*loss_shape (shape_broadcast)*",
+                                 "PASSED *test_mixed.py::tf_keras_healthy*"])

@@ -1,0 +1,177 @@
+"""Which Keras a model is written for: tf_keras (Keras 2, where ``tfp.layers`` live) or Keras 3
+on the TensorFlow backend (the distribution built in the loss, KL terms through ``add_loss``).
+
+Both train through the model's own ``train_step`` and are observed the same way; they differ
+where a user's model behaves differently: how a loss sees its targets (tf_keras expands
+rank-1 targets to ``(N, 1)``, Keras 3 does not, so a ``(B, 1)`` location against ``(B,)``
+targets silently broadcasts to ``(B, B)``), their optimizers, and their global state
+(session, float type). Keras 3's own state is reset only once a Keras 3 model was built here:
+its ``clear_session`` costs a garbage collection, which tf_keras targets need not pay.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import tensorflow as tf
+import tf_keras
+from tf_keras.src.utils import losses_utils
+
+__all__ = ["BACKEND_FIX", "backend_problem", "is_keras3_model", "keras3", "note_keras3_used", "reset",
+           "tf_keras_parts", "unreduced_loss", "uses_own_compute_loss"]
+
+_KERAS3_USED = [False]
+
+
+def is_keras3_model(obj: Any) -> bool:
+    """A Keras 3 (``keras``) object rather than a ``tf_keras`` one."""
+    return any(
+        c.__module__ == "keras" or c.__module__.startswith("keras.") for c in type(obj).__mro__
+    )
+
+
+def keras3() -> Any:
+    """The Keras 3 module (imported by TensorFlow already; never by tfpcheck for tf_keras)."""
+    import keras
+
+    return keras
+
+
+def note_keras3_used() -> None:
+    _KERAS3_USED[0] = True
+
+
+def backend_problem(model: Any) -> str | None:
+    """Why a Keras 3 model can't be checked here (a JAX or torch backend), or None."""
+    backend = keras3().backend.backend()
+    if backend == "tensorflow":
+        return None
+    return (f"the model runs on Keras 3's {backend!r} backend; tfpcheck trains Keras 3 models on the "
+            "TensorFlow backend only (JAX and torch are not supported yet)")
+
+
+#: The fix for a Keras 3 model on another backend.
+BACKEND_FIX = ("run tfpcheck with KERAS_BACKEND=tensorflow in the environment (Keras reads it when it "
+               "is first imported); the model code itself can stay backend-agnostic")
+
+
+def tf_keras_parts(model: Any, depth: int = 4) -> list[str]:
+    """Class names of the tf_keras layers (tfp.layers among them) held inside a Keras 3 model:
+    Keras 3 calls them on its own symbolic tensors, where they can't work."""
+    found: list[str] = []
+    seen: set[int] = set()
+
+    def visit(obj: Any, level: int) -> None:
+        if id(obj) in seen or level > depth:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, tf_keras.layers.Layer):
+            found.append(type(obj).__name__)
+            return
+        if isinstance(obj, (list, tuple)):
+            for item in obj:
+                visit(item, level + 1)
+        elif is_keras3_model(obj):
+            for value in vars(obj).values():
+                visit(value, level + 1)
+
+    visit(model, 0)
+    return sorted(set(found))
+
+
+def reset(dtype: str, seed: int | None, fresh_session: bool = True) -> None:
+    """Fresh Keras state (session, float type, seeds) for one build; Keras 3's too once used."""
+    if fresh_session:
+        tf_keras.backend.clear_session()
+    tf_keras.backend.set_floatx(dtype)
+    if _KERAS3_USED[0] and "keras" in sys.modules:
+        k = keras3()
+        if fresh_session:
+            k.backend.clear_session(free_memory=False)
+        k.config.set_floatx(dtype)
+    if seed is not None:
+        tf_keras.utils.set_random_seed(seed)  # python, numpy and TF: Keras 3 draws from these
+
+
+def uses_own_compute_loss(model: Any) -> bool:
+    """A Keras 3 model that overrides ``compute_loss`` (its loss need not be compiled)."""
+    return is_keras3_model(model) and type(model).compute_loss is not keras3().Model.compute_loss
+
+
+def unreduced_loss(loss: Any, keras_3: bool) -> Callable[[Any, Any], Any]:
+    """The user's loss per example, with the target handling of the Keras it was compiled with."""
+    if keras_3:
+        return _keras3_unreduced(loss)
+    inner = _tf_keras_unreduced(loss)
+
+    def term(y_true: Any, y_pred: Any) -> Any:
+        if tf.is_tensor(y_true):
+            # tf_keras's loss container expands (N,) targets against rank-2 outputs (a
+            # distribution's too) before any loss sees them; a model is judged as it trained.
+            y_true = _tf_keras_matched_rank(y_true, y_pred)
+        if tf.is_tensor(y_pred) and tf.is_tensor(y_true):
+            y_pred, y_true = losses_utils.squeeze_or_expand_dimensions(y_pred, y_true)
+        return inner(y_true, y_pred)
+
+    return term
+
+
+def _tf_keras_matched_rank(y_true: Any, y_pred: Any) -> Any:
+    try:
+        rank = y_pred.shape.rank
+    except (AttributeError, TypeError, ValueError):  # a distribution without a tensor shape
+        return y_true
+    return tf.expand_dims(y_true, -1) if y_true.shape.rank == 1 and rank == 2 else y_true
+
+
+def _tf_keras_unreduced(loss: Any) -> Callable[[Any, Any], Any]:
+    if isinstance(loss, str):
+        return tf_keras.losses.get(loss)
+    wrapper = getattr(tf_keras.losses, "LossFunctionWrapper", None)
+    if wrapper is not None and isinstance(loss, wrapper):
+        return _bound(loss.fn, dict(getattr(loss, "_fn_kwargs", {})))
+    if isinstance(loss, tf_keras.losses.Loss):
+        return loss.call
+    if callable(loss):
+        return loss
+    raise TypeError(_ONE_LOSS.format(loss=loss))
+
+
+def _keras3_unreduced(loss: Any) -> Callable[[Any, Any], Any]:
+    """Keras 3 squeezes a trailing 1 to match ranks (``squeeze_or_expand_to_same_rank``) but
+    never expands ``(B,)`` targets against ``(B, k)`` outputs: the same is done here."""
+    k = keras3()
+    from keras.src.losses.loss import squeeze_or_expand_to_same_rank
+
+    if isinstance(loss, str):
+        loss = k.losses.get(loss)
+    from keras.src.losses.losses import LossFunctionWrapper
+
+    if isinstance(loss, LossFunctionWrapper):
+        inner = _bound(loss.fn, dict(getattr(loss, "_fn_kwargs", {})))
+    elif isinstance(loss, k.losses.Loss):
+        return loss.call
+    elif callable(loss):
+        inner = loss
+    else:
+        raise TypeError(_ONE_LOSS.format(loss=loss))
+
+    def term(y_true: Any, y_pred: Any) -> Any:
+        if tf.is_tensor(y_pred) and tf.is_tensor(y_true):
+            y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        return inner(y_true, y_pred)
+
+    return term
+
+
+def _bound(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[[Any, Any], Any]:
+    def wrapped(y: Any, p: Any) -> Any:
+        return fn(y, p, **kwargs)
+
+    return wrapped
+
+
+_ONE_LOSS = ("loss={loss!r}: tfpcheck checks single-output models with one callable loss; "
+             "compile with loss=lambda y, d: -d.log_prob(y).")
