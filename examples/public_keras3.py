@@ -10,10 +10,16 @@ torch with numpyro/torch distributions; here the Normal is TFP's and the backend
 (the only one tfpcheck trains). Data as in the notebook: x ~ U(-10, 10), y = 2x + noise whose
 spread grows with |x|, both (1000, 1).
 
-- ``dl_keras3_gaussian``: the model as published. Expected: passes. (At a third of its
-  learning rate it learns only after the 1600-step cap; standardising the data makes it learn
-  within it: reported as an inconclusive note, not a failure.)
-- ``dl_keras3_gaussian_rank1``: the same model fed (N,) targets, the bug the repository's own
+- ``dl_keras3_gaussian``: the model as published. Expected: passes at most seeds; it is fragile,
+  and tfpcheck says so where an initialisation shows it. Measured (``tfpcheck check --seed 0..4``):
+  seeds 0, 1, 3 pass (seed 0 with a note: at a third of its rate it learns only after the cap;
+  standardising makes it learn within the cap); seeds 2 and 4 fail ``learns`` with data_scale
+  confirmed, shrunk to the same initialisation at the author's own Adam 1e-3: the exp(log_sd)
+  head on raw x in [-10, 10] predicts tiny scales somewhere, and its data term is 11180 per
+  example at 1600 steps, 454 at 6400 and still 20 at 12800 (its x-denied twin: 4.05), where
+  the notebook trains 3200 steps. Standardised data train within the cap. A real fragility of
+  the published model, not a false alarm.
+- ``dl_keras3_gaussian_buggy``: the same model fed (N,) targets, the bug the repository's own
   ``batching_gradient_problem.ipynb`` shows (the (B, 1) mean broadcasts to (B, B), and the
   model learns only the marginal of y).
   Expected: loss_shape / shape_broadcast
@@ -56,7 +62,7 @@ def dl_keras3_gaussian():
 
 
 @tfpcheck.model(data=(X, Y[:, 0]))
-def dl_keras3_gaussian_rank1():
+def dl_keras3_gaussian_buggy():
     """The same model on (N,) targets.
 
     Expected: loss_shape / shape_broadcast

@@ -12,7 +12,7 @@ from public_dl_book import (
     dl_book_poisson,
     dl_book_poisson_buggy,
 )
-from public_keras3 import dl_keras3_gaussian, dl_keras3_gaussian_rank1
+from public_keras3 import dl_keras3_gaussian, dl_keras3_gaussian_buggy
 from public_tfp import (
     keras_io_prob_bnn,
     keras_io_prob_bnn_buggy,
@@ -32,7 +32,7 @@ __all__ = [
     "dl_book_poisson",
     "dl_book_poisson_buggy",
     "dl_keras3_gaussian",
-    "dl_keras3_gaussian_rank1",
+    "dl_keras3_gaussian_buggy",
     "keras_io_prob_bnn",
     "keras_io_prob_bnn_buggy",
     "tfp_flipout_classifier",

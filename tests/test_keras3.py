@@ -200,3 +200,81 @@ def test_a_keras3_and_a_tf_keras_target_in_one_file_under_two_workers(pytester: 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["FAILED *test_mixed.py::keras3_rank1*loss_shape (shape_broadcast)*",
                                  "PASSED *test_mixed.py::tf_keras_healthy*"])
+
+
+# Common Keras 3 forms, each as users write them (healthy: each must pass).
+_R = np.random.default_rng(1)
+XF = _R.normal(size=(400, 4)).astype("float32")
+Y_CLASS = np.argmax(XF[:, :3] * 2 + _R.gumbel(size=(400, 3)) * 0.3, 1).astype("int32")
+Y_COUNT = _R.poisson(np.exp(0.5 * XF[:, :1])).astype("float32")
+Y_REAL = (2 * XF[:, :1] + 0.3 * _R.normal(size=(400, 1))).astype("float32")
+
+
+def logits_classifier():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Dense(16, activation="relu")(inputs)))
+    model.compile(keras.optimizers.Adam(1e-2), metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def poisson_string_loss():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="tanh"),
+                              keras.layers.Dense(1, activation="exponential")])
+    model.compile(keras.optimizers.Adam(1e-2), loss="poisson")
+    return model
+
+
+class MethodKL(keras.layers.Layer):
+    """A Bayesian layer whose KL comes from the distribution's own ``kl_divergence`` method."""
+
+    def __init__(self, units, n_train, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.n_train = units, n_train
+
+    def build(self, shape):
+        self.mu = self.add_weight(shape=(shape[-1], self.units), initializer="glorot_uniform")
+        self.rho = self.add_weight(shape=(shape[-1], self.units),
+                                   initializer=keras.initializers.Constant(-4.0))
+
+    def call(self, x):
+        q = tfd.Normal(self.mu, tf.nn.softplus(self.rho))
+        self.add_loss(tf.reduce_sum(q.kl_divergence(tfd.Normal(0.0, 1.0))) / self.n_train)
+        return x @ q.sample()
+
+
+def bayes_layer_of_its_own():
+    model = keras.Sequential([keras.Input((4,)), MethodKL(16, 400), keras.layers.Activation("tanh"),
+                              keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(1e-2), loss=normal_nll)
+    return model
+
+
+@pytest.mark.parametrize("factory, y, task", [
+    (logits_classifier, Y_CLASS, "categorical"),
+    (poisson_string_loss, Y_COUNT, "count"),
+    (bayes_layer_of_its_own, Y_REAL, "regression"),
+])
+def test_common_keras3_forms_pass(factory, y, task):
+    report = _check(factory, (XF, y))
+    assert report.passed, report.summary()
+    assert report.targets[0].task == task
+
+
+def test_a_keras3_train_step_without_a_loss_to_read_says_how_to_give_one():
+    class OwnStep(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.out = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.out(x)
+
+    def factory():
+        model = OwnStep()
+        model.compile(keras.optimizers.Adam(1e-2))
+        return model
+
+    (finding,) = _check(factory, (XF, Y_REAL)).targets[0].violations
+    assert finding.invariant == "builds" and "compute_loss" in finding.fix
+    assert "tfp.layers distribution layer" not in finding.fix

@@ -73,7 +73,21 @@ def keras3_failure(class_name: str, problem: str | None = None, fix: str = _KERA
     return BuildFailure("factory", "Keras3Model", message, "keras_version", fix)
 
 
-def not_a_distribution(kind: str) -> BuildFailure:
+_KERAS3_NO_LOSS_FIX = (
+    "compile the Keras 3 model with the loss it trains on (a Keras loss, or a function that builds a "
+    "tfd distribution from the outputs: loss=lambda y, t: -tfd.Normal(t[..., :1], 1e-3 + "
+    "tf.math.softplus(t[..., 1:])).log_prob(y)), or override compute_loss(x, y, y_pred, ...): "
+    "tfpcheck trains through your train_step but reads the per-example data term from the loss "
+    "(a train_step that computes its own loss gives it nothing to read)."
+)
+
+
+def not_a_distribution(kind: str, keras_3: bool = False) -> BuildFailure:
+    if keras_3:
+        return BuildFailure(
+            stage="forward", error_type="NoLoss",
+            message=f"the Keras 3 model outputs a {kind} and has neither a compiled loss nor a "
+            "compute_loss of its own", cause="tfp_layer_misuse", fix=_KERAS3_NO_LOSS_FIX)
     return BuildFailure(
         stage="forward",
         error_type="NotADistribution",

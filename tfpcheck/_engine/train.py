@@ -11,6 +11,7 @@ and beats the twin, or to the configuration's step cap.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -255,7 +256,7 @@ def _observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> 
         output = model(x, training=False)
         if (model._tfpcheck_loss is None and not model._tfpcheck_own_loss
                 and not hasattr(unwrap(output), "log_prob")):
-            trace.build_failure = not_a_distribution(type(output).__name__)
+            trace.build_failure = not_a_distribution(type(output).__name__, keras_3)
             return
         values, dist = model_loss(model, x, y, output)
     except Exception as exc:  # noqa: BLE001
@@ -338,7 +339,8 @@ def make_step(model: Any) -> tuple[Callable[..., Any], dict[str, tuple[str, str,
             metric.reset_state()
         found: list[Any] = []
         values: list[Any] = []
-        with tf.control_dependencies(tf.nest.flatten(layer_summaries)), capture_distributions(found, values):
+        watch = capture_distributions(found, values) if model._tfpcheck_own_loss else nullcontext()
+        with tf.control_dependencies(tf.nest.flatten(layer_summaries)), watch:
             logs = model.train_step((x, y))
         if model._tfpcheck_own_loss:  # Keras 3's own compute_loss: what it scored the targets with
             picked = likelihood(found, values, x.shape[0])
