@@ -265,3 +265,21 @@ def test_a_collapse_without_a_narrow_prior_is_not_blamed_on_the_prior():
     narrow = LayerSummary("dense_variational", "DenseVariational", 30, 0.001, 1e-3, 1e-3, False)
     t = _stats_free_trace(layers_end=[narrow])
     assert rule(check(t), t)[0] == "prior_mismatch"
+
+
+def test_an_intervention_that_leaves_learns_inconclusive_confirms_nothing():
+    # Measured on a healthy Keras 3 spec (Flipout-like layer, scale-mixture prior, 128 binary
+    # examples): lr / 10 left learns still improving at the cap (a note), which was counted as
+    # the failure gone and kept a false alarm as optimizer_settings "confirmed"; the longer run
+    # showed it learns by step 3800.
+    from tfpcheck._confirm import Intervention, _outcome
+
+    rng = np.random.default_rng(0)
+    after = Trace(config=Config(steps=400))
+    after.data_terms = list(0.5 + 0.01 * rng.normal(size=64))
+    after.twin_terms = list(0.7 + 0.01 * rng.normal(size=64))
+    after.mean_gaps, after.settled = [1.0], False  # beats its twin, average not yet reached
+    after.losses = [0.7] * 400
+    iv = Intervention(after.config, frozenset(), {"learning_rate": "0.003 -> 0.0003"})
+    gone, result = _outcome(lambda c, a: after, iv, ("learns",), "learns", set())
+    assert not gone and result.startswith("not settled: learns: inconclusive")

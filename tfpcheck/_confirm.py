@@ -218,7 +218,11 @@ def _outcome(
         trace = run(iv.config, iv.adjust)
     except Exception as exc:  # noqa: BLE001 - a failed re-run confirms nothing
         return False, f"could not be re-run ({type(exc).__name__}: {exc})"
-    failing = [v.invariant for v in evaluate(trace, invariants) if not v.holds]
+    verdicts = evaluate(trace, invariants)
+    unsure = next((v.note for v in verdicts if v.invariant == invariant and v.holds and v.note), None)
+    if unsure:  # inconclusive or not applicable after the change: that is not the failure gone
+        return False, f"not settled: {unsure}"
+    failing = [v.invariant for v in verdicts if not v.holds]
     if not failing:
         return True, "passes"
     if invariant not in failing and set(failing) <= others:

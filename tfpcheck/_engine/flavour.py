@@ -5,8 +5,8 @@ Both train through the model's own ``train_step`` and are observed the same way;
 where a user's model behaves differently: how a loss sees its targets (tf_keras expands
 rank-1 targets to ``(N, 1)``, Keras 3 does not, so a ``(B, 1)`` location against ``(B,)``
 targets silently broadcasts to ``(B, B)``), their optimizers, and their global state
-(session, float type). Keras 3's own state is reset only once a Keras 3 model was built here:
-its ``clear_session`` costs a garbage collection, which tf_keras targets need not pay.
+(session, float type). Keras 3's own state is reset only once a Keras 3 model was built here,
+and without the garbage collection its default ``clear_session`` runs (175 ms a model).
 """
 
 from __future__ import annotations
