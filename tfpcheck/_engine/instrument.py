@@ -23,7 +23,8 @@ from tfpcheck._engine.flavour import is_keras3_model, unreduced_loss, uses_own_c
 from tfpcheck._engine.optimizers import make_optimizer
 
 __all__ = ["Recorder", "capture_distributions", "compile_for_check", "config_optimizer", "data_term",
-           "evaluate_loss", "likelihood", "loss_distribution", "loss_name", "nll"]
+           "compute_loss_likelihood", "evaluate_loss", "likelihood", "loss_distribution", "loss_name",
+           "model_loss", "nll", "record_likelihood"]
 
 tfd = tfp.distributions
 
@@ -123,17 +124,31 @@ def model_loss(model: Any, x: Any, y: Any, y_pred: Any) -> tuple[Any, Any]:
     builds (the data term without the ``add_loss`` terms)."""
     if not getattr(model, "_tfpcheck_own_loss", False):
         return evaluate_loss(model._tfpcheck_loss, y, y_pred, model._tfpcheck_keras_3)
-    found: list[Any] = []
-    values: list[Any] = []
-    y = tf.convert_to_tensor(y)
-    with capture_distributions(found, values):
-        model.compute_loss(x=tf.convert_to_tensor(x), y=y, y_pred=y_pred, training=False)
-    picked = likelihood(found, values, int(y.shape[0]))
+    picked = compute_loss_likelihood(model, x, y, y_pred)
     if picked is None:
         raise TypeError("the model's compute_loss evaluates no tfd distribution's log_prob on the "
                         "targets: its data term per example can't be read")
     dist, log_prob = picked
     return -log_prob, dist
+
+
+def compute_loss_likelihood(model: Any, x: Any, y: Any, y_pred: Any) -> tuple[Any, Any] | None:
+    """(distribution, log_prob values) the model's own ``compute_loss`` scores the targets with."""
+    found: list[Any] = []
+    values: list[Any] = []
+    y = tf.convert_to_tensor(y)
+    with capture_distributions(found, values):
+        model.compute_loss(x=tf.convert_to_tensor(x), y=y, y_pred=y_pred, training=False)
+    return likelihood(found, values, int(y.shape[0]))
+
+
+def record_likelihood(recorder: Recorder, found: list[Any], values: list[Any], batch: Any) -> None:
+    """Record the captured likelihood as the step's distribution and per-example loss shape
+    (for a loss that reduced the batch itself, or a ``compute_loss`` of the model's own)."""
+    picked = likelihood(found, values, batch)
+    if picked is not None:
+        recorder.distribution = picked[0]
+        recorder.tensors["loss_shape"] = tf.shape(picked[1])
 
 
 def likelihood(found: list[Any], values: list[Any], batch: int | None) -> tuple[Any, Any] | None:
@@ -202,10 +217,8 @@ def _recording_loss(user_loss: Any, recorder: Recorder, keras_3: bool = False) -
         recorder.distribution = y_pred if hasattr(unwrap(y_pred), "log_prob") else (
             found[0] if found else None)
         recorder.tensors["loss_shape"] = tf.shape(values)
-        picked = likelihood(found, log_probs, y_true.shape[0]) if values.shape.rank == 0 else None
-        if picked is not None:  # reduced by the loss itself: the shape it reduced is the evidence
-            recorder.distribution = picked[0]
-            recorder.tensors["loss_shape"] = tf.shape(picked[1])
+        if values.shape.rank == 0:  # reduced by the loss itself: the shape it reduced is the evidence
+            record_likelihood(recorder, found, log_probs, y_true.shape[0])
         return values
 
     loss.__name__ = getattr(user_loss, "__name__", None) or "loss"

@@ -18,7 +18,7 @@ from tfpcheck._config import Config
 from tfpcheck._data import make_data
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.flavour import is_keras3_model, note_keras3_used, uses_own_compute_loss
-from tfpcheck._engine.instrument import capture_distributions, likelihood, loss_distribution, loss_name
+from tfpcheck._engine.instrument import compute_loss_likelihood, loss_distribution, loss_name
 from tfpcheck._target import Target, factory_kwargs
 
 __all__ = ["Probe", "probe_target", "task_of_family", "task_of_loss"]
@@ -115,14 +115,10 @@ def probe_target(target: Target) -> Probe:
 
 def _own_loss_distribution(model: Any, x: np.ndarray, y: np.ndarray, output: Any) -> Any:
     """The distribution a Keras 3 ``compute_loss`` scores the targets with, or None."""
-    found: list[Any] = []
-    values: list[Any] = []
     try:
-        with capture_distributions(found, values):
-            model.compute_loss(x=x, y=y, y_pred=output, training=False)
+        picked = compute_loss_likelihood(model, x, y, output)
     except Exception:  # noqa: BLE001 - training reports it with its cause
         return None
-    picked = likelihood(found, values, len(y))
     return picked[0] if picked else None
 
 

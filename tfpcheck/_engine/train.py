@@ -37,9 +37,9 @@ from tfpcheck._engine.instrument import (
     Recorder,
     capture_distributions,
     compile_for_check,
-    likelihood,
     loss_name,
     model_loss,
+    record_likelihood,
 )
 from tfpcheck._engine.schedule import WINDOW, settled
 from tfpcheck._engine.variational import layer_distributions, summarise_layers, variational_layers
@@ -161,17 +161,8 @@ def _build_and_compile(
         return None
     keras_3 = is_keras3_model(model)
     if keras_3:
-        note_keras3_used()
-        problem = backend_problem(model)
-        if problem is not None:
-            trace.build_failure = keras3_failure(type(model).__name__, problem, BACKEND_FIX)
-            return None
-        parts = tf_keras_parts(model)
-        if parts:
-            problem = (f"the Keras 3 model {type(model).__name__} holds tf_keras layers "
-                       f"({', '.join(parts)}): tfp.layers need tf_keras (Keras 2)")
-        if problem is not None or not isinstance(model, keras3().Model):
-            trace.build_failure = keras3_failure(type(model).__name__, problem)
+        trace.build_failure = _keras3_refusal(model)
+        if trace.build_failure is not None:
             return None
         trace.keras = "keras 3"
     elif not isinstance(model, tf_keras.Model):
@@ -193,6 +184,21 @@ def _build_and_compile(
         model._tfpcheck_kl_factor = 1.0 / len(x)
         _scale_regularisation(model, 1.0 / len(x))
     return model
+
+
+def _keras3_refusal(model: Any) -> Any:
+    """Why a Keras 3 model can't be trained here (another backend, tf_keras layers inside, not a
+    keras.Model), as a ``builds`` failure; None when it can."""
+    note_keras3_used()
+    name = type(model).__name__
+    problem = backend_problem(model)
+    if problem is not None:
+        return keras3_failure(name, problem, BACKEND_FIX)
+    parts = tf_keras_parts(model)
+    if parts:
+        return keras3_failure(name, f"the Keras 3 model {name} holds tf_keras layers "
+                              f"({', '.join(parts)}): tfp.layers need tf_keras (Keras 2)")
+    return None if isinstance(model, keras3().Model) else keras3_failure(name)
 
 
 def _scale_regularisation(model: Any, factor: float) -> None:
@@ -343,10 +349,7 @@ def make_step(model: Any) -> tuple[Callable[..., Any], dict[str, tuple[str, str,
         with tf.control_dependencies(tf.nest.flatten(layer_summaries)), watch:
             logs = model.train_step((x, y))
         if model._tfpcheck_own_loss:  # Keras 3's own compute_loss: what it scored the targets with
-            picked = likelihood(found, values, x.shape[0])
-            if picked is not None:
-                recorder.distribution = picked[0]
-                recorder.tensors["loss_shape"] = tf.shape(picked[1])
+            record_likelihood(recorder, found, values, x.shape[0])
         dist = recorder.distribution
         if dist is None and "loss_shape" not in recorder.tensors:
             # A custom train_step that bypasses the compiled loss: check what the model outputs.
