@@ -21,6 +21,7 @@ import tf_keras
 from tfpcheck._checks import beats, reaches
 from tfpcheck._config import Config
 from tfpcheck._data import make_data, rescale_user_data
+from tfpcheck._engine import reuse
 from tfpcheck._engine.classify import classify_exception, keras3_failure, not_a_distribution
 from tfpcheck._engine.constraints import parameter_checks, unwrap
 from tfpcheck._engine.domain import DOMAINS, outside_domain
@@ -41,20 +42,16 @@ from tfpcheck._engine.instrument import (
     model_loss,
     record_likelihood,
 )
+from tfpcheck._engine.passes import EVAL_PASSES, Pass, data_terms, evaluate
 from tfpcheck._engine.schedule import WINDOW, settled
 from tfpcheck._engine.variational import layer_distributions, summarise_layers, variational_layers
 from tfpcheck._target import Target, factory_kwargs
 from tfpcheck._trace import ParamViolation, Trace
 
-__all__ = ["per_example", "run_config", "training_data"]
+__all__ = ["run_config", "training_data"]
 
 #: Consecutive non-finite losses after which training stops (the weights are NaN by then).
 STOP_AFTER_NONFINITE = 5
-#: Forward passes averaged for the final NLL of a stochastic (variational) model.
-EVAL_PASSES = 4
-#: Predictive draws per training example per pass for ``predictive_in_domain`` (4 passes x 8
-#: draws x n_train >= 4096 draws: a 1% share is measured to about +-0.15%).
-DOMAIN_DRAWS = 8
 
 
 def training_data(target: Target, config: Config) -> tuple[np.ndarray, np.ndarray]:
@@ -87,8 +84,7 @@ def run_config(
         # The twin first: the model may only stop early once it beats what the twin reached,
         # so a plateau (sigmoid units, a slow rate) is trained through rather than judged.
         twin = _Twin(target, config, x, y, drawn or {}, adjust) if with_twin else None
-        _reset_tf(config, fresh_session)
-        model = _build_and_compile(target, config, x, y, drawn or {}, trace, adjust)
+        model = _model_for(target, config, x, y, drawn or {}, trace, adjust, "model", fresh_session)
         if model is None:
             return trace
         _observe_initial(model, x, y, trace)
@@ -118,7 +114,9 @@ def _train_on(trace: Trace, config: Config) -> bool:
 def _weights_finite(model: Any) -> bool:
     """NaN weights make the final evaluation meaningless, and can hang it: TFP's Poisson
     sampler loops forever on a NaN rate. finite_loss/finite_gradients report why."""
-    return all(np.all(np.isfinite(w)) for w in model.get_weights())
+    if not hasattr(model, "_tfpcheck_weights"):  # get_weights() walks the model: ~0.1 s each time
+        object.__setattr__(model, "_tfpcheck_weights", list(model.weights))
+    return all(np.all(np.isfinite(w.numpy())) for w in model._tfpcheck_weights)
 
 
 def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -139,14 +137,41 @@ def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     }
 
 
-def _reset_tf(config: Config, fresh_session: bool = True) -> None:
-    reset(config.dtype, config.seed, fresh_session)
-
-
-def _build_and_compile(
+def _model_for(
     target: Target, config: Config, x: np.ndarray, y: np.ndarray, drawn: Mapping[str, Any],
-    trace: Trace, adjust: frozenset[str] = frozenset(),
+    trace: Trace, adjust: frozenset[str], role: str, fresh_session: bool = True,
 ) -> Any:
+    """The compiled model for this example, in the state a fresh build has for its seed: the
+    one built for an earlier example with the same architecture and shapes when there is one
+    (``reuse``), else a new one (kept for the next). None when it can't be built."""
+    kwargs = _kwargs(target, config, x, y, drawn)
+    if not fresh_session:  # the user's own instance: built once by them, nothing to reuse
+        reset(config.dtype, config.seed, fresh_session=False)
+        return _build_and_compile(target, config, x, kwargs, trace, adjust)
+    key = reuse.cache_key(target.factory, role, kwargs, x, y, config, adjust)
+    model = reuse.lookup(key, target.factory)
+    if model is not None:
+        reset(config.dtype, None, fresh_session=False)
+        reuse.seed_host(config.seed)
+        reuse.reinitialise(model, config.seed, config.learning_rate)
+        return model
+    reset(config.dtype, config.seed, fresh_session=True)
+    with reuse.capture() as created:
+        model = _build_and_compile(target, config, x, kwargs, trace, adjust)
+        if model is None or model._tfpcheck_keras_3:
+            return model
+        try:
+            reuse.materialise(model, x)
+        except Exception:  # noqa: BLE001 - not reusable; the first forward pass reports why
+            return model
+    reuse.store(key, target.factory, model, created)
+    if getattr(model, "_tfpcheck_created", None) is not None:
+        reuse.reinitialise(model, config.seed, config.learning_rate)
+    return model
+
+
+def _kwargs(target: Target, config: Config, x: np.ndarray, y: np.ndarray,
+            drawn: Mapping[str, Any]) -> dict[str, Any]:
     available = {
         "input_dim": x.shape[1],
         "output_dim": config.output_dim,
@@ -154,8 +179,15 @@ def _build_and_compile(
         "x_train": x,
         "y_train": y,
     }
+    return factory_kwargs(target.factory, available, drawn)
+
+
+def _build_and_compile(
+    target: Target, config: Config, x: np.ndarray, kwargs: Mapping[str, Any], trace: Trace,
+    adjust: frozenset[str] = frozenset(),
+) -> Any:
     try:
-        model = target.factory(**factory_kwargs(target.factory, available, drawn))
+        model = target.factory(**kwargs)
     except Exception as exc:  # noqa: BLE001 - any factory error is a `builds` verdict
         trace.build_failure = classify_exception(exc, "factory")
         return None
@@ -413,7 +445,7 @@ def _train(
     seen = {v.path for v in trace.param_violations}
     evaluations = trace.evaluations
     if not evaluations:
-        evaluations.append(float(np.mean(_whole_set_terms(model, x, y))))
+        evaluations.append(float(np.mean(data_terms(model, x, y))))
     batches = _batches(len(x), config.batch_size, until or config.steps, config.seed)
     for i in range(trace.steps_run, len(batches)):
         idx = batches[i]
@@ -429,24 +461,13 @@ def _train(
         if not np.any(np.isfinite(trace.losses[-STOP_AFTER_NONFINITE:])) and i + 1 >= STOP_AFTER_NONFINITE:
             break  # the weights are NaN by now
         if (i + 1) % WINDOW == 0:
-            terms = _whole_set_terms(model, x, y)
+            terms = data_terms(model, x, y)
             evaluations.append(float(np.mean(terms)))
             if until is None and settled(evaluations, i + 1) and (beat is None or beats(terms, beat)):
                 break
     if trace.steps_run % WINDOW:
-        evaluations.append(float(np.mean(_whole_set_terms(model, x, y))))
+        evaluations.append(float(np.mean(data_terms(model, x, y))))
     trace.settled = settled(evaluations, trace.steps_run)
-
-
-def _whole_set_terms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The data term per example on the whole training set, averaged over two passes (weight
-    draws); NaN when it can't be computed (a step raises it too, and classifies it)."""
-    try:
-        rows = [per_example(np.asarray(model_loss(model, x, y, model(x, training=False))[0], dtype=float), y)
-                for _ in range(2)]
-    except Exception:  # noqa: BLE001
-        return np.full(len(y), np.nan)
-    return np.mean(rows, axis=0)
 
 
 def _record_step(
@@ -481,21 +502,23 @@ def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> No
     except Exception as exc:  # noqa: BLE001 - reported: the posterior checks need it
         trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
     try:
-        trace.data_terms, dists = _evaluate(model, x, y)
+        trace.data_terms, passes = evaluate(model, x, y, trace.config.seed, trace.config.task in DOMAINS)
     except Exception as exc:  # noqa: BLE001 - reported: learns and the domain check need it
         trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
         return
-    if any(d is None for d in dists):
+    if not all(p.has_distribution for p in passes):
         return  # a plain Keras loss on tensor outputs: no predictive distribution to sample
-    means = _predictive_means(dists)
+    # The predictive means of each pass (weight draw); their spread across passes, in units of
+    # the targets' spread, is prediction_noise: 0 for a deterministic model.
+    means = np.stack([p.mean for p in passes]) if all(p.mean is not None for p in passes) else None
     finite_means = means is None or bool(np.all(np.isfinite(means)))
     if means is not None and finite_means:
         spread = float(np.std(y))
         if spread > 0:
             trace.prediction_noise = float(np.mean(means.std(0)) / spread)
         _observe_mean_gaps(means.mean(0), y, trace)
-    if finite_means and all(_finite_parameters(d) for d in dists):
-        _observe_domain(dists, trace)
+    if finite_means and all(p.finite for p in passes):
+        _observe_domain(passes, trace)
     elif trace.config.task in DOMAINS:  # sampling could hang (TFP's Poisson on an inf rate)
         trace.notes["predictive_sample_error"] = "the predictive distribution's parameters are not finite"
 
@@ -518,47 +541,6 @@ def _observe_mean_gaps(means: np.ndarray, y: np.ndarray, trace: Trace) -> None:
                             "predicted_min": float(lo[j]), "predicted_max": float(hi[j])}
 
 
-def _finite_parameters(dist: Any) -> bool:
-    """Every numeric parameter of ``dist`` (and of the distributions nested in it) is finite:
-    then drawing from it terminates. Families without a mean (a Sinh-transformed Normal) are
-    sampled too; only non-finite parameters are not."""
-    for value in unwrap(dist).parameters.values():
-        if hasattr(value, "parameters") and hasattr(value, "sample"):
-            if not _finite_parameters(value):
-                return False
-        elif tf.is_tensor(value) or isinstance(value, (np.ndarray, float, int)):
-            array = np.asarray(value)
-            if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
-                return False
-    return True
-
-
-def _evaluate(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[Any]]:
-    """EVAL_PASSES forward passes (weight draws of a variational model): the data term (the
-    user's loss, without KL/regularisation) per training example averaged over them, and each
-    pass's predictive distribution (None for a plain Keras loss)."""
-    rows, dists = [], []
-    for _ in range(EVAL_PASSES):
-        values, dist = model_loss(model, x, y, model(x, training=False))
-        rows.append(per_example(np.asarray(values, dtype=float), y))
-        dists.append(dist)
-    return [float(v) for v in np.mean(rows, axis=0)], dists
-
-
-def per_example(values: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Loss values as one number per example, summed over the target's event dims. A loss that
-    broadcast to more elements than the targets have (``(N,)`` vs ``(N, 1)``) is averaged back to
-    per-example units; ``loss_shape`` reports the bug itself."""
-    n = len(y)
-    per_row = int(np.prod(y.shape[1:])) if y.ndim > 1 else 1
-    if values.size == n:
-        return values.reshape(n)
-    rows = values.reshape(n, -1) if values.ndim and values.shape[0] == n else values.reshape(1, -1)
-    if rows.shape[0] == n and rows.shape[1] <= per_row:
-        return rows.sum(1)
-    return np.full(n, float(np.mean(values)) * per_row)
-
-
 class _Twin:
     """The same model, loss, seed and step cap, trained on features replaced by their mean: what
     the model could reach without the information in x. Trained first, until its loss settles;
@@ -571,8 +553,7 @@ class _Twin:
         self.x = np.repeat(x.mean(0, keepdims=True), len(x), axis=0).astype(x.dtype)
         self.y = y
         self.trace = Trace(config=config)
-        _reset_tf(config)
-        self.model = _build_and_compile(target, config, self.x, y, drawn, self.trace, adjust)
+        self.model = _model_for(target, config, self.x, y, drawn, self.trace, adjust, "twin")
         if self.model is not None:
             _observe_initial(self.model, self.x, y, self.trace)
         if self.ok:
@@ -588,29 +569,17 @@ class _Twin:
             _train(self.model, self.x, self.y, self.trace, until=steps)
         if not self.ok or not _weights_finite(self.model):
             return None
-        return _evaluate(self.model, self.x, self.y)[0]
+        return [float(v) for v in data_terms(self.model, self.x, self.y, EVAL_PASSES)]
 
 
-def _predictive_means(outputs: list[Any]) -> np.ndarray | None:
-    """The predictive means of each forward pass (weight draw), stacked (possibly non-finite);
-    None when a family has no mean. Their spread across passes, in units of the targets'
-    spread, is ``prediction_noise``: 0 for a deterministic model, small for a settled posterior."""
-    if len(outputs) < 2:
-        return None
-    try:
-        return np.stack([np.asarray(unwrap(d).mean(), dtype=float) for d in outputs])
-    except Exception:  # noqa: BLE001 - a family without a mean: nothing to measure
-        return None
-
-
-def _observe_domain(outputs: list[Any], trace: Trace) -> None:
+def _observe_domain(passes: list[Pass], trace: Trace) -> None:
     """Share of the trained model's predictive draws outside the task's domain."""
-    if trace.config.task not in DOMAINS:
+    errors = [p.sample_error for p in passes if p.sample_error]
+    if errors:  # a distribution without sample(): nothing to judge
+        trace.notes["predictive_sample_error"] = errors[0]
         return
-    try:
-        draws = [np.asarray(unwrap(d).sample(DOMAIN_DRAWS, seed=trace.config.seed)) for d in outputs]
-    except Exception as exc:  # noqa: BLE001 - a distribution without sample(): nothing to judge
-        trace.notes["predictive_sample_error"] = f"{type(exc).__name__}: {exc}"
+    draws = [p.draws for p in passes if p.draws is not None]
+    if not draws:
         return
     measured = outside_domain(trace.config.task, np.concatenate([np.ravel(d) for d in draws]))
     if measured is not None:

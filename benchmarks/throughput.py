@@ -1,0 +1,255 @@
+"""Configurations per minute: tfpcheck's engine against the loop a user writes, in one process.
+
+Three ways to train the same configurations (a small DenseFlipout network whose architecture
+does not vary; seeds, learning rate and data differ), each a block over all configurations, the
+blocks run forwards then backwards so that drift hits all alike:
+
+- **naive**: what a user writes by hand: clear the session, build, compile, ``fit`` the same
+  number of steps, check the loss history and the final NLL;
+- **fit**: one plain ``model.fit`` of the same steps on a model built and traced once (the
+  floor: Keras' own loop, no checking at all);
+- **tfpcheck**: ``run_config`` + every invariant, as ``tfpcheck check`` runs one example
+  (the model reused across examples: ``tfpcheck/_engine/reuse.py``; its x-denied twin trained
+  too, so tfpcheck trains twice the steps of the other two).
+
+Then the resident memory of this process over ``--rss-configs`` tfpcheck configurations (growth
+from the first tenth to the end), and with ``--xdist`` the wall time of
+``pytest --tfpcheck -n 0`` against ``-n 2`` on four healthy targets (subprocesses).
+
+    .venv/bin/python benchmarks/throughput.py --configs 12 --steps 50
+    .venv/bin/python benchmarks/throughput.py --configs 6 --rss-configs 300 --xdist
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from tfpcheck._env import prepare_tf_environment
+
+prepare_tf_environment()
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_probability as tfp  # noqa: E402
+import tf_keras  # noqa: E402
+
+from tfpcheck._config import Config  # noqa: E402
+from tfpcheck._data import make_data  # noqa: E402
+from tfpcheck._engine import run_config  # noqa: E402
+from tfpcheck._invariants import evaluate  # noqa: E402
+from tfpcheck._target import Target  # noqa: E402
+
+tfd, tfpl = tfp.distributions, tfp.layers
+
+
+def flipout(n_train: int) -> tf_keras.Model:
+    """A small Bayesian regression network (two DenseFlipout layers, a Normal head)."""
+    kl = lambda q, p, _: tfd.kl_divergence(q, p) / n_train  # noqa: E731
+    model = tf_keras.Sequential([
+        tfpl.DenseFlipout(16, activation="tanh", kernel_divergence_fn=kl),
+        tfpl.DenseFlipout(2, kernel_divergence_fn=kl),
+        tfpl.DistributionLambda(
+            lambda t: tfd.Normal(loc=t[..., :1], scale=1e-3 + tf.math.softplus(0.05 * t[..., 1:]))
+        ),
+    ])
+    model.compile(tf_keras.optimizers.Adam(1e-2), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def _fit(model: tf_keras.Model, x: np.ndarray, y: np.ndarray, config: Config) -> None:
+    per_epoch = len(x) // config.batch_size
+    history = model.fit(x, y, batch_size=config.batch_size, epochs=math.ceil(config.steps / per_epoch),
+                        steps_per_epoch=per_epoch, verbose=0, shuffle=True)
+    assert all(np.isfinite(history.history["loss"]))
+
+
+def naive(config: Config) -> float:
+    """Build, compile, fit, check by hand: a user's loop without tfpcheck."""
+    start = time.perf_counter()
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(config.seed)
+    x, y = make_data(config)
+    model = flipout(len(x))
+    model.optimizer.learning_rate = config.learning_rate
+    _fit(model, x, y, config)
+    float(-tf.reduce_mean(model(x).log_prob(y)))
+    return time.perf_counter() - start
+
+
+class PlainFit:
+    """``fit`` on one model built and traced once: Keras' own loop and nothing else."""
+
+    def __init__(self, config: Config) -> None:
+        x, y = make_data(config)
+        self.model = flipout(len(x))
+        _fit(self.model, x, y, config)  # traces its train function
+
+    def __call__(self, config: Config) -> float:
+        start = time.perf_counter()
+        x, y = make_data(config)
+        _fit(self.model, x, y, config)
+        return time.perf_counter() - start
+
+
+TARGET = Target(flipout, "flipout")
+
+
+def engine(config: Config) -> float:
+    start = time.perf_counter()
+    verdicts = evaluate(run_config(TARGET, config))
+    assert verdicts, "no verdicts"
+    return time.perf_counter() - start
+
+
+def rss_mb() -> float:
+    """This process's resident set size (Linux ``/proc``), in MB."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def configs(n: int, steps: int, start: int = 0) -> list[Config]:
+    """Same architecture and shapes; seed, data seed and learning rate differ."""
+    return [Config(seed=start + i, input_dim=2, steps=steps, learning_rate=(0.003, 0.01, 0.02)[i % 3])
+            for i in range(n)]
+
+
+def per_minute(seconds: list[float]) -> float:
+    return 60.0 / statistics.median(seconds)
+
+
+def throughput(n: int, steps: int) -> None:
+    cs = configs(n, steps)
+    engine(cs[0]), naive(cs[0])  # noqa: B018 - warm both paths (imports, first traces)
+    fit = PlainFit(cs[0])
+    # In blocks (a loop over every configuration, then the next loop), forwards then backwards:
+    # what a run of tfpcheck does, one example after the other, and drift hits all alike.
+    naive_s: list[float] = []
+    fit_s: list[float] = []
+    engine_s: list[float] = []
+    loops = [(naive, naive_s), (fit, fit_s), (engine, engine_s)]
+    for run, times in loops + loops[::-1]:
+        times += [run(c) for c in cs]
+    print(f"## Throughput ({n} configurations, {steps} steps each, median per configuration)\n")
+    print("| loop | s / configuration | configurations / minute | tfpcheck speed-up |")
+    print("|---|---|---|---|")
+    loops = (("naive (clear, build, compile, fit, check)", naive_s), ("plain fit, model traced once", fit_s),
+             ("tfpcheck (model + twin, every invariant)", engine_s))
+    for name, s in loops:
+        speedup = statistics.median(s) / statistics.median(engine_s)
+        print(f"| {name} | {statistics.median(s):.3f} | {per_minute(s):.0f} | {speedup:.2f}x |")
+    vs_naive = per_minute(engine_s) / per_minute(naive_s)
+    vs_fit = statistics.median(engine_s) / statistics.median(fit_s)
+    print(f"\ntfpcheck / naive configurations per minute: {vs_naive:.2f}x; "
+          f"tfpcheck time per configuration / plain fit: {vs_fit:.2f}x (tfpcheck trains the model "
+          "and its twin: twice the steps)\n")
+
+
+def memory(n: int, steps: int) -> None:
+    """RSS over ``n`` configurations of one architecture (the model reused), then over ``n // 3``
+    that each need a new model (the feature count cycles through more architectures than are
+    cached: every one rebuilt)."""
+    for label, cs in (("one architecture, reused", configs(n, steps, start=1000)),
+                      ("a new model each", [c.replace(input_dim=1 + i % 8) for i, c in
+                                            enumerate(configs(max(n // 3, 10), steps, start=5000))])):
+        first = max(1, len(cs) // 10)
+        for c in cs[:first]:
+            engine(c)
+        base = rss_mb()
+        for c in cs[first:]:
+            engine(c)
+        end = rss_mb()
+        print(f"Memory, {label}: RSS {base:.0f} MB after {first} configurations, {end:.0f} MB after "
+              f"{len(cs)}: {end - base:+.0f} MB over {len(cs) - first} "
+              f"({(end - base) / (len(cs) - first):+.2f} MB each)")
+    print()
+
+
+XDIST_FILE = '''
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+import tfpcheck
+
+tfd, tfpl = tfp.distributions, tfp.layers
+rng = np.random.default_rng(0)
+X = rng.normal(size=(256, 2)).astype("float32")
+Y = (X[:, :1] - 0.5 * X[:, 1:] + 0.3 * rng.normal(size=(256, 1))).astype("float32")
+
+
+def _net(units, n_train, flipout):
+    kl = lambda q, p, _: tfd.kl_divergence(q, p) / n_train
+    layer = (lambda u, **kw: tfpl.DenseFlipout(u, kernel_divergence_fn=kl, **kw)) if flipout else (
+        lambda u, **kw: tf_keras.layers.Dense(u, **kw))
+    model = tf_keras.Sequential([
+        layer(units, activation="tanh"), layer(2),
+        tfpl.DistributionLambda(lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:]))),
+    ])
+    model.compile(tf_keras.optimizers.Adam(1e-2), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+@tfpcheck.model(data=(X, Y))
+def dense_16(n_train):
+    return _net(16, n_train, False)
+
+
+@tfpcheck.model(data=(X, Y))
+def dense_32(n_train):
+    return _net(32, n_train, False)
+
+
+@tfpcheck.model(data=(X, Y))
+def flipout_8(n_train):
+    return _net(8, n_train, True)
+
+
+@tfpcheck.model(data=(X, Y))
+def flipout_16(n_train):
+    return _net(16, n_train, True)
+'''
+
+
+def xdist() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "test_four_targets.py"
+        path.write_text(textwrap.dedent(XDIST_FILE))
+        times = {}
+        for n in ("0", "2"):
+            start = time.perf_counter()
+            command = [sys.executable, "-m", "pytest", "--tfpcheck", "-q", "-p", "no:cacheprovider",
+                       "-n", n, str(path)]
+            done = subprocess.run(command, cwd=tmp, capture_output=True, text=True)
+            times[n] = time.perf_counter() - start
+            print(f"pytest --tfpcheck -n {n}: {times[n]:.1f} s ({done.stdout.strip().splitlines()[-1]})")
+        print(f"\n-n 2 speed-up over -n 0 on four targets: {times['0'] / times['2']:.2f}x "
+              f"({os.cpu_count()} cores)\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", type=int, default=12, help="configurations timed per loop")
+    parser.add_argument("--steps", type=int, default=50, help="training steps per configuration")
+    parser.add_argument("--rss-configs", type=int, default=0, help="configurations for the memory run")
+    parser.add_argument("--xdist", action="store_true", help="also time pytest --tfpcheck -n 0 vs -n 2")
+    args = parser.parse_args(argv)
+    throughput(args.configs, args.steps)
+    if args.rss_configs:
+        memory(args.rss_configs, args.steps)
+    if args.xdist:
+        xdist()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""One build and one traced step per architecture (``tfpcheck/_engine/reuse.py``).
+
+Successive examples of a target reuse the model when only seeds, data values, learning rate and
+length differ; each example starts from the state a fresh build has for its seed, and gives the
+verdicts a fresh build gives. Real tf_keras/TFP models throughout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+from tests import models
+from tfpcheck._config import Config
+from tfpcheck._engine import reuse, run_config
+from tfpcheck._invariants import evaluate
+from tfpcheck._target import Target
+
+tfd, tfpl = tfp.distributions, tfp.layers
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    reuse.clear()
+    yield
+    reuse.clear()
+
+
+def _cached_models():
+    return [entry.model for entry in reuse._CACHE.values()]
+
+
+def _verdicts(trace):
+    return {v.invariant: v.holds for v in evaluate(trace) if v.note is None}
+
+
+def test_examples_of_one_architecture_share_one_model_and_one_trace():
+    target = Target(models.healthy_flipout, "healthy_flipout")
+    run_config(target, Config(seed=0, input_dim=2, steps=40))
+    first = _cached_models()
+    assert len(first) == 2  # the model and its x-denied twin
+    for seed, lr in ((1, 0.003), (2, 0.02)):
+        run_config(target, Config(seed=seed, input_dim=2, steps=40, learning_rate=lr))
+        assert [m is f for m, f in zip(_cached_models(), first, strict=True)] == [True, True]
+        for model in first:
+            assert model._tfpcheck_step[0].experimental_get_tracing_count() == 1
+            assert float(model.optimizer.learning_rate) == pytest.approx(lr)
+
+
+def test_a_new_architecture_or_shape_builds_a_new_model():
+    target = Target(models.healthy_normal, "healthy_normal")
+    run_config(target, Config(seed=0, input_dim=2, steps=20))
+    before = _cached_models()
+    run_config(target, Config(seed=0, input_dim=3, steps=20))  # another feature count
+    after = _cached_models()
+    assert not any(a is b for a in after[-2:] for b in before)
+    assert after[-1].layers[0].kernel.shape[0] == 3
+
+
+def test_reinitialising_gives_the_seeds_start_and_a_fresh_optimizer():
+    """Re-initialised from the layers' own (reseeded) initializers and the optimizer's initial
+    values: the weights a reused model starts from equal those of a fresh build, per seed."""
+    target = Target(models.healthy_flipout, "healthy_flipout")
+
+    def start_of(seed, fresh):
+        if fresh:
+            reuse.clear()
+        trace = run_config(target, Config(seed=seed, input_dim=2, steps=1), with_twin=False)
+        model = _cached_models()[-1]
+        assert trace.steps_run == 1
+        # One step ran; put the model back to its start for this seed, as the next example does.
+        reuse.reinitialise(model, seed, 0.01)
+        return [v.numpy().copy() for v in model.trainable_variables], model.optimizer
+
+    fresh, _ = start_of(3, fresh=True)
+    run_config(target, Config(seed=9, input_dim=2, steps=5), with_twin=False)
+    reused, optimizer = start_of(3, fresh=False)
+    other, _ = start_of(4, fresh=False)
+    assert all(np.array_equal(a, b) for a, b in zip(fresh, reused, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(fresh, other, strict=True))
+    assert int(optimizer.iterations) == 0
+    assert all(not np.any(v.numpy()) for v in optimizer.variables[1:])  # Adam's moments zeroed
+
+
+def seeded(input_dim):
+    """Weights the user seeded: the same values in every example, as a fresh build gives them."""
+    return tf_keras.Sequential([
+        tf_keras.layers.Dense(8, activation="tanh",
+                              kernel_initializer=tf_keras.initializers.GlorotUniform(seed=7)),
+        tf_keras.layers.Dense(2), models.normal_head(),
+    ])
+
+
+def test_an_initializer_the_user_seeded_keeps_its_values():
+    target = Target(seeded, "seeded")
+    kernels = []
+    for seed in (0, 1):
+        run_config(target, Config(seed=seed, input_dim=2, steps=1), with_twin=False)
+        model = _cached_models()[-1]
+        reuse.reinitialise(model, seed, 0.01)
+        kernels.append((model.layers[0].kernel.numpy().copy(), model.layers[1].kernel.numpy().copy()))
+    assert np.array_equal(kernels[0][0], kernels[1][0])  # seeded by the user
+    assert not np.array_equal(kernels[0][1], kernels[1][1])  # unseeded: the example's seed
+
+
+def reads_the_data(input_dim, x_train):
+    """A factory that adapts a Normalization layer to the data: new data is a new model."""
+    norm = tf_keras.layers.Normalization()
+    norm.adapt(x_train)
+    return tf_keras.Sequential([norm, tf_keras.layers.Dense(2), models.normal_head()])
+
+
+def test_a_factory_that_reads_the_data_is_rebuilt_for_new_data_and_keeps_what_it_learned():
+    target = Target(reads_the_data, "reads_the_data")
+    run_config(target, Config(seed=0, input_dim=2, steps=5, x_scale=10.0), with_twin=False)
+    first = _cached_models()[-1]
+    run_config(target, Config(seed=0, input_dim=2, steps=5, x_scale=10.0), with_twin=False)
+    assert _cached_models()[-1] is first  # the same data: reused
+    assert float(np.mean(first.layers[0].variance.numpy())) > 10  # adapt()'s statistics kept
+    run_config(target, Config(seed=1, input_dim=2, steps=5, x_scale=10.0), with_twin=False)
+    assert _cached_models()[-1] is not first
+
+
+@pytest.mark.parametrize("factory, failing", [
+    (models.healthy_flipout, set()),
+    (models.raw_scale, {"positive_scales"}),
+    (models.broadcast_loc, {"loss_shape"}),
+])
+def test_reused_and_fresh_give_the_same_verdicts(factory, failing):
+    target = Target(factory, factory.__name__)
+    config = Config(seed=5, input_dim=2, steps=200)
+    fresh = _verdicts(run_config(target, config))
+    run_config(target, config.replace(seed=6, learning_rate=0.003))  # the model is now used
+    reused = _verdicts(run_config(target, config))
+    assert reused == fresh
+    assert {name for name, ok in fresh.items() if not ok} >= failing
+
+
+def test_keras3_models_are_built_fresh():
+    import keras
+
+    def nll(y, t):
+        return -tfd.Normal(t[..., :1], tf.nn.softplus(t[..., 1:]) + 1e-3).log_prob(y)
+
+    def keras3_model(input_dim):
+        model = keras.Sequential([keras.layers.Dense(2)])
+        model.compile(optimizer="adam", loss=nll)
+        return model
+
+    trace = run_config(Target(keras3_model, "keras3_model"), Config(seed=0, input_dim=2, steps=5),
+                       with_twin=False)
+    assert trace.build_failure is None and trace.steps_run == 5
+    assert _cached_models() == []
