@@ -154,18 +154,20 @@ def throughput(n: int, steps: int) -> None:
 
 
 def memory(n: int, steps: int) -> None:
-    """RSS over ``n`` configurations of one architecture (the model reused), then over ``n // 3``
+    """RSS over ``n`` configurations of one architecture (the model reused), then over ``n // 10``
     that each need a new model (the feature count cycles through more architectures than are
-    cached: every one rebuilt)."""
-    for label, cs in (("one architecture, reused", configs(n, steps, start=1000)),
-                      ("a new model each", [c.replace(input_dim=1 + i % 8) for i, c in
-                                            enumerate(configs(max(n // 3, 10), steps, start=5000))])):
+    cached: every one rebuilt), and the naive loop over as many (a new model each, as always)."""
+    cycled = configs(max(n // 10, 10), steps, start=5000)
+    rebuilt = [c.replace(input_dim=1 + i % 8) for i, c in enumerate(cycled)]
+    for label, run, cs in (("tfpcheck, one architecture (reused)", engine, configs(n, steps, start=1000)),
+                           ("tfpcheck, a new architecture each", engine, rebuilt),
+                           ("naive loop, a new architecture each", naive, rebuilt)):
         first = max(1, len(cs) // 10)
         for c in cs[:first]:
-            engine(c)
+            run(c)
         base = rss_mb()
         for c in cs[first:]:
-            engine(c)
+            run(c)
         end = rss_mb()
         print(f"Memory, {label}: RSS {base:.0f} MB after {first} configurations, {end:.0f} MB after "
               f"{len(cs)}: {end - base:+.0f} MB over {len(cs) - first} "
@@ -173,7 +175,7 @@ def memory(n: int, steps: int) -> None:
     print()
 
 
-XDIST_FILE = '''
+XDIST_HEAD = """
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -197,53 +199,56 @@ def _net(units, n_train, flipout):
     ])
     model.compile(tf_keras.optimizers.Adam(1e-2), loss=lambda y, d: -d.log_prob(y))
     return model
+"""
 
-
-@tfpcheck.model(data=(X, Y))
-def dense_16(n_train):
-    return _net(16, n_train, False)
-
+XDIST_TARGET = """
 
 @tfpcheck.model(data=(X, Y))
-def dense_32(n_train):
-    return _net(32, n_train, False)
+def {name}(n_train):
+    return _net({units}, n_train, {flipout})
+"""
 
-
-@tfpcheck.model(data=(X, Y))
-def flipout_8(n_train):
-    return _net(8, n_train, True)
-
-
-@tfpcheck.model(data=(X, Y))
-def flipout_16(n_train):
-    return _net(16, n_train, True)
-'''
+#: Two Dense and two DenseFlipout targets (the latter cost about twice as much), in the order
+#: they are written: grouped by kind, or alternating.
+XDIST_ORDERS = {
+    "grouped": [("dense_16", 16, False), ("dense_32", 32, False), ("flipout_8", 8, True),
+                ("flipout_16", 16, True)],
+    "alternating": [("dense_16", 16, False), ("flipout_8", 8, True), ("dense_32", 32, False),
+                    ("flipout_16", 16, True)],
+}
 
 
 def xdist() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "test_four_targets.py"
-        path.write_text(textwrap.dedent(XDIST_FILE))
-        times = {}
-        for n in ("0", "2"):
-            start = time.perf_counter()
-            command = [sys.executable, "-m", "pytest", "--tfpcheck", "-q", "-p", "no:cacheprovider",
-                       "-n", n, str(path)]
-            done = subprocess.run(command, cwd=tmp, capture_output=True, text=True)
-            times[n] = time.perf_counter() - start
-            print(f"pytest --tfpcheck -n {n}: {times[n]:.1f} s ({done.stdout.strip().splitlines()[-1]})")
-        print(f"\n-n 2 speed-up over -n 0 on four targets: {times['0'] / times['2']:.2f}x "
-              f"({os.cpu_count()} cores)\n")
+    """``pytest --tfpcheck -n 0`` against ``-n 2`` on a file of four targets. pytest-xdist hands
+    each of two workers a contiguous half of so few items (each worker needs the next item
+    queued), so the order the targets are written in decides the balance: both orders shown."""
+    for order, targets in XDIST_ORDERS.items():
+        source = XDIST_HEAD + "".join(XDIST_TARGET.format(name=n, units=u, flipout=f) for n, u, f in targets)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "test_four_targets.py"
+            path.write_text(textwrap.dedent(source))
+            times = {}
+            for n in ("0", "2"):
+                start = time.perf_counter()
+                command = [sys.executable, "-m", "pytest", "--tfpcheck", "-q", "-p", "no:cacheprovider",
+                           "-n", n, str(path)]
+                done = subprocess.run(command, cwd=tmp, capture_output=True, text=True)
+                times[n] = time.perf_counter() - start
+                print(f"{order}: pytest --tfpcheck -n {n}: {times[n]:.1f} s "
+                      f"({done.stdout.strip().splitlines()[-1]})")
+            print(f"{order}: -n 2 speed-up over -n 0 on four targets: {times['0'] / times['2']:.2f}x "
+                  f"({os.cpu_count()} cores)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", type=int, default=12, help="configurations timed per loop")
+    parser.add_argument("--configs", type=int, default=12, help="configurations timed per loop (0: skip)")
     parser.add_argument("--steps", type=int, default=50, help="training steps per configuration")
     parser.add_argument("--rss-configs", type=int, default=0, help="configurations for the memory run")
     parser.add_argument("--xdist", action="store_true", help="also time pytest --tfpcheck -n 0 vs -n 2")
     args = parser.parse_args(argv)
-    throughput(args.configs, args.steps)
+    if args.configs:
+        throughput(args.configs, args.steps)
     if args.rss_configs:
         memory(args.rss_configs, args.steps)
     if args.xdist:

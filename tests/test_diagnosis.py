@@ -172,7 +172,9 @@ def test_a_saturating_probs_head_is_numerical_with_the_logits_fix():
 
 def test_a_late_learner_at_the_cap_is_inconclusive_not_a_failure():
     """Found by benchmarks/detection.py (--seed 1, healthy): a Flipout network under a
-    scale-mixture prior sits on the uninformed Bernoulli(0.5) for 2000+ steps, then learns."""
+    scale-mixture prior sits on the uninformed Bernoulli(0.5) for hundreds of steps, then learns.
+    (Its plateau depends on the initial draw: at 1600 steps with the engine's per-seed
+    re-initialisation it learns within the cap, so the cap here is 300, where it has not yet.)"""
     import tfpcheck.strategies as ts
     from tfpcheck.strategies._internal.architectures import HeadSpec, LayerSpec
     from tfpcheck.strategies._internal.data import DataSpec
@@ -190,6 +192,7 @@ def test_a_late_learner_at_the_cap_is_inconclusive_not_a_failure():
                      output_layer="DenseFlipout", head=HeadSpec(family="bernoulli"),
                      prior=PriorSpec(family="scale_mixture"))
     target, config = ts.spec_target(spec)
+    config = config.replace(steps=300)
     trace = run_config(target, config)
     (finding,) = findings_for(target, trace)
     assert finding.invariant == "learns" and trace.steps_run == config.steps

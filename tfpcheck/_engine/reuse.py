@@ -7,7 +7,9 @@ and traced for the first is kept and, per example, put back into the state a fre
 would have: every variable the factory, the build and the optimizer created is re-initialised
 (with its own initializer, reseeded from the example's seed, where it has a seeded one; with the
 value it was created with otherwise: zeros, constants, an optimizer's accumulators), and the
-learning rate is assigned to the optimizer's variable.
+learning rate is assigned to the optimizer's variable. The x-denied twin of ``learns`` has the
+same architecture and shapes, so it is the same model: its state (``snapshot``) is kept aside
+while the model trains and swapped back in when the twin trains on (``train._Twin``).
 
 The initial weights then depend on the example's seed only, never on whether the model was
 reused (a freshly built one is re-initialised the same way). What a reused model does not get
@@ -35,11 +37,19 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-__all__ = ["MAX_CACHED", "Created", "cache_key", "capture", "clear", "lookup", "materialise",
-           "reinitialise", "seed_host", "store"]
+__all__ = ["MAX_CACHED", "RESEED_EVERY", "Created", "cache_key", "capture", "clear", "lookup", "materialise",
+           "reinitialise", "restore", "seed_host", "snapshot", "store"]
 
-#: Models kept at once: the model and its x-denied twin, and one intervention's pair.
+#: Architectures kept at once: the target's, and those of interventions that rebuild it.
 MAX_CACHED = 4
+#: Reused examples between two settings of TensorFlow's global seed. Setting it clears the
+#: eager context's caches, after which each traced function costs ~0.2 s to instantiate again
+#: (measured: the first step 230 ms against 0.7 ms for a small DenseFlipout network), so it is
+#: not set per reused example. Not setting it at all grows memory: with a global seed set, every
+#: eager random op (a variational layer's forward pass) gets a new op seed and a new cached
+#: kernel (measured: +0.28 MB per eager forward pass, flat once the seed is set again).
+RESEED_EVERY = 100
+_REUSED = [0]
 
 
 @dataclass
@@ -76,14 +86,14 @@ def capture() -> Iterator[Created]:
 
 
 def cache_key(
-    factory: Any, role: str, kwargs: Mapping[str, Any], x: np.ndarray, y: np.ndarray, config: Any,
+    factory: Any, kwargs: Mapping[str, Any], x: np.ndarray, y: np.ndarray, config: Any,
     adjust: frozenset[str],
 ) -> tuple[Any, ...]:
     """What decides the architecture and the traced shapes: the factory, its arguments (arrays by
     content), the feature and target shapes and dtypes, float type, optimizer class settings and
     the interventions."""
     args = tuple(sorted((name, _fingerprint(value)) for name, value in kwargs.items()))
-    return (id(factory), role, args, x.shape[1:], str(x.dtype), y.shape[1:], str(y.dtype),
+    return (id(factory), args, x.shape[1:], str(x.dtype), y.shape[1:], str(y.dtype),
             config.dtype, config.optimizer, config.momentum, config.clipnorm,
             tuple(sorted(adjust)), len(x) if adjust else None)
 
@@ -144,16 +154,30 @@ def _initial_value(initial: Any, value: np.ndarray, seed: int) -> Any:
 
 
 def seed_host(seed: int) -> None:
-    """Python's and NumPy's generators seeded for this example. TensorFlow's global seed is
-    left alone for a reused model: setting it clears the eager context's caches, and the next
-    call of the traced step then costs ~0.2 s to instantiate again (measured: 230 ms against
-    0.7 ms for a small DenseFlipout step); TF's eager random ops continue their sequence."""
+    """Python's and NumPy's generators seeded for this example; TensorFlow's global seed only
+    every RESEED_EVERY reused examples (see there)."""
     random.seed(seed)
     np.random.seed(seed)
+    _REUSED[0] += 1
+    if _REUSED[0] % RESEED_EVERY == 0:
+        tf.random.set_seed(seed)
 
 
 def _derived_seed(seed: int, index: int) -> int:
     return int.from_bytes(hashlib.sha1(f"{seed}/{index}".encode()).digest()[:4], "little") >> 1
+
+
+def snapshot(model: Any) -> list[np.ndarray] | None:
+    """The values of every captured variable (weights and optimizer state); None for a model
+    that is not reused."""
+    created = getattr(model, "_tfpcheck_created", None)
+    return None if created is None else [variable.numpy() for variable, _, _ in created.variables]
+
+
+def restore(model: Any, state: list[np.ndarray]) -> None:
+    """Put back what :func:`snapshot` took."""
+    for (variable, _, _), value in zip(model._tfpcheck_created.variables, state, strict=True):
+        variable.assign(value)
 
 
 def clear() -> None:
