@@ -208,21 +208,22 @@ def {name}(n_train):
     return _net({units}, n_train, {flipout})
 """
 
-#: Two Dense and two DenseFlipout targets (the latter cost about twice as much), in the order
-#: they are written: grouped by kind, or alternating.
-XDIST_ORDERS = {
-    "grouped": [("dense_16", 16, False), ("dense_32", 32, False), ("flipout_8", 8, True),
-                ("flipout_16", 16, True)],
-    "alternating": [("dense_16", 16, False), ("flipout_8", 8, True), ("dense_32", 32, False),
-                    ("flipout_16", 16, True)],
+#: Four targets in one file: two Dense and two DenseFlipout (the latter cost about twice as
+#: much), and four DenseFlipout ones (equal cost).
+XDIST_FILES = {
+    "mixed": [("dense_16", 16, False), ("dense_32", 32, False), ("flipout_8", 8, True),
+              ("flipout_16", 16, True)],
+    "equal": [("flipout_8", 8, True), ("flipout_12", 12, True), ("flipout_16", 16, True),
+              ("flipout_24", 24, True)],
 }
 
 
 def xdist() -> None:
     """``pytest --tfpcheck -n 0`` against ``-n 2`` on a file of four targets. pytest-xdist hands
-    each of two workers a contiguous half of so few items (each worker needs the next item
-    queued), so the order the targets are written in decides the balance: both orders shown."""
-    for order, targets in XDIST_ORDERS.items():
+    each of two workers half of so few items up front (a worker needs its next item queued, so
+    nothing is left to balance later; the plugin orders a module's targets by name): with
+    targets of unequal cost one worker gets the two expensive ones. Both files shown."""
+    for order, targets in XDIST_FILES.items():
         source = XDIST_HEAD + "".join(XDIST_TARGET.format(name=n, units=u, flipout=f) for n, u, f in targets)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "test_four_targets.py"
