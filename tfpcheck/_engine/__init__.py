@@ -2,7 +2,9 @@
 
 Everything here imports TensorFlow: building and compiling the target's model with
 recording wrappers (``instrument``), the traced training step, run until the loss settles
-(``train``, ``schedule``), the x-denied twin of ``learns`` (``train``), the constraints
+(``train``, ``schedule``), the x-denied twin of ``learns`` (``train``), one build and one
+traced step per architecture, reused across examples (``reuse``), the whole-set forward passes
+traced once per model (``passes``), the constraints
 read from ``parameter_properties()`` (``constraints``), the variational layers' posteriors
 and priors (``variational``), the predictive domain (``domain``), the naming of exceptions
 (``classify``) and the probe that infers a task and reads the optimizer (``probe``). The
