@@ -5,9 +5,10 @@ training itself for a small network. Examples of a target that share the archite
 tensor shapes differ only in data values, seeds, learning rate and length, so the model built
 and traced for the first is kept and, per example, put back into the state a fresh build
 would have: every variable the factory, the build and the optimizer created is re-initialised
-(with its own initializer, reseeded from the example's seed, where it has a seeded one; with the
-value it was created with otherwise: zeros, constants, an optimizer's accumulators), and the
-learning rate is assigned to the optimizer's variable. The x-denied twin of ``learns`` has the
+(with its own initializer, reseeded from the example's seed, where that is an unseeded random
+one; with the value it was created with otherwise: zeros, constants, an optimizer's
+accumulators, an initializer the user seeded), and the learning rate is assigned to the
+optimizer's variable. The x-denied twin of ``learns`` has the
 same architecture and shapes, so it is the same model: its state (``snapshot``) is kept aside
 while the model trains and swapped back in when the twin trains on (``train._Twin``).
 
@@ -15,7 +16,7 @@ The initial weights then depend on the example's seed only, never on whether the
 reused (a freshly built one is re-initialised the same way). What a reused model does not get
 back is the state of the random ops inside its traced step (Flipout's, a sampled posterior's):
 they continue their streams, so a reused run draws other noise than a fresh one, as another
-seed would; the verdicts agree (``tests/test_speed.py``).
+seed would; the verdicts agree (``tests/test_reuse.py``).
 
 Not reused (built fresh every time, as before): Keras 3 models, a model the user built already,
 a legacy optimizer or a learning-rate schedule (no variable to assign), a factory that reads the
