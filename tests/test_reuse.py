@@ -59,29 +59,29 @@ def test_a_new_architecture_or_shape_builds_a_new_model():
     assert after[-1].layers[0].kernel.shape[0] == 3
 
 
-def test_reinitialising_gives_the_seeds_start_and_a_fresh_optimizer():
-    """Re-initialised from the layers' own (reseeded) initializers and the optimizer's initial
-    values: the weights a reused model starts from equal those of a fresh build, per seed."""
+def _start(target, seed):
+    """The model as the engine hands it to training for ``seed`` (reused when cached)."""
+    from tfpcheck._engine.train import _model_for, training_data
+    from tfpcheck._trace import Trace
+
+    config = Config(seed=seed, input_dim=2, steps=5)
+    x, y = training_data(target, config)
+    model = _model_for(target, config, x, y, {}, Trace(config=config), frozenset())
+    return [v.numpy().copy() for v in model.trainable_variables], model
+
+
+def test_a_reused_model_starts_where_a_fresh_build_starts_for_the_seed():
+    """The weights training starts from depend on the seed only, and the optimizer's state is new."""
     target = Target(models.healthy_flipout, "healthy_flipout")
-
-    def start_of(seed, fresh):
-        if fresh:
-            reuse.clear()
-        trace = run_config(target, Config(seed=seed, input_dim=2, steps=1), with_twin=False)
-        model = _cached_models()[-1]
-        assert trace.steps_run == 1
-        # One step ran; put the model back to its start for this seed, as the next example does.
-        reuse.reinitialise(model, seed, 0.01)
-        return [v.numpy().copy() for v in model.trainable_variables], model.optimizer
-
-    fresh, _ = start_of(3, fresh=True)
-    run_config(target, Config(seed=9, input_dim=2, steps=5), with_twin=False)
-    reused, optimizer = start_of(3, fresh=False)
-    other, _ = start_of(4, fresh=False)
+    fresh, _ = _start(target, 3)
+    run_config(target, Config(seed=9, input_dim=2, steps=20, learning_rate=0.05))  # trains it
+    reused, model = _start(target, 3)
+    other, _ = _start(target, 4)
+    assert _cached_models() == [model]
     assert all(np.array_equal(a, b) for a, b in zip(fresh, reused, strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(fresh, other, strict=True))
-    assert int(optimizer.iterations) == 0
-    assert all(not np.any(v.numpy()) for v in optimizer.variables[1:])  # Adam's moments zeroed
+    assert int(model.optimizer.iterations) == 0
+    assert all(not np.any(v.numpy()) for v in model.optimizer.variables[1:])  # Adam's moments zeroed
 
 
 def seeded(input_dim):

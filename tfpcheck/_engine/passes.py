@@ -144,7 +144,9 @@ def _untraceable(model: Any, name: str, fn: Any) -> None:
 
 
 def _all_finite(dist: Any) -> Any:
-    """:func:`finite_parameters` as a boolean tensor (inside a traced pass)."""
+    """Every numeric parameter of ``dist`` (and of the distributions nested in it) finite, as a
+    boolean tensor: then drawing from it terminates. Families without a mean (a
+    Sinh-transformed Normal) are sampled too; only non-finite parameters are not."""
     checks = [tf.constant(True)]
     for value in dist.parameters.values():
         if hasattr(value, "parameters") and hasattr(value, "sample"):
@@ -157,18 +159,8 @@ def _all_finite(dist: Any) -> Any:
 
 
 def finite_parameters(dist: Any) -> bool:
-    """Every numeric parameter of ``dist`` (and of the distributions nested in it) is finite:
-    then drawing from it terminates. Families without a mean (a Sinh-transformed Normal) are
-    sampled too; only non-finite parameters are not."""
-    for value in unwrap(dist).parameters.values():
-        if hasattr(value, "parameters") and hasattr(value, "sample"):
-            if not finite_parameters(value):
-                return False
-        elif tf.is_tensor(value) or isinstance(value, (np.ndarray, float, int)):
-            array = np.asarray(value)
-            if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
-                return False
-    return True
+    """:func:`_all_finite` of an eager distribution, as a bool."""
+    return bool(_all_finite(unwrap(dist)))
 
 
 def per_example(values: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -64,7 +64,6 @@ class Created:
 class _Entry:
     factory: Any  # held so that its id() is not reused by another factory while cached
     model: Any
-    created: Created
 
 
 _CACHE: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
@@ -114,17 +113,18 @@ def lookup(key: tuple[Any, ...], factory: Any) -> Any:
     return entry.model
 
 
-def store(key: tuple[Any, ...], factory: Any, model: Any, created: Created) -> None:
+def store(key: tuple[Any, ...], factory: Any, model: Any, created: Created) -> bool:
     """Keep ``model`` for later examples with the same key, when it can be put back to a fresh
-    state (see the module docstring for what can't)."""
+    state (see the module docstring for what can't); whether it was kept."""
     optimizer = getattr(model, "optimizer", None)
     if not (isinstance(optimizer, tf_keras.optimizers.Optimizer)
             and isinstance(getattr(optimizer, "_learning_rate", None), tf.Variable)):
-        return
+        return False
     model._tfpcheck_created = created
-    _CACHE[key] = _Entry(factory, model, created)
+    _CACHE[key] = _Entry(factory, model)
     while len(_CACHE) > MAX_CACHED:
         _CACHE.popitem(last=False)
+    return True
 
 
 def materialise(model: Any, x: np.ndarray) -> None:

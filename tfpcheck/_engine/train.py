@@ -164,8 +164,7 @@ def _model_for(
             reuse.materialise(model, x)
         except Exception:  # noqa: BLE001 - not reusable; the first forward pass reports why
             return model
-    reuse.store(key, target.factory, model, created)
-    if getattr(model, "_tfpcheck_created", None) is not None:
+    if reuse.store(key, target.factory, model, created):
         reuse.reinitialise(model, config.seed, config.learning_rate)
     return model
 
