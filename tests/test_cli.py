@@ -37,7 +37,7 @@ def test_buggy_model_exits_1_and_writes_the_report(tmp_path):
     for v in target["violations"]:
         assert set(v) == {"invariant", "cause", "confirmed", "intervention", "consequences",
                           "message", "step", "config", "user_config", "evidence", "fix",
-                          "reproduce"}
+                          "reproduce", "curves"}
         assert "tfpcheck.reproduce(" in v["reproduce"]
     assert "positive_scales violated at step 0 (cause: parameterization, suspected)" in run.stdout
 

@@ -53,7 +53,7 @@ FAST = ["--tfpcheck", "--tfpcheck-max-examples=2", "-p", "no:randomly", "-p", "n
 # PRODUCT.md's JSON report schema.
 SCHEMA_KEYS = {"target", "status", "task", "examples", "seconds", "notes", "violations"}
 FINDING_KEYS = {"invariant", "cause", "confirmed", "intervention", "consequences", "message", "step",
-                "config", "user_config", "evidence", "fix", "reproduce"}
+                "config", "user_config", "evidence", "fix", "reproduce", "curves"}
 
 
 def _report(pytester: pytest.Pytester, name: str = "r.json") -> dict:
@@ -105,7 +105,8 @@ def test_buggy_fails_with_its_cause_healthy_passes_and_the_json_report(
 ):
     pytester.makepyfile(test_models=MODELS)
     result = pytester.runpytest_subprocess(
-        *FAST, "-p", "no:xdist", "--tfpcheck-report=r.json", "--junitxml=j.xml"
+        *FAST, "-p", "no:xdist", "--tfpcheck-report=r.json", "--junitxml=j.xml",
+        "--tfpcheck-html=html/r.html",
     )
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
@@ -132,6 +133,12 @@ def test_buggy_fails_with_its_cause_healthy_passes_and_the_json_report(
     assert {(v["invariant"], v["cause"]) for v in buggy["violations"]} >= {
         ("positive_scales", "parameterization")
     }
+    # Each failure carries its training's curves, which --tfpcheck-html draws on one page.
+    curves = buggy["violations"][0]["curves"]
+    assert curves["loss"] and len(curves["loss"]) == len(curves["grad_norm"])
+    assert curves["parameter_ranges"][0]["path"].endswith("scale")
+    page = (pytester.path / "html" / "r.html").read_text()
+    assert "test_models.py::buggy" in page and "<svg" in page and "parameterization" in page
 
     # Two xdist workers: the controller still gets every target's result.
     xdist = pytester.runpytest_subprocess(*FAST, "-n", "2", "--tfpcheck-report=r3.json")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,11 @@ def check(
     invariants: Iterable[str] = INVARIANTS,
     database: Any = None,
     timeout: float | None = None,
+    progress: Callable[[str, str, dict[str, Any] | None], None] | None = None,
 ) -> Report:
-    """Search configurations of each target, shrink any failure, and return a :class:`Report`."""
+    """Search configurations of each target, shrink any failure, and return a :class:`Report`.
+
+    ``progress(target, stage, config)`` is told before each training (``_search.Progress``)."""
     if timeout is not None and not timeout > 0:
         raise InvalidArgument(f"timeout={timeout!r}: must be a number of seconds > 0, or None.")
     if max_examples < 1:
@@ -61,10 +65,12 @@ def check(
 
     report = Report()
     for obj in targets:
+        target = as_target(obj, task=task)
+        tell = None if progress is None else functools.partial(progress, target.name)
         report.targets.append(
             check_target(
-                as_target(obj, task=task), max_examples=max_examples, seed=seed, regime=regime,
-                steps=steps, invariants=names, database=database, timeout=timeout,
+                target, max_examples=max_examples, seed=seed, regime=regime, steps=steps,
+                invariants=names, database=database, timeout=timeout, progress=tell,
             )
         )
     return report

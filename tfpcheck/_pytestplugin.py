@@ -52,6 +52,8 @@ def pytest_addoption(parser: Any) -> None:
         help="default: data a healthy model handles; stress: raw scales, aggressive rates")
     add("--tfpcheck-report", default=None, metavar="PATH.json",
         help="write the JSON report of every target that ran")
+    add("--tfpcheck-html", default=None, metavar="PATH.html",
+        help="write report.html: each finding with its curves, configuration, cause and fix")
     add("--tfpcheck-timeout", type=positive_float, default=None, metavar="SECONDS",
         help="time limit per example (build + brief training); past it the target errors")
     add("--tfpcheck-shards", type=positive_int, default=1, metavar="N",
@@ -95,9 +97,10 @@ def pytest_configure(config: Any) -> None:
 
     from tfpcheck._plugin.report import TfpcheckReporter
 
-    report = config.getoption("tfpcheck_report")
+    report, html = config.getoption("tfpcheck_report"), config.getoption("tfpcheck_html")
     path = Path(config.invocation_params.dir, report) if report else None
-    config.pluginmanager.register(TfpcheckReporter(config, path), "tfpcheck-reporter")
+    html_path = Path(config.invocation_params.dir, html) if html else None
+    config.pluginmanager.register(TfpcheckReporter(config, path, html_path), "tfpcheck-reporter")
 
 
 def _pyproject_models(root: Path, cwd: Path) -> list[str]:

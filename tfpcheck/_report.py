@@ -37,6 +37,9 @@ class Finding:
     intervention: dict[str, Any] | None = None
     #: The user's own configuration, which the report marks differences from.
     user_config: dict[str, Any] | None = None
+    #: The failing training's per-step ``loss`` and ``grad_norm`` and its ``parameter_ranges``
+    #: (``_search.curves``), which the HTML page draws.
+    curves: dict[str, Any] | None = None
 
     def explain(self) -> str:
         return finding_text(self)

@@ -9,8 +9,10 @@ so Hypothesis's final replay of the minimal example costs nothing and can't flak
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hypothesis import Phase, example, given, settings
@@ -31,7 +33,13 @@ from tfpcheck._trace import Trace
 from tfpcheck.errors import TfpcheckError
 from tfpcheck.strategies._internal.configs import DEFAULT_STEPS, UserSetup, configs
 
-__all__ = ["check_target", "findings_for", "run_once"]
+__all__ = ["Progress", "check_target", "curves", "findings_for", "run_once"]
+
+#: Told before each training starts: (stage, configuration or None). Stages: "probe" (the build
+#: that reads the task), "example" (a search or shrink example), "intervention"; and after each
+#: example, ("outcome", {"signature": [...]}) (:func:`signature`). A fuzz worker forwards the
+#: first as heartbeats (its parent kills an example that hangs) and counts new signatures.
+Progress = Callable[[str, "dict[str, Any] | None"], None]
 
 
 class _Violated(Exception):
@@ -64,10 +72,17 @@ def findings_for(
 
 
 def run_once(
-    target: Target, config: Config, invariants: tuple[str, ...] = INVARIANTS
+    target: Target, config: Config, invariants: tuple[str, ...] = INVARIANTS, *,
+    with_curves: bool = False,
 ) -> list[Finding]:
-    """Train one configuration and return its findings (empty when every invariant held)."""
-    return findings_for(target, _run(target, config), invariants)
+    """Train one configuration and return its findings (empty when every invariant held),
+    each with the training's :func:`curves` if ``with_curves``."""
+    trace = _run(target, config)
+    findings = findings_for(target, trace, invariants)
+    if with_curves and findings:
+        drawn = curves(trace)
+        findings = [dataclasses.replace(f, curves=drawn) for f in findings]
+    return findings
 
 
 def _run(target: Target, config: Config, adjust: frozenset[str] = frozenset()) -> Trace:
@@ -87,16 +102,20 @@ def check_target(
     database: ExampleDatabase | None = None,
     shrink_budget: int = 12,
     timeout: float | None = None,
+    progress: Progress | None = None,
 ) -> TargetReport:
     """Search ``max_examples`` configurations of ``target``; shrink and explain a failure.
 
     ``timeout`` (seconds) limits each example; a target that exceeds it, or whose data
     can't be used, ends with status "error" and a message saying what to change.
+    ``progress`` is told before each training (see :data:`Progress`).
     """
     start = time.perf_counter()
     report = TargetReport(target=target.name, status="passed")
-    state = _SearchState(target, invariants, shrink_budget, timeout)
+    tell = progress or (lambda stage, config: None)
+    state = _SearchState(target, invariants, shrink_budget, timeout, tell)
     try:
+        tell("probe", None)
         task, setup, how = _intent(target, timeout)
         report.task, report.notes = task, [f"task {how}"]
         state.user_config = setup.fields() or None
@@ -118,6 +137,9 @@ def check_target(
         search()
     except _Violated as violated:
         report.violations = state.confirmed(violated.findings)
+        if state.failing_trace is not None:
+            drawn = curves(state.failing_trace)
+            report.violations = [dataclasses.replace(f, curves=drawn) for f in report.violations]
         report.status = "failed" if report.violations else "passed"
     except TfpcheckError as exc:
         report.status, report.error = "error", f"{target.name}: {exc}"
@@ -155,10 +177,11 @@ def _first(setup: UserSetup, task: str, steps: int, target: Target) -> Any:
 
 class _SearchState:
     def __init__(
-        self, target: Target, invariants: tuple[str, ...], budget: int, timeout: float | None
+        self, target: Target, invariants: tuple[str, ...], budget: int, timeout: float | None,
+        tell: Progress,
     ) -> None:
         self.target, self.invariants, self.budget = target, invariants, budget
-        self.timeout = timeout
+        self.timeout, self.tell = timeout, tell
         self.user_config: dict[str, Any] | None = None  # what the user fixed, for the report
         self.notes: set[str] = set()
         self.cache: dict[str, list[Finding]] = {}
@@ -178,6 +201,7 @@ class _SearchState:
             return self.cache[key]
         if self.failed_at is not None and self.trained - self.failed_at >= self.budget:
             return []  # shrink budget spent: unseen configurations count as passing
+        self.tell("example", config.to_dict())
         try:
             with time_limit(self.timeout, f"the example with {config.short()}"):
                 trace = _run(self.target, config)
@@ -199,6 +223,7 @@ class _SearchState:
         self.notes.update(v.note for v in evaluate(trace, self.invariants) if v.note)
         self.trained += 1
         self.cache[key] = findings
+        self.tell("outcome", {"signature": signature(trace, findings)})
         if findings:
             self.traces[key] = self.failing_trace = trace
         if findings and self.failed_at is None:
@@ -214,6 +239,7 @@ class _SearchState:
             return findings
 
         def rerun(config: Config, adjust: frozenset[str]) -> Trace:
+            self.tell("intervention", config.to_dict())
             try:
                 with time_limit(self.timeout, f"the intervention on {config.short()}"):
                     return _run(self.target, config, adjust)
@@ -223,6 +249,38 @@ class _SearchState:
         kept, notes = settle(findings, trace, self.invariants, rerun)
         self.notes.update(notes)  # late learners with no cause: withdrawn, and said so
         return kept
+
+
+def signature(trace: Trace, findings: list[Finding]) -> list[Any]:
+    """What kind of behaviour one example showed: its violated invariants, their causes and
+    its loss regime. A fuzz run gives more time to a target still showing new ones."""
+    return [sorted(f.invariant for f in findings), sorted({f.cause for f in findings}),
+            loss_regime(trace.losses)]
+
+
+def loss_regime(losses: list[float]) -> str:
+    """``none``, ``non-finite``, ``rising``, ``falling`` or ``flat`` (first vs last quarter)."""
+    if not losses:
+        return "none"
+    if not all(math.isfinite(v) for v in losses):
+        return "non-finite"
+    q = max(1, len(losses) // 4)
+    first, last = sum(losses[:q]) / q, sum(losses[-q:]) / q
+    spread = max(abs(first), abs(last), 1e-12)
+    if last > first + 0.1 * spread:
+        return "rising"
+    return "falling" if last < first - 0.1 * spread else "flat"
+
+
+def curves(trace: Trace) -> dict[str, Any]:
+    """What the report draws for a failure: per-step loss and gradient norm (non-finite values
+    kept, as the strings "nan"/"inf" in JSON) and the parameter ranges that left their
+    constraint."""
+    return {
+        "loss": list(trace.losses),
+        "grad_norm": list(trace.grad_norms),
+        "parameter_ranges": [dataclasses.asdict(v) for v in trace.param_violations],
+    }
 
 
 def _strategy(

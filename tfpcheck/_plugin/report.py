@@ -23,9 +23,10 @@ _WORST = {"passed": 0, "failed": 1, "error": 2}
 class TfpcheckReporter:
     """Registered as a plugin when ``--tfpcheck`` is on."""
 
-    def __init__(self, config: Any, report_path: Path | None) -> None:
+    def __init__(self, config: Any, report_path: Path | None, html_path: Path | None = None) -> None:
         self.config = config
         self.report_path = report_path
+        self.html_path = html_path
         self.results: dict[str, list[dict[str, Any]]] = {}
 
     @property
@@ -44,13 +45,18 @@ class TfpcheckReporter:
         return Report(targets=[merge(self.results[name]) for name in sorted(self.results)])
 
     def pytest_sessionfinish(self, session: Any) -> None:
-        if self.is_worker or self.report_path is None:
+        if self.is_worker:
             return
-        self.report_path.parent.mkdir(parents=True, exist_ok=True)
-        self.report().write_json(self.report_path)
+        if self.report_path is not None:
+            self.report_path.parent.mkdir(parents=True, exist_ok=True)
+            self.report().write_json(self.report_path)
+        if self.html_path is not None:
+            from tfpcheck._html import write_html
+
+            write_html(self.report().to_dict(), self.html_path, title="tfpcheck report")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.is_worker or not (self.results or self.report_path):
+        if self.is_worker or not (self.results or self.report_path or self.html_path):
             return
         tr = terminalreporter
         tr.write_sep("=", "tfpcheck")
@@ -65,6 +71,8 @@ class TfpcheckReporter:
         tr.write_line(f"tfpcheck: {held} of {len(report.targets)} targets held every invariant")
         if self.report_path is not None:
             tr.write_line(f"tfpcheck: JSON report written to {self.report_path}")
+        if self.html_path is not None:
+            tr.write_line(f"tfpcheck: HTML report written to {self.html_path}")
 
 
 def merge(results: list[dict[str, Any]]) -> TargetReport:

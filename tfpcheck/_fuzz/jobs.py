@@ -1,0 +1,37 @@
+"""The messages between a fuzz run and its workers: plain, picklable values.
+
+A worker runs :class:`Job`\\ s one at a time and sends back events: ``("beat", job, stage,
+config)`` before each training (the parent kills an example that outlives ``--timeout``
+since its beat), ``("done", job, result)``, ``("error", job, text)`` when tfpcheck itself
+failed, and ``("exit", reason)`` when it retires to be replaced (recycling).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Job", "WorkerSettings"]
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str  # "search" (a round of Hypothesis search) or "replay" (saved failures, re-run)
+    target: str  # "path/file.py::name"
+    seed: int = 0
+    max_examples: int = 3
+    shrink_budget: int = 12
+    steps: int | None = None
+    entries: tuple[dict[str, Any], ...] = ()  # replay: ledger entries
+    runs: int = 3  # replay: times each entry is re-run
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    database: str
+    task: str | None = None
+    threads: int = 1
+    recycle_examples: int = 1000
+    recycle_rss_mb: int = 3000
+    env: dict[str, str] = field(default_factory=dict)
