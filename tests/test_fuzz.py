@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -203,9 +204,10 @@ def test_a_wrong_call_exits_2_with_one_line_naming_the_option(args: list[str]) -
 def test_a_hang_in_a_tf_kernel_is_killed_reported_and_the_other_target_finishes(tmp_path: Path) -> None:
     """poisson_nan_rate samples a Poisson with a NaN rate in its forward pass: the sampler never
     returns and SIGALRM cannot reach it. The worker is killed at --timeout; the healthy target
-    beside it trains to the end of the budget."""
+    beside it trains to the end of the budget, through a recycled worker."""
     start = time.monotonic()
     run = fuzz(HANGS, "--budget", "40s", "--workers", "2", "--timeout", "10", "--seed", "1",
+               "--recycle-examples", "8",
                "--database", str(tmp_path / "db"), "--report-dir", str(tmp_path / "rep"))
     elapsed = time.monotonic() - start
     assert run.returncode == 1, run.stdout + run.stderr
@@ -215,6 +217,8 @@ def test_a_hang_in_a_tf_kernel_is_killed_reported_and_the_other_target_finishes(
     assert hung["hangs"][0]["stage"] == "probe" and "--timeout=10s" in hung["hangs"][0]["message"]
     healthy = targets[f"{HANGS}::poisson_healthy"]
     assert healthy["status"] == "passed" and healthy["examples"] > FIRST_ROUND
+    # its worker was recycled (--recycle-examples 8) and the next round ran in a fresh one
+    assert "recycled after" in run.stderr and healthy["examples"] > 8 and not healthy["hangs"]
     assert "KILLED" in run.stderr and "poisson_nan_rate" in run.stderr
     assert elapsed < 40 + 60, "the run ended long after its budget"
     junit = (tmp_path / "rep" / "junit.xml").read_text()
@@ -265,3 +269,54 @@ def test_two_concurrent_runs_on_one_database_lose_no_failure_and_the_next_replay
                                 for r in t["replays"])
     assert t["status"] == "failed"
     assert any(v.get("replay", {}).get("label") == "reproducible" for v in t["violations"])
+
+
+def test_ctrl_c_writes_the_reports_of_what_ran(tmp_path: Path) -> None:
+    import signal
+
+    log = tmp_path / "log"
+    proc = start_fuzz(f"{SEEDS}::example2_fixed", "--budget", "10m", "--workers", "1", "--seed", "1",
+                      "--database", str(tmp_path / "db"), "--report-dir", str(tmp_path / "rep"), log=log)
+    deadline = time.monotonic() + 180
+    while not re.search(r" [1-9]\d* examples \(", log.read_text()):  # a progress line: it trains
+        assert time.monotonic() < deadline and proc.poll() is None, log.read_text()[-2000:]
+        time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, log.read_text()[-2000:]
+    rep = report(tmp_path / "rep")
+    assert rep["fuzz"]["interrupted"] is True
+    assert by_target(rep)[f"{SEEDS}::example2_fixed"]["examples"] >= 1
+    assert "interrupted: writing the reports" in log.read_text()
+    assert (tmp_path / "rep" / "junit.xml").exists() and (tmp_path / "rep" / "report.html").exists()
+
+
+def test_progress_is_a_live_table_on_a_terminal_and_plain_lines_otherwise() -> None:
+    import io
+
+    from tfpcheck._fuzz.progress import Progress
+
+    sched = Scheduler(["m.py::a", "m.py::b"], seed=0, steps=None, runs=3)
+    sched.next_job(100)
+    _finish(sched, "m.py::a", seconds=2, examples=3, outcomes=[[["learns"], ["data_scale"], "flat"]],
+            violations=[{"invariant": "learns"}])
+    live = io.StringIO()
+    view = Progress(60, stream=live, live=True)
+    view.update(sched.targets, {0: object()}, force=True)
+    view.update(sched.targets, {}, force=True)
+    text = live.getvalue()
+    assert "\x1b[3F\x1b[J" in text  # the second table redraws over the first (3 lines)
+    assert "m.py::a" in text and "FAILED" in text and "m.py::b" in text
+    plain = io.StringIO()
+    Progress(60, stream=plain, live=False).update(sched.targets, {0: object()}, force=True)
+    line = plain.getvalue()
+    assert "\x1b" not in line and line.count("\n") == 1
+    assert "3 examples" in line and "1 of 2 targets failing" in line and "1 workers busy" in line
+
+
+def test_a_target_whose_rounds_were_all_cut_off_is_not_reported_passed() -> None:
+    from tfpcheck._fuzz.results import target_report
+    from tfpcheck._fuzz.schedule import TargetState
+
+    t = TargetState("m.py::f", 0, rounds=1, notes=["a search round was cut off at the end of the budget"])
+    rep = target_report(t)
+    assert rep["status"] == "error" and "not checked" in rep["error"] and "cut off" in rep["error"]

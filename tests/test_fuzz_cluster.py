@@ -93,7 +93,7 @@ def test_ray_executor_on_a_local_cluster_with_redis_gives_the_seed_results(
     passes, exactly as with local workers; the failure lands in Redis."""
     targets = [f"{SEEDS}::example3", f"{SEEDS}::example3_fixed"]
     run = subprocess.run(
-        [sys.executable, "-m", "tfpcheck", "fuzz", *targets, "--budget", "50s", "--workers", "2",
+        [sys.executable, "-m", "tfpcheck", "fuzz", *targets, "--budget", "60s", "--workers", "2",
          "--executor", "ray", "--address", ray_address, "--database", redis_url, "--seed", "1",
          "--report-dir", str(tmp_path / "rep")],
         cwd=ROOT, capture_output=True, text=True, timeout=400, env={**os.environ, **RAY_ENV},

@@ -167,3 +167,14 @@ def test_several_figures_on_one_page_repeat_no_id():
     ids = re.findall(r'\bid="([^"]+)"', out)
     assert len(ids) == len(set(ids))
     assert set(re.findall(r'(?:href="|url\()#([^")]+)', out)) <= set(ids)
+
+
+def test_saved_failures_replayed_are_listed_with_their_labels() -> None:
+    report = {"tfpcheck_version": "0", "targets": [{
+        "target": "m.py::f", "status": "passed", "task": "regression", "examples": 3,
+        "seconds": 1.0, "notes": [], "violations": [],
+        "replays": [{"invariant": "learns", "cause": "data_scale", "config": {"seed": 7},
+                     "runs": 3, "failed": 0, "label": "not reproduced"}],
+    }]}
+    page = render_html(report)
+    assert "Saved failures replayed" in page and "not reproduced 0/3" in page and "seed=7" in page

@@ -106,10 +106,14 @@ def test_buggy_fails_with_its_cause_healthy_passes_and_the_json_report(
     pytester.makepyfile(test_models=MODELS)
     result = pytester.runpytest_subprocess(
         *FAST, "-p", "no:xdist", "--tfpcheck-report=r.json", "--junitxml=j.xml",
-        "--tfpcheck-html=html/r.html",
+        "--tfpcheck-html=html/r.html", "-v",
     )
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
+    # -v: a line per training inside a target, before its verdict
+    result.stdout.fnmatch_lines(["*tfpcheck test_models.py::healthy: example 1 (*s)*",
+                                 "*tfpcheck test_models.py::healthy: example 2 (*s)*",
+                                 "*test_models.py::healthy PASSED*"])
     junit = (pytester.path / "j.xml").read_text()
     assert 'name="tfpcheck_report"' in junit and "positive_scales" in junit
     assert "positive_scales" in out and "parameterization" in out

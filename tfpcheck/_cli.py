@@ -85,7 +85,7 @@ def _fuzz_parser(sub: argparse._SubParsersAction) -> None:
     fuzz.add_argument("--steps", type=positive_int, default=None, help="training steps per example")
     fuzz.add_argument("--recycle-examples", type=positive_int, default=1000, metavar="N",
                       help="replace a worker after N examples (default: %(default)s)")
-    fuzz.add_argument("--recycle-rss", type=positive_int, default=3000, metavar="MB",
+    fuzz.add_argument("--recycle-rss", type=positive_int, default=2000, metavar="MB",
                       help="replace a worker past this resident memory (default: %(default)s)")
 
 

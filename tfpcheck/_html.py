@@ -215,7 +215,8 @@ def _problems_cell(i: int, t: dict[str, Any]) -> str:
 
 
 def _has_details(t: dict[str, Any]) -> bool:
-    return bool(t.get("violations") or t.get("hangs") or t.get("notes") or t.get("error"))
+    return bool(t.get("violations") or t.get("hangs") or t.get("notes") or t.get("error")
+                or t.get("replays"))
 
 
 def _target_section(i: int, t: dict[str, Any]) -> str:
@@ -226,7 +227,28 @@ def _target_section(i: int, t: dict[str, Any]) -> str:
         parts.append("<h4>Notes</h4><ul>" + "".join(f"<li>{_esc(n)}</li>" for n in t["notes"]) + "</ul>")
     parts += [_failure(i, j, v) for j, v in enumerate(t.get("violations") or [])]
     parts += [_hang(i, k, h) for k, h in enumerate(t.get("hangs") or [])]
+    if t.get("replays"):
+        parts.append(_replays_table(t["replays"]))
     return f'<section class="target" id="{_tid(i)}">\n' + "\n".join(parts) + "\n</section>"
+
+
+def _replays_table(replays: list[dict[str, Any]]) -> str:
+    """Saved failures re-run this time (a fuzz run's own and earlier runs'), with their labels:
+    one that no longer fails shows here only, never among the failures."""
+    rows = "".join(
+        f"<tr><td>{_esc(r.get('invariant'))}</td><td>{_esc(r.get('cause'))}</td>"
+        f"<td>{_replay(r)}</td><td><code>{_esc(_short(r.get('config')))}</code></td></tr>"
+        for r in replays
+    )
+    return ("<h4>Saved failures replayed</h4><table><tr><th>invariant</th><th>cause</th>"
+            f"<th>replays</th><th>configuration</th></tr>{rows}</table>")
+
+
+def _short(config: Any) -> str:
+    if not isinstance(config, dict):
+        return str(config)
+    keys = ("seed", "optimizer", "learning_rate", "batch_size", "steps")
+    return ", ".join(f"{k}={config[k]}" for k in keys if k in config)
 
 
 def _failure(i: int, j: int, v: dict[str, Any]) -> str:

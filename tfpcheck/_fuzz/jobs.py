@@ -1,9 +1,10 @@
 """The messages between a fuzz run and its workers: plain, picklable values.
 
 A worker runs :class:`Job`\\ s one at a time and sends back events: ``("beat", job, stage,
-config)`` before each training (the parent kills an example that outlives ``--timeout``
-since its beat), ``("done", job, result)``, ``("error", job, text)`` when tfpcheck itself
-failed, and ``("exit", reason)`` when it retires to be replaced (recycling).
+config, time)`` before each training (the parent kills an example that outlives ``--timeout``
+since its beat), ``("done", job, result, retiring)`` or ``("error", job, text, retiring)`` when
+tfpcheck itself failed, where ``retiring`` is None or why the worker leaves after this job
+(recycling); the executor then adds ``("exit", reason)`` and starts a fresh worker for the next.
 """
 
 from __future__ import annotations
@@ -33,5 +34,5 @@ class WorkerSettings:
     task: str | None = None
     threads: int = 1
     recycle_examples: int = 1000
-    recycle_rss_mb: int = 3000
+    recycle_rss_mb: int = 2000
     env: dict[str, str] = field(default_factory=dict)

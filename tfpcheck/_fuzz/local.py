@@ -58,7 +58,8 @@ class LocalExecutor:
                 while conn.poll():
                     event = conn.recv()
                     out.append((slot, event))
-                    if event[0] == "exit":
+                    if event[0] in ("done", "error") and event[3]:
+                        out.append((slot, ("exit", event[3])))
                         self._forget(slot)
                         break
             except (EOFError, OSError):

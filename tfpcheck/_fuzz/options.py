@@ -47,7 +47,7 @@ class FuzzOptions:
     #: A worker process is replaced after this many trained examples, or past this RSS (MB):
     #: Keras grows when it builds many models in one process.
     recycle_examples: int = 1000
-    recycle_rss_mb: int = 3000
+    recycle_rss_mb: int = 2000
     #: Each saved failure is re-run this many times and labelled reproducible or flaky.
     replays: int = 3
     threads: int = 1  # TensorFlow threads per worker

@@ -38,11 +38,11 @@ class _Actor:
 
     def run(self, job: Job) -> list[tuple[Any, ...]]:
         try:
-            out: list[tuple[Any, ...]] = [("done", job.id, self._runner.run(job, self._emit))]
+            event: tuple[Any, ...] = ("done", job.id, self._runner.run(job, self._emit))
         except BaseException as exc:  # noqa: BLE001 - reported for this job; the actor goes on
-            out = [("error", job.id, f"{type(exc).__name__}: {exc}")]
+            event = ("error", job.id, f"{type(exc).__name__}: {exc}")
         reason = self._runner.retire_reason()
-        return out + [("exit", reason)] if reason else out
+        return [(*event, reason)] + ([("exit", reason)] if reason else [])
 
     def poll(self) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -36,6 +36,10 @@ def target_report(t: TargetState) -> dict[str, Any]:
             match["replay"] = {"runs": rep["runs"], "failed": rep["failed"],
                                "label": ledger.label(rep["failed"], rep["runs"])}
     errors = [r["error"] for r in t.reports if r.get("error")]
+    if not t.reports and not violations and not t.hangs:
+        # Never "passed" unchecked: every round it got was cut off or lost.
+        errors.append("not checked: no search round finished within the budget ("
+                      + ("; ".join(t.notes) or "none started") + "); give it a longer --budget")
     status = "failed" if violations or t.hangs else ("error" if errors else "passed")
     out: dict[str, Any] = {
         "target": t.spec, "status": status,

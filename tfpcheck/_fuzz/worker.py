@@ -138,12 +138,12 @@ def serve(conn: Any, settings: WorkerSettings) -> None:
         if job is None:
             return
         try:
-            conn.send(("done", job.id, runner.run(job, conn.send)))
+            event: tuple[Any, ...] = ("done", job.id, runner.run(job, conn.send))
         except KeyboardInterrupt:
             return
         except BaseException as exc:  # noqa: BLE001 - reported for this job; the worker goes on
-            conn.send(("error", job.id, f"{type(exc).__name__}: {exc}"))
+            event = ("error", job.id, f"{type(exc).__name__}: {exc}")
         reason = runner.retire_reason()
-        if reason:
-            conn.send(("exit", reason))
+        conn.send((*event, reason))  # the reason travels with the result: no job is sent to
+        if reason:  # a worker that is about to leave
             return

@@ -6,8 +6,10 @@ item runs, after ``pytest_configure`` has capped TF's thread pools.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,10 +78,34 @@ class TargetItem(pytest.Item):
             steps=options.steps,
             database=_database(options.database_dir),
             timeout=options.timeout,
+            progress=self._progress(),
         )
         self.user_properties.append((REPORT_PROPERTY, json.dumps(report.to_dict())))
         if report.status != "passed":
             raise TargetFailed(target_text(report))
+
+    def _progress(self) -> Any:
+        """Under ``-v`` (not in an xdist worker, whose output nobody sees) a line per training,
+        so a long target is not silent."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if self.config.option.verbose <= 0 or reporter is None or hasattr(self.config, "workerinput"):
+            return None
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        start, count = time.monotonic(), [0]
+
+        def tell(stage: str, config: dict[str, Any] | None) -> None:
+            if stage not in ("example", "intervention"):
+                return
+            count[0] += stage == "example"
+            line = (f"    tfpcheck {self.target.name}: {stage} {count[0]} "
+                    f"({time.monotonic() - start:.1f}s) "
+                    + ", ".join(f"{k}={config[k]}" for k in ("optimizer", "learning_rate", "seed")
+                                if config and k in config))
+            # past pytest's output capture, as live logging does
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                reporter.write_line(line)
+
+        return tell
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> Any:
         if isinstance(excinfo.value, TargetFailed):
