@@ -218,27 +218,28 @@ XDIST_FILES = {
 }
 
 
-def xdist() -> None:
+def xdist(profile: str = "ci") -> None:
     """``pytest --tfpcheck -n 0`` against ``-n 2`` on a file of four targets. pytest-xdist hands
-    each of two workers half of so few items up front (a worker needs its next item queued, so
-    nothing is left to balance later; the plugin orders a module's targets by name): with
-    targets of unequal cost one worker gets the two expensive ones. Both files shown."""
+    each of two workers half of so few items up front and never moves them (a worker keeps two
+    items queued, so neither ``load`` nor ``worksteal`` can rebalance: measured the same), and
+    with targets of unequal cost one worker gets the two expensive ones. Both files shown."""
+    runs = {"-n 0": ["-n", "0"], "-n 2": ["-n", "2"]}
     for order, targets in XDIST_FILES.items():
         source = XDIST_HEAD + "".join(XDIST_TARGET.format(name=n, units=u, flipout=f) for n, u, f in targets)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "test_four_targets.py"
             path.write_text(textwrap.dedent(source))
             times = {}
-            for n in ("0", "2"):
+            for name, args in runs.items():
                 start = time.perf_counter()
                 command = [sys.executable, "-m", "pytest", "--tfpcheck", "-q", "-p", "no:cacheprovider",
-                           "-n", n, str(path)]
+                           f"--tfpcheck-profile={profile}", *args, str(path)]
                 done = subprocess.run(command, cwd=tmp, capture_output=True, text=True)
-                times[n] = time.perf_counter() - start
-                print(f"{order}: pytest --tfpcheck -n {n}: {times[n]:.1f} s "
+                times[name] = time.perf_counter() - start
+                print(f"{order}, profile {profile}: pytest --tfpcheck {name}: {times[name]:.1f} s "
                       f"({done.stdout.strip().splitlines()[-1]})")
-            print(f"{order}: -n 2 speed-up over -n 0 on four targets: {times['0'] / times['2']:.2f}x "
-                  f"({os.cpu_count()} cores)\n")
+            print(f"{order}: -n 2 speed-up over -n 0 on four targets: "
+                  f"{times['-n 0'] / times['-n 2']:.2f}x ({os.cpu_count()} cores)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,13 +248,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=50, help="training steps per configuration")
     parser.add_argument("--rss-configs", type=int, default=0, help="configurations for the memory run")
     parser.add_argument("--xdist", action="store_true", help="also time pytest --tfpcheck -n 0 vs -n 2")
+    parser.add_argument("--xdist-profile", default="ci", choices=("ci", "dev", "nightly"),
+                        help="examples per target in the --xdist runs (default: ci, 3)")
     args = parser.parse_args(argv)
     if args.configs:
         throughput(args.configs, args.steps)
     if args.rss_configs:
         memory(args.rss_configs, args.steps)
     if args.xdist:
-        xdist()
+        xdist(args.xdist_profile)
     return 0
 
 

@@ -28,6 +28,7 @@ from tfpcheck.errors import UsageError
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = "examples/seed_models.py"
 HANGS = "tests/fuzz_models/hangs.py"
+DIES = "tests/fuzz_models/dies.py"
 
 
 def fuzz(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -201,13 +202,14 @@ def test_a_wrong_call_exits_2_with_one_line_naming_the_option(args: list[str]) -
 # -- whole runs --------------------------------------------------------------------------------
 
 
-def test_a_hang_in_a_tf_kernel_is_killed_reported_and_the_other_target_finishes(tmp_path: Path) -> None:
+def test_a_hang_or_a_crash_is_killed_reported_and_the_other_target_finishes(tmp_path: Path) -> None:
     """poisson_nan_rate samples a Poisson with a NaN rate in its forward pass: the sampler never
-    returns and SIGALRM cannot reach it. The worker is killed at --timeout; the healthy target
-    beside it trains to the end of the budget, through a recycled worker."""
+    returns and SIGALRM cannot reach it. crashes ends its process (os._exit). The first worker is
+    killed at --timeout, the second dies; both are reported and replaced, and the healthy target
+    beside them trains to the end of the budget, through a recycled worker."""
     start = time.monotonic()
-    run = fuzz(HANGS, "--budget", "40s", "--workers", "2", "--timeout", "10", "--seed", "1",
-               "--recycle-examples", "8",
+    run = fuzz(HANGS, f"{DIES}::crashes", "--budget", "45s", "--workers", "2", "--timeout", "10",
+               "--seed", "1", "--recycle-examples", "8",
                "--database", str(tmp_path / "db"), "--report-dir", str(tmp_path / "rep"))
     elapsed = time.monotonic() - start
     assert run.returncode == 1, run.stdout + run.stderr
@@ -215,12 +217,17 @@ def test_a_hang_in_a_tf_kernel_is_killed_reported_and_the_other_target_finishes(
     hung = targets[f"{HANGS}::poisson_nan_rate"]
     assert hung["status"] == "failed" and len(hung["hangs"]) == 1
     assert hung["hangs"][0]["stage"] == "probe" and "--timeout=10s" in hung["hangs"][0]["message"]
+    assert hung["hangs"][0]["kind"] == "timeout"
+    # a worker that dies (os._exit in the factory) is replaced and its example reported
+    died = targets[f"{DIES}::crashes"]
+    assert died["status"] == "failed" and [h["kind"] for h in died["hangs"]] == ["died"]
+    assert "exit code 3" in died["hangs"][0]["message"] and "DIED" in run.stderr
     healthy = targets[f"{HANGS}::poisson_healthy"]
     assert healthy["status"] == "passed" and healthy["examples"] > FIRST_ROUND
     # its worker was recycled (--recycle-examples 8) and the next round ran in a fresh one
     assert "recycled after" in run.stderr and healthy["examples"] > 8 and not healthy["hangs"]
     assert "KILLED" in run.stderr and "poisson_nan_rate" in run.stderr
-    assert elapsed < 40 + 60, "the run ended long after its budget"
+    assert elapsed < 45 + 60, "the run ended long after its budget"
     junit = (tmp_path / "rep" / "junit.xml").read_text()
     assert 'type="timeout"' in junit
     assert "poisson_nan_rate" in (tmp_path / "rep" / "report.html").read_text()

@@ -10,9 +10,11 @@ tfpcheck itself failed, where ``retiring`` is None or why the worker leaves afte
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["Job", "WorkerSettings"]
+__all__ = ["Event", "Executor", "Job", "WorkerSettings"]
+
+Event = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -36,3 +38,23 @@ class WorkerSettings:
     recycle_examples: int = 1000
     recycle_rss_mb: int = 2000
     env: dict[str, str] = field(default_factory=dict)
+
+
+class Executor(Protocol):
+    """Where workers run: local processes (``local.py``) or Ray actors (``rayexec.py``).
+
+    A slot is one worker; a worker that leaves (killed, dead, recycled) is replaced on the
+    slot's next ``submit``."""
+
+    slots: int
+
+    def submit(self, slot: int, job: Job) -> None: ...
+
+    def events(self, timeout: float) -> list[tuple[int, Event]]:
+        """``(slot, event)`` pairs that arrived within ``timeout`` seconds; ``("died", why)``
+        for a worker that ended without a result."""
+        ...
+
+    def kill(self, slot: int) -> None: ...
+
+    def close(self) -> None: ...

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from tfpcheck._fuzz import ledger
-from tfpcheck._fuzz.jobs import Job, WorkerSettings
+from tfpcheck._fuzz.jobs import Executor, Job, WorkerSettings
 from tfpcheck._fuzz.options import FuzzOptions
 from tfpcheck._fuzz.progress import Progress
 from tfpcheck._fuzz.results import fuzz_report, write_reports
@@ -71,7 +71,7 @@ def fuzz(options: FuzzOptions, stream: TextIO | None = None) -> int:
     return 0 if all(t["status"] == "passed" for t in report["targets"]) else 1
 
 
-def _executor(options: FuzzOptions) -> Any:
+def _executor(options: FuzzOptions) -> Executor:
     settings = WorkerSettings(
         database=options.database, task=options.task, threads=options.threads,
         recycle_examples=options.recycle_examples, recycle_rss_mb=options.recycle_rss_mb,
@@ -87,7 +87,7 @@ def _executor(options: FuzzOptions) -> Any:
 
 
 class _Loop:
-    def __init__(self, options: FuzzOptions, sched: Scheduler, progress: Progress, executor: Any):
+    def __init__(self, options: FuzzOptions, sched: Scheduler, progress: Progress, executor: Executor):
         self.options, self.sched, self.progress, self.executor = options, sched, progress, executor
         self.busy: dict[int, _Busy] = {}
         self.start = time.monotonic()
@@ -118,7 +118,7 @@ class _Loop:
             return False  # every target retired, nothing left to run
         if left < -self.grace:
             for slot in list(self.busy):
-                self._lose(slot, "cut off at the end of the budget", hang=False)
+                self._lose(slot, "cut off at the end of the budget", kind="cut")
             return False
         for slot, event in self.executor.events(POLL):
             self._handle(slot, event)
@@ -152,7 +152,7 @@ class _Loop:
         elif kind == "exit":
             self.progress.event(f"worker {slot} {event[1]}; a fresh one takes its next job")
         elif kind == "died" and slot in self.busy:
-            self._lose(slot, f"the worker process died (exit code {event[1]})", hang=True)
+            self._lose(slot, f"the worker process died (exit code {event[1]})", kind="died")
 
     def _finished(self, busy: _Busy, result: dict[str, Any] | None, error: str | None) -> None:
         t = self.sched.state(busy.job.target)
@@ -200,32 +200,45 @@ class _Loop:
         for slot, busy in list(self.busy.items()):
             limit = max(LOAD_LIMIT, self.options.timeout) if busy.stage == "load" else self.options.timeout
             if now - busy.beat > limit:
-                self._lose(slot, f"ran past --timeout={self.options.timeout:g}s in {busy.stage}", hang=True)
+                self._lose(slot, f"ran past --timeout={self.options.timeout:g}s in {busy.stage}",
+                           kind="timeout")
 
-    def _lose(self, slot: int, why: str, *, hang: bool) -> None:
-        """Kill the worker on ``slot``; its example is reported (a hang, a death) or noted."""
+    def _lose(self, slot: int, why: str, *, kind: str) -> None:
+        """Kill the worker on ``slot``; its example is reported (``kind`` "timeout" or "died")
+        or, for a round cut off at the end of the budget ("cut"), noted."""
         busy = self.busy.pop(slot)
         self.executor.kill(slot)
         t = self.sched.state(busy.job.target)
         if busy.job.kind == "search":
             t.running -= 1
             t.seconds += time.monotonic() - busy.started
-        if not hang:
+        if kind == "cut":
             t.notes.append(f"a {busy.job.kind} round was {why}")
             return
         from tfpcheck._report import reproduce_snippet
 
         seconds = round(time.monotonic() - busy.beat, 1)
-        message = (
-            f"{t.spec}: one {busy.stage} {why} ({seconds}s) and was killed. A training that never "
-            "returns is usually a sampler fed a NaN or infinite parameter (a Poisson rate, a "
-            "Gamma concentration) inside a TF kernel: check the parameters the model computes "
-            "at initialisation, and reproduce with the configuration below."
-        )
         t.hangs.append({
-            "config": busy.config, "seconds": seconds, "stage": busy.stage, "message": message,
+            "kind": kind, "config": busy.config, "seconds": seconds, "stage": busy.stage,
+            "message": f"{t.spec}: {_LOST[kind].format(stage=busy.stage, why=why, seconds=seconds)}",
             "reproduce": reproduce_snippet(t.spec, busy.config) if busy.config else None,
         })
-        self.progress.event(f"KILLED {t.spec}: {why}")
+        self.progress.event(f"{'KILLED' if kind == 'timeout' else 'DIED  '} {t.spec}: {why}")
         if len(t.hangs) >= MAX_HANGS or busy.stage in ("load", "probe"):
-            t.retired = "hangs"
+            t.retired = "hangs" if kind == "timeout" else "crashes"
+
+
+#: What a lost example's report says, by how it was lost.
+_LOST = {
+    "timeout": (
+        "one {stage} {why} ({seconds}s) and was killed. A training that never returns is usually "
+        "a sampler fed a NaN or infinite parameter (a Poisson rate, a Gamma concentration) inside "
+        "a TF kernel: check the parameters the model computes at initialisation, and reproduce "
+        "with the configuration below."
+    ),
+    "died": (
+        "{why} during {stage}, {seconds}s after it began: a crash inside TensorFlow or the "
+        "model's own code (a segfault, os._exit, the out-of-memory killer). The worker was "
+        "replaced; reproduce with the configuration below, in a process of its own."
+    ),
+}
