@@ -327,3 +327,22 @@ def test_a_target_whose_rounds_were_all_cut_off_is_not_reported_passed() -> None
     t = TargetState("m.py::f", 0, rounds=1, notes=["a search round was cut off at the end of the budget"])
     rep = target_report(t)
     assert rep["status"] == "error" and "not checked" in rep["error"] and "cut off" in rep["error"]
+
+
+def test_notes_repeated_by_rounds_are_said_once() -> None:
+    from tfpcheck._fuzz.results import target_report
+    from tfpcheck._fuzz.schedule import TargetState
+
+    t = TargetState("m.py::f", 0, rounds=3)
+    t.reports = [{"violations": [], "notes": ["task declared", f"learns: inconclusive (gain {g} errors)"]}
+                 for g in ("-0.4", "-12", "2.5e-3")]
+    assert target_report(t)["notes"] == [
+        "task declared", "learns: inconclusive (gain -0.4 errors) [3 rounds, numbers differ]"]
+
+
+def test_the_fuzz_loop_never_imports_tensorflow() -> None:
+    """Only workers import TF: the parent stays small and starts at once."""
+    code = ("import sys, tfpcheck._fuzz.run, tfpcheck._fuzz.local, tfpcheck._fuzz.rayexec, "
+            "tfpcheck._html, tfpcheck._cli; print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

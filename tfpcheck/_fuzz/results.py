@@ -5,6 +5,7 @@ and ``junit.xml``."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ def target_report(t: TargetState) -> dict[str, Any]:
         "target": t.spec, "status": status,
         "task": next((r["task"] for r in t.reports if r.get("task")), None),
         "examples": t.examples, "seconds": round(t.seconds, 3),
-        "notes": list(dict.fromkeys([n for r in t.reports for n in r.get("notes", ())] + t.notes)),
+        "notes": _merged_notes([n for r in t.reports for n in r.get("notes", ())] + t.notes),
         "violations": list(violations.values()), "hangs": t.hangs,
         "replays": [{**rep["entry"], "runs": rep["runs"], "failed": rep["failed"],
                      "label": ledger.label(rep["failed"], rep["runs"])} for rep in t.replays],
@@ -54,6 +55,17 @@ def target_report(t: TargetState) -> dict[str, Any]:
     if errors or t.retired:
         out["error"] = "; ".join(dict.fromkeys(errors)) or None
     return jsonable(out)
+
+
+def _merged_notes(notes: list[str]) -> list[str]:
+    """Each note once: rounds repeat the same note with other numbers ("gain -0.4 standard
+    errors", "-12 standard errors"), so notes equal but for their numbers are one, the first
+    kept and how many rounds said it."""
+    groups: dict[str, list[str]] = {}
+    for note in notes:
+        groups.setdefault(re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", note), []).append(note)
+    return [g[0] + (f" [{len(g)} rounds, numbers differ]" if len(set(g)) > 1 else "")
+            for g in groups.values()]
 
 
 def _same(violation: dict[str, Any], entry: dict[str, Any]) -> bool:
