@@ -108,3 +108,23 @@ def test_ray_executor_on_a_local_cluster_with_redis_gives_the_seed_results(
     assert fixed["status"] == "passed" and fixed["examples"] >= 3
     saved = ledger.load(open_database(redis_url), targets[0])
     assert {e["invariant"] for e in saved} == {"builds"}
+
+
+def test_ray_without_an_address_starts_a_loopback_cluster_and_kills_a_hung_actor(tmp_path: Path) -> None:
+    """The default Ray path: ``--executor ray`` alone starts a one-machine cluster (on loopback:
+    tfpcheck sets Ray's switch before importing it); an actor stuck in TFP's Poisson sampler (a
+    NaN rate) is killed at --timeout and replaced, and the healthy target trains on."""
+    hangs = "tests/fuzz_models/hangs.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "tfpcheck", "fuzz", hangs, "--budget", "40s", "--workers", "2",
+         "--timeout", "10", "--executor", "ray", "--seed", "1", "--database", str(tmp_path / "db"),
+         "--report-dir", str(tmp_path / "rep")],
+        cwd=ROOT, capture_output=True, text=True, timeout=400, env=env,
+    )
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert "Started a local Ray instance" in run.stderr
+    by_name = {t["target"]: t for t in json.loads((tmp_path / "rep" / "report.json").read_text())["targets"]}
+    hung = by_name[f"{hangs}::poisson_nan_rate"]
+    assert [h["kind"] for h in hung["hangs"]] == ["timeout"]
+    assert by_name[f"{hangs}::poisson_healthy"]["status"] == "passed"
