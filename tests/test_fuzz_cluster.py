@@ -22,8 +22,11 @@ from tfpcheck._fuzz import ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = "examples/seed_models.py"
-#: Ray, started here, keeps every address on loopback and sends no usage statistics.
-RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+#: Ray, started here, keeps every address on loopback and sends no usage statistics; token
+#: authentication is off for this loopback-only cluster, so that a token an earlier local Ray
+#: left in ~/.ray (ray.init() writes one) does not switch it on for one side only.
+RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
+           "RAY_AUTH_MODE": "disabled"}
 
 
 def free_port() -> int:
@@ -110,11 +113,15 @@ def test_ray_executor_on_a_local_cluster_with_redis_gives_the_seed_results(
     assert {e["invariant"] for e in saved} == {"builds"}
 
 
-def test_ray_without_an_address_starts_a_loopback_cluster_and_kills_a_hung_actor(tmp_path: Path) -> None:
-    """The default Ray path: ``--executor ray`` alone starts a one-machine cluster (on loopback:
-    tfpcheck sets Ray's switch before importing it); an actor stuck in TFP's Poisson sampler (a
-    NaN rate) is killed at --timeout and replaced, and the healthy target trains on."""
+def test_ray_without_an_address_starts_a_loopback_cluster_and_kills_a_hung_actor(
+    tmp_path: Path, ray_address: str,
+) -> None:
+    """The default Ray path: ``--executor ray`` alone starts a one-machine cluster of its own (on
+    loopback: tfpcheck sets Ray's switch before importing it), even while another cluster
+    (``ray_address``) runs on this machine; an actor stuck in TFP's Poisson sampler (a NaN rate)
+    is killed at --timeout and replaced, and the healthy target trains on."""
     hangs = "tests/fuzz_models/hangs.py"
+    # tfpcheck's own loopback switch, not the test's; and not the cluster the fixture started
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     run = subprocess.run(
         [sys.executable, "-m", "tfpcheck", "fuzz", hangs, "--budget", "40s", "--workers", "2",

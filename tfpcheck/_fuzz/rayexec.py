@@ -67,10 +67,10 @@ class RayExecutor:
         self._ray = ray
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
-            if address is None:
+            if address is None:  # "local": a cluster of its own, never one `ray start` left running
                 kwargs.update(num_cpus=slots, _node_ip_address="127.0.0.1")
             try:
-                ray.init(address=address, **kwargs)
+                ray.init(address=address or "local", **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise UsageError(f"--address={address}: could not join the Ray cluster: {exc}") from None
         self.slots, self.settings = slots, settings
