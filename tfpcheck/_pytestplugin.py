@@ -104,20 +104,14 @@ def pytest_configure(config: Any) -> None:
 
 
 def _pyproject_models(root: Path, cwd: Path) -> list[str]:
-    """``[tool.tfpcheck] models = ["path/file.py::name", ...]`` from the rootdir's pyproject.toml."""
-    path = root / "pyproject.toml"
-    if not path.is_file():
-        return []
+    """The rootdir's ``[tool.tfpcheck] models``, as paths relative to where pytest runs."""
+    from tfpcheck._target import pyproject_models
+    from tfpcheck.errors import UsageError
+
     try:
-        import tomllib
-    except ImportError:  # Python 3.10: no TOML reader in the standard library
-        return []
-    with path.open("rb") as f:
-        models = tomllib.load(f).get("tool", {}).get("tfpcheck", {}).get("models", [])
-    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
-        raise pytest.UsageError(
-            f"{path}: [tool.tfpcheck] models={models!r} must be a list of 'path/file.py::name'"
-        )
+        models = pyproject_models(root)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
     specs = []
     for spec in models:
         file, sep, name = spec.partition("::")

@@ -79,10 +79,7 @@ def run_once(
     each with the training's :func:`curves` if ``with_curves``."""
     trace = _run(target, config)
     findings = findings_for(target, trace, invariants)
-    if with_curves and findings:
-        drawn = curves(trace)
-        findings = [dataclasses.replace(f, curves=drawn) for f in findings]
-    return findings
+    return _with_curves(findings, trace) if with_curves else findings
 
 
 def _run(target: Target, config: Config, adjust: frozenset[str] = frozenset()) -> Trace:
@@ -138,8 +135,7 @@ def check_target(
     except _Violated as violated:
         report.violations = state.confirmed(violated.findings)
         if state.failing_trace is not None:
-            drawn = curves(state.failing_trace)
-            report.violations = [dataclasses.replace(f, curves=drawn) for f in report.violations]
+            report.violations = _with_curves(report.violations, state.failing_trace)
         report.status = "failed" if report.violations else "passed"
     except TfpcheckError as exc:
         report.status, report.error = "error", f"{target.name}: {exc}"
@@ -281,6 +277,11 @@ def curves(trace: Trace) -> dict[str, Any]:
         "grad_norm": list(trace.grad_norms),
         "parameter_ranges": [dataclasses.asdict(v) for v in trace.param_violations],
     }
+
+
+def _with_curves(findings: list[Finding], trace: Trace) -> list[Finding]:
+    drawn = curves(trace)
+    return [dataclasses.replace(f, curves=drawn) for f in findings]
 
 
 def _strategy(

@@ -19,7 +19,7 @@ import numpy as np
 from tfpcheck._config import REGIMES, TASKS
 from tfpcheck.errors import InvalidArgument, UsageError
 
-__all__ = ["KNOWN_PARAMETERS", "VARY", "Target", "model", "load_target", "factory_kwargs"]
+__all__ = ["pyproject_models", "KNOWN_PARAMETERS", "VARY", "Target", "model", "load_target", "factory_kwargs"]
 
 #: Factory parameters tfpcheck fills from what it draws.
 KNOWN_PARAMETERS = ("input_dim", "output_dim", "n_train", "x_train", "y_train")
@@ -247,3 +247,20 @@ def _import_file(path: Path) -> Any:
     finally:
         sys.path.remove(str(resolved.parent))
     return module
+
+
+def pyproject_models(root: Path) -> list[str]:
+    """``[tool.tfpcheck] models = ["path/file.py::name", ...]`` from ``root``'s pyproject.toml,
+    paths as written (relative to ``root``); [] without one (or on Python 3.10: no TOML reader)."""
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return []
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: no TOML reader in the standard library
+        return []
+    with path.open("rb") as f:
+        models = tomllib.load(f).get("tool", {}).get("tfpcheck", {}).get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise UsageError(f"{path}: [tool.tfpcheck] models={models!r} must be a list of 'path/file.py::name'")
+    return list(models)

@@ -74,15 +74,6 @@ def _is_model(decorator: ast.expr) -> bool:
 def _pyproject_models(root: Path) -> list[str]:
     if root.resolve() != Path.cwd().resolve():
         raise UsageError(f"run tfpcheck fuzz from {root} to use its [tool.tfpcheck] models")
-    path = root / "pyproject.toml"
-    if not path.is_file():
-        return []
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        return []
-    with path.open("rb") as f:
-        models = tomllib.load(f).get("tool", {}).get("tfpcheck", {}).get("models", [])
-    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
-        raise UsageError(f"{path}: [tool.tfpcheck] models={models!r} must be a list of 'file.py::name'")
-    return list(models)  # paths relative to the project root, where fuzz runs
+    from tfpcheck._target import pyproject_models
+
+    return pyproject_models(root)  # paths relative to the project root, where fuzz runs

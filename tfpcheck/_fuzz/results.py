@@ -52,8 +52,8 @@ def target_report(t: TargetState) -> dict[str, Any]:
                      "label": ledger.label(rep["failed"], rep["runs"])} for rep in t.replays],
         "rounds": t.rounds, "behaviours": len(t.signatures),
     }
-    if errors or t.retired:
-        out["error"] = "; ".join(dict.fromkeys(errors)) or None
+    if errors:
+        out["error"] = "; ".join(dict.fromkeys(errors))
     return jsonable(out)
 
 
