@@ -286,3 +286,60 @@ def test_an_intervention_that_leaves_learns_inconclusive_confirms_nothing():
     iv = Intervention(after.config, frozenset(), {"learning_rate": "0.003 -> 0.0003"})
     gone, result = _outcome(lambda c, a: after, iv, ("learns",), "learns", set())
     assert not gone and result.startswith("not settled: learns: inconclusive")
+
+
+def _fixed_prior(scale):
+    def prior(kernel_size, bias_size=0, dtype=None):
+        n = kernel_size + bias_size
+        return tf_keras.Sequential([tfpl.DistributionLambda(lambda t: tfd.Independent(
+            tfd.Normal(loc=tf.zeros(n, dtype), scale=scale), reinterpreted_batch_ndims=1))])
+    return prior
+
+
+def _regression_under_prior(scale):
+    # TFP's "Probabilistic Layers Regression" case 3 with kl_weight=1/n, its prior fixed at
+    # ``scale``: a "tight" prior (StackOverflow "DenseVariational does not learn") is the bug.
+    @tfpcheck.model(data=(X_REG, Y_REG))
+    def regression():
+        model = tf_keras.Sequential([
+            tfpl.DenseVariational(1 + 1, _posterior_mean_field, _fixed_prior(scale),
+                                  kl_weight=1 / len(X_REG)),
+            tfpl.DistributionLambda(lambda t: tfd.Normal(
+                loc=t[..., :1], scale=1e-3 + tf.math.softplus(0.05 * t[..., 1:]))),
+        ])
+        model.compile(tf_keras.optimizers.Adam(0.05), loss=lambda y, d: -d.log_prob(y))
+        return model
+    return regression
+
+
+def test_a_prior_far_narrower_than_the_posterior_is_prior_mismatch_confirmed_by_widening():
+    report = tfpcheck.check(_regression_under_prior(1e-3), max_examples=1, steps=400).targets[0]
+    assert report.status == "failed", report.to_dict()
+    root = report.violations[0]
+    # Adam at 0.05 drags the posterior onto the prior: the data are ignored (learns); slower
+    # optimisers leave it 10x wider than the prior (posterior_not_collapsed, prior_conflict).
+    assert root.invariant in ("learns", "posterior_not_collapsed"), root.explain()
+    assert (root.cause, root.confirmed) == ("prior_mismatch", True), root.explain()
+    assert root.intervention["changed"] == {"priors": "100 times wider"}
+    assert "widen the prior" in root.fix
+
+
+def test_the_same_model_under_a_unit_prior_passes():
+    report = tfpcheck.check(_regression_under_prior(1.0), max_examples=1, steps=400).targets[0]
+    assert report.status == "passed", report.to_dict()
+
+
+def test_a_posterior_grown_past_its_prior_is_not_a_prior_conflict():
+    from tfpcheck._checks import posterior_not_collapsed as check
+    from tfpcheck._trace import LayerSummary
+
+    def layer(post, prior, trainable=False):
+        return LayerSummary("dense_flipout", "DenseFlipout", 30, 50.0, post, prior, trainable)
+
+    conflict = _stats_free_trace(layers_start=[layer(0.05, 1e-3)], layers_end=[layer(0.02, 1e-3)])
+    assert check(conflict).evidence["collapse"] == "prior_conflict"
+    grown = _stats_free_trace(layers_start=[layer(0.05, 1.0)], layers_end=[layer(22.0, 1.0)])
+    assert check(grown).holds  # a rate that blew the scales up: optimizer_settings, not the prior
+    trainable = _stats_free_trace(layers_start=[layer(0.05, 1e-3, True)],
+                                  layers_end=[layer(0.02, 1e-3, True)])
+    assert check(trainable).holds

@@ -16,7 +16,7 @@ import numpy as np
 
 from tfpcheck._trace import Trace
 
-__all__ = ["Verdict", "beats", "kl_weight", "paired_gain", "reaches", "unreached_share"]
+__all__ = ["Verdict", "beats", "kl_weight", "paired_gain", "prior_conflict", "reaches", "unreached_share"]
 
 #: no_divergence: the median loss of the last tenth of training may exceed the median of
 #: the first tenth by at most max(DIVERGENCE_MIN_NATS, DIVERGENCE_REL * |first|). A healthy
@@ -49,6 +49,16 @@ KL_WEIGHT_FACTOR = 10.0
 #: posterior_not_collapsed, onto a point: posterior stddev below this fraction of the prior's
 #: means the variational layer has become a point estimate (default init is ~0.05).
 POINT_COLLAPSE_RATIO = 1e-3
+#: posterior_not_collapsed, pulled onto a prior that fights the data: a fixed prior whose stddev
+#: is this many times below the posterior's, both when training starts and when it ends. Against
+#: a fixed Gaussian prior the ELBO's optimum is never wider than the prior (the data only narrow
+#: it), so a posterior that starts 10x wider and is still 10x wider is in the middle of being
+#: dragged onto the prior by a KL of tens to 1e5 nats per weight (measured on 1e-3/1e-4 priors);
+#: trained to convergence the weights end on the prior's mean and the data are ignored. Healthy
+#: priors (sd >= 0.1) sit above default posteriors (sd ~0.05) from the start: ratio <= 0.5. A
+#: posterior that *grew* past its prior (a rate that blew the scales up) is not counted: its
+#: prior was wider than it at the start.
+PRIOR_CONFLICT_RATIO = 10.0
 #: predictive_in_domain: the trained model may put at most this share of its predictive draws
 #: on values the task's targets cannot take (negative counts, non-positive amounts, outcomes
 #: outside [0, 1]). A family with the right support puts exactly 0 there; a Normal on counts
@@ -277,10 +287,12 @@ def posterior_not_collapsed(t: Trace) -> Verdict:
     if t.layers_start and not t.layers_end and "final_evaluation_error" in t.notes:
         return _not_applicable("posterior_not_collapsed", "the trained variational layers could "
                                f"not be read ({t.notes['final_evaluation_error']})")
+    conflict = prior_conflict(t)
+    if conflict is not None:
+        return conflict
     for layer in t.layers_end:
         onto_prior = layer.kl_per_weight < KL_COLLAPSE_NATS and not layer.prior_trainable
-        ratio = layer.posterior_stddev / layer.prior_stddev if layer.prior_stddev > 0 else math.inf
-        onto_point = ratio < POINT_COLLAPSE_RATIO
+        onto_point = _spread_ratio(layer) < POINT_COLLAPSE_RATIO
         if onto_prior or onto_point:
             kind = "onto its prior" if onto_prior else "onto a point"
             return Verdict(
@@ -293,6 +305,36 @@ def posterior_not_collapsed(t: Trace) -> Verdict:
                  "prior_stddev": layer.prior_stddev, "n_weights": layer.n_weights},
             )
     return _kl_weight(t)
+
+
+def _spread_ratio(layer: Any) -> float:
+    """The layer's posterior stddev over its prior's (inf for a point prior)."""
+    return layer.posterior_stddev / layer.prior_stddev if layer.prior_stddev > 0 else math.inf
+
+
+def prior_conflict(t: Trace) -> Verdict | None:
+    """A fixed prior PRIOR_CONFLICT_RATIO times narrower than its posterior from the first step
+    to the last: the violation, else None."""
+    start = {layer.name: layer for layer in t.layers_start}
+    for layer in t.layers_end:
+        first = start.get(layer.name)
+        if layer.prior_trainable or first is None or not math.isfinite(_spread_ratio(layer)):
+            continue
+        if min(_spread_ratio(first), _spread_ratio(layer)) > PRIOR_CONFLICT_RATIO:
+            return Verdict(
+                "posterior_not_collapsed", False,
+                f"{layer.kind} '{layer.name}' is being pulled onto a prior that fights the data: "
+                f"its fixed prior (stddev {layer.prior_stddev:.3g}) is {_spread_ratio(layer):.3g} "
+                f"times narrower than the trained posterior (stddev {layer.posterior_stddev:.3g}; "
+                f"{_spread_ratio(first):.3g} times at the start), at a KL of "
+                f"{layer.kl_per_weight:.3g} nats per weight: trained on, the weights end on the "
+                "prior's mean", t.steps_run,
+                {"layer": layer.name, "collapse": "prior_conflict",
+                 "prior_stddev": layer.prior_stddev, "posterior_stddev": layer.posterior_stddev,
+                 "posterior_stddev_start": first.posterior_stddev,
+                 "kl_per_weight": layer.kl_per_weight, "n_weights": layer.n_weights},
+            )
+    return None
 
 
 def _kl_parts(t: Trace) -> tuple[float, float] | None:

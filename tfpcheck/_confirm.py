@@ -4,12 +4,13 @@ A rule in ``_diagnose`` reads a cause from the trace; here that cause, and the o
 violated invariant can have that the trace holds some evidence for (all of them when the
 rule found none), are tested on the final shrunk failure only. Each candidate
 with an intervention is re-run with that one change (learning rate / 10, data standardised,
-KL divided by n_train, float64, targets reshaped to the parameter's shape); the first whose
+KL divided by n_train, float64, targets reshaped to the parameter's shape, the priors of
+tfp.layers widened); the first whose
 change alone makes the failure go (its invariant and its echoes hold, nothing else newly
 fails) is ``confirmed``. Causes that need a code change
 (parameterization, distribution_choice, tfp_layer_misuse, keras_version) come from direct
-evidence and are not re-run; neither is mc_sampling, variational_family or prior_mismatch,
-which no change of a configuration tests on a user's model.
+evidence and are not re-run; neither is mc_sampling or variational_family, which no change of a
+configuration tests on a user's model.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tfpcheck._invariants import evaluate
 from tfpcheck._report import Finding
 from tfpcheck._trace import Trace
 
-__all__ = ["Intervention", "LONGER_RUN", "MAX_INTERVENTIONS", "confirm", "intervention_for",
+__all__ = ["Intervention", "LONGER_RUN", "MAX_INTERVENTIONS", "PRIOR_WIDENING", "confirm", "intervention_for",
            "outlasts", "settle"]
 
 #: A ``learns`` failure that ran to the step cap is re-run once with this many times the cap
@@ -45,8 +46,8 @@ HYPOTHESES: dict[str, tuple[str, ...]] = {
     "finite_gradients": ("optimizer_settings", "numerical_instability", "data_scale"),
     "positive_scales": ("optimizer_settings", "numerical_instability"),
     "no_divergence": ("optimizer_settings", "data_scale"),
-    "learns": ("optimizer_settings", "kl_scaling", "data_scale"),
-    "posterior_not_collapsed": ("kl_scaling",),
+    "learns": ("optimizer_settings", "kl_scaling", "data_scale", "prior_mismatch"),
+    "posterior_not_collapsed": ("kl_scaling", "prior_mismatch"),
     "loss_shape": ("shape_broadcast",),
 }
 #: Causes a rule names from direct evidence of a code defect: no configuration change tests them.
@@ -54,6 +55,10 @@ CODE_CAUSES = ("parameterization", "distribution_choice", "tfp_layer_misuse", "k
 #: A KL weighted at most this many times 1/n_train is divided already: dividing it again tests
 #: nothing about kl_scaling (it only switches the prior off).
 KL_ALREADY_DIVIDED = 2.0
+#: How much wider the prior_mismatch intervention makes every prior of the model's variational
+#: layers: a 1e-3 prior becomes 0.1, a 1e-4 one 0.01 -- near the ~0.05 a default posterior starts
+#: at, where the KL stops dragging it.
+PRIOR_WIDENING = 100.0
 #: Features whose means and spreads are this close to 0 and 1 are standardised already.
 STANDARD_TOLERANCE = 0.1
 
@@ -83,6 +88,10 @@ def intervention_for(cause: str, trace: Trace) -> Intervention | None:
     if cause == "kl_scaling" and _kl_undivided(trace):
         return Intervention(c, frozenset({"kl_per_example"}),
                             {"kl_terms": f"divided by n_train={c.n_train}"})
+    if cause == "prior_mismatch" and trace.keras == "tf_keras" and any(
+            not layer.prior_trainable for layer in trace.layers_end):
+        return Intervention(c, frozenset({"prior_widened"}),
+                            {"priors": f"{PRIOR_WIDENING:g} times wider"})
     if cause == "shape_broadcast" and trace.target_shape and trace.target_shape[-1:] == (1,):
         shape = trace.target_shape
         return Intervention(c, frozenset({"targets_as_parameter"}),

@@ -152,6 +152,8 @@ FIXES = {
     "shape_broadcast": "keep the distribution's batch shape equal to the targets': slice with "
                        "t[..., :1] instead of t[:, 0], or reshape y to (N,); tfd.Independent(..., "
                        "1) for vector targets",
+    "prior_mismatch": "widen the prior (stddev ~1 on standardised data, never below the "
+                      "posterior's initial stddev) or make it trainable",
     "mc_sampling": "start the posterior narrow (untransformed scale near -3: softplus -> 0.05), "
                    "draw weights per example (DenseFlipout, DenseLocalReparameterization), or "
                    "average several Monte Carlo samples of the loss",
@@ -173,6 +175,8 @@ def has_evidence(cause: str, t: Trace) -> bool:
             not all(math.isfinite(v) for v in t.losses))
     if cause == "shape_broadcast":
         return not checks.loss_shape(t).holds
+    if cause == "prior_mismatch":
+        return _narrow_prior(t) is not None
     return False
 
 
@@ -317,8 +321,7 @@ def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if narrow is not None:
         return "prior_mismatch", (
             f"the prior of '{narrow.name}' (stddev {narrow.prior_stddev:.2g}) pins the weights "
-            "near its mean, far from what the data need: widen it (stddev ~1 on standardised "
-            "data) or make it trainable"
+            f"near its mean, far from what the data need: {FIXES['prior_mismatch']}"
         ), {"layer": narrow.name, "prior_stddev": narrow.prior_stddev}
     unreached = _unreached(t)
     if unreached is not None:
@@ -354,6 +357,13 @@ def _unreached(t: Trace) -> tuple[str, str, dict[str, Any]] | None:
 
 
 def collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    if v.evidence.get("collapse") == "prior_conflict":
+        e = v.evidence
+        return "prior_mismatch", (
+            f"the fixed prior of '{e['layer']}' (stddev {e['prior_stddev']:.2g}) is far narrower "
+            f"than the posterior (stddev {e['posterior_stddev']:.2g}) the data keep: "
+            f"{FIXES['prior_mismatch']}"
+        ), {}
     if v.evidence.get("collapse") == "kl_weight":
         return "kl_scaling", (
             f"the KL term is weighted {v.evidence['kl_weight']:.3g} in a per-example loss: "
@@ -371,16 +381,19 @@ def collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if narrow is not None:
         return "prior_mismatch", (
             f"the posterior stayed on the prior of '{narrow.name}' (stddev "
-            f"{narrow.prior_stddev:.2g}), too narrow for the data to move the weights: widen it "
-            "(stddev ~1 on standardised data) or make it trainable"
+            f"{narrow.prior_stddev:.2g}), too narrow for the data to move the weights: "
+            f"{FIXES['prior_mismatch']}"
         ), {"layer": narrow.name, "prior_stddev": narrow.prior_stddev}
     return UNCLASSIFIED
 
 
 def _narrow_prior(t: Trace) -> LayerSummary | None:
-    """A variational layer whose fixed prior is narrower than NARROW_PRIOR."""
+    """A variational layer whose fixed prior is narrower than NARROW_PRIOR, or than its
+    posterior was at the start by PRIOR_CONFLICT_RATIO."""
+    start = {layer.name: layer.posterior_stddev for layer in t.layers_start}
     for layer in t.layers_end:
-        if not layer.prior_trainable and layer.prior_stddev < NARROW_PRIOR:
+        wide = start.get(layer.name, 0.0) / checks.PRIOR_CONFLICT_RATIO
+        if not layer.prior_trainable and layer.prior_stddev < max(NARROW_PRIOR, wide):
             return layer
     return None
 

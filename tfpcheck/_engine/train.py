@@ -20,6 +20,7 @@ import tf_keras
 
 from tfpcheck._checks import beats, reaches
 from tfpcheck._config import Config
+from tfpcheck._confirm import PRIOR_WIDENING
 from tfpcheck._data import make_data, rescale_user_data
 from tfpcheck._engine import reuse
 from tfpcheck._engine.classify import classify_exception, keras3_failure, not_a_distribution
@@ -44,7 +45,12 @@ from tfpcheck._engine.instrument import (
 )
 from tfpcheck._engine.passes import EVAL_PASSES, Pass, data_terms, evaluate
 from tfpcheck._engine.schedule import WINDOW, settled
-from tfpcheck._engine.variational import layer_distributions, summarise_layers, variational_layers
+from tfpcheck._engine.variational import (
+    layer_distributions,
+    summarise_layers,
+    variational_layers,
+    widen_priors,
+)
 from tfpcheck._target import Target, factory_kwargs
 from tfpcheck._trace import ParamViolation, Trace
 
@@ -214,7 +220,17 @@ def _build_and_compile(
     if "kl_per_example" in adjust:
         model._tfpcheck_kl_factor = 1.0 / len(x)
         _scale_regularisation(model, 1.0 / len(x))
+    if "prior_widened" in adjust:
+        _widen_priors(model, x)
     return model
+
+
+def _widen_priors(model: Any, x: np.ndarray) -> None:
+    """The prior_mismatch intervention: tfp.layers build their priors with the model."""
+    if not getattr(model, "built", False):
+        model(x[:1])
+    if not widen_priors(model, PRIOR_WIDENING):
+        raise ValueError("prior_widened: the model has no tfp.layers prior to widen")
 
 
 def _keras3_refusal(model: Any) -> Any:
@@ -249,6 +265,7 @@ ADJUSTMENTS = {
     "kl_per_example": "KL/regularisation terms divided by n_train",
     "targets_as_parameter": "targets reshaped to the distribution parameter's shape",
     "targets_as_column": "rank-1 targets reshaped to (N, 1), as tf_keras does before the loss",
+    "prior_widened": "every prior of a tfp.layers variational layer PRIOR_WIDENING times wider",
 }
 
 

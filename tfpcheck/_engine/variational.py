@@ -23,7 +23,8 @@ from tfpcheck._trace import LayerSummary
 
 tfd = tfp.distributions
 
-__all__ = ["capture_kl", "kl_pairs", "variational_layers", "layer_distributions", "summarise_layers"]
+__all__ = ["capture_kl", "kl_pairs", "layer_distributions", "summarise_layers", "variational_layers",
+           "widen_priors", "widened"]
 
 _V1_ATTRS = (
     ("kernel_posterior", "posterior"),
@@ -200,3 +201,39 @@ def _all_layers(model: Any) -> list[Any]:
     if getattr(model, "built", False):
         object.__setattr__(model, "_tfpcheck_layers", layers)  # untracked: Keras 3 wraps lists
     return layers
+
+
+def widen_priors(model: Any, factor: float) -> int:
+    """Widen every prior of the model's tfp.layers variational layers ``factor`` times about
+    its location (the prior_mismatch intervention); the number of priors widened. The Flipout
+    family keeps its priors as attributes, read at every call; DenseVariational calls its prior
+    model, whose output is widened."""
+    count = 0
+    for layer in variational_layers(model):
+        if hasattr(layer, "_prior") and hasattr(layer, "_posterior"):
+            prior = layer._prior
+            object.__setattr__(layer, "_prior", lambda *a, **k: widened(prior(*a, **k), factor))
+            count += 1
+            continue
+        for attr in ("kernel_prior", "bias_prior"):
+            dist = getattr(layer, attr, None)
+            if isinstance(dist, tfd.Distribution):
+                object.__setattr__(layer, attr, widened(dist, factor))
+                count += 1
+    return count
+
+
+def widened(dist: Any, factor: float) -> Any:
+    """``dist`` with its spread multiplied by ``factor`` about its location: the ``scale``-like
+    parameter of a location-scale family (through Independent, Sample and mixtures) scaled.
+    Raises ValueError for a family without one."""
+    d = unwrap(dist)
+    if isinstance(d, (tfd.Independent, tfd.Sample)):
+        return d.copy(distribution=widened(d.distribution, factor))
+    if isinstance(d, tfd.MixtureSameFamily):
+        return d.copy(components_distribution=widened(d.components_distribution, factor))
+    names = type(d).parameter_properties()
+    for name in ("scale", "scale_diag", "scale_tril"):
+        if name in names and d.parameters.get(name) is not None:
+            return d.copy(**{name: tf.convert_to_tensor(d.parameters[name]) * factor})
+    raise ValueError(f"{type(d).__name__} has no scale parameter to widen")
