@@ -5,12 +5,12 @@ violated invariant can have that the trace holds some evidence for (all of them 
 rule found none), are tested on the final shrunk failure only. Each candidate
 with an intervention is re-run with that one change (learning rate / 10, data standardised,
 KL divided by n_train, float64, targets reshaped to the parameter's shape, the priors of
-tfp.layers widened); the first whose
+tfp.layers widened, the predictive averaged over weight draws); the first whose
 change alone makes the failure go (its invariant and its echoes hold, nothing else newly
 fails) is ``confirmed``. Causes that need a code change
 (parameterization, distribution_choice, tfp_layer_misuse, keras_version) come from direct
-evidence and are not re-run; neither is mc_sampling or variational_family, which no change of a
-configuration tests on a user's model.
+evidence and are not re-run; neither is variational_family, which no change of a configuration
+tests on a user's model.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from tfpcheck._invariants import evaluate
 from tfpcheck._report import Finding
 from tfpcheck._trace import Trace
 
-__all__ = ["Intervention", "LONGER_RUN", "MAX_INTERVENTIONS", "PRIOR_WIDENING", "confirm", "intervention_for",
+__all__ = ["AVERAGED_PASSES", "Intervention", "LONGER_RUN", "MAX_INTERVENTIONS", "PRIOR_WIDENING",
+           "confirm", "intervention_for",
            "outlasts", "settle"]
 
 #: A ``learns`` failure that ran to the step cap is re-run once with this many times the cap
@@ -46,7 +47,7 @@ HYPOTHESES: dict[str, tuple[str, ...]] = {
     "finite_gradients": ("optimizer_settings", "numerical_instability", "data_scale"),
     "positive_scales": ("optimizer_settings", "numerical_instability"),
     "no_divergence": ("optimizer_settings", "data_scale"),
-    "learns": ("optimizer_settings", "kl_scaling", "data_scale", "prior_mismatch"),
+    "learns": ("optimizer_settings", "kl_scaling", "data_scale", "prior_mismatch", "mc_sampling"),
     "posterior_not_collapsed": ("kl_scaling", "prior_mismatch"),
     "loss_shape": ("shape_broadcast",),
 }
@@ -59,6 +60,9 @@ KL_ALREADY_DIVIDED = 2.0
 #: layers: a 1e-3 prior becomes 0.1, a 1e-4 one 0.01 -- near the ~0.05 a default posterior starts
 #: at, where the KL stops dragging it.
 PRIOR_WIDENING = 100.0
+#: Weight draws whose predictive the mc_sampling intervention averages (Bayesian model averaging,
+#: ``engine/passes.py``): the data term becomes -log of the mean likelihood over this many draws.
+AVERAGED_PASSES = 16
 #: Features whose means and spreads are this close to 0 and 1 are standardised already.
 STANDARD_TOLERANCE = 0.1
 
@@ -92,6 +96,9 @@ def intervention_for(cause: str, trace: Trace) -> Intervention | None:
             not layer.prior_trainable for layer in trace.layers_end):
         return Intervention(c, frozenset({"prior_widened"}),
                             {"priors": f"{PRIOR_WIDENING:g} times wider"})
+    if cause == "mc_sampling" and trace.layers_end and trace.prediction_noise:
+        return Intervention(c, frozenset({"predictive_averaged"}),
+                            {"predictive": f"averaged over {AVERAGED_PASSES} weight draws"})
     if cause == "shape_broadcast" and trace.target_shape and trace.target_shape[-1:] == (1,):
         shape = trace.target_shape
         return Intervention(c, frozenset({"targets_as_parameter"}),
@@ -100,6 +107,15 @@ def intervention_for(cause: str, trace: Trace) -> Intervention | None:
         shape = trace.target_shape
         return Intervention(c, frozenset({"targets_as_column"}), {"targets": f"{shape} -> {(*shape, 1)}"})
     return None
+
+
+def _zero_mid_training(finding: Finding) -> bool:
+    """A scale that was valid at step 0 and hit exactly 0 later: a ReLU head reaching 0, or a
+    softplus head underflowing (its input below -100) once a rate too high blew the weights up
+    (measured: SGD at 100x its rate, an IndependentNormal's scale exactly 0 at step 7). The
+    parameterization rule cannot tell them apart, so the other candidates are tested too."""
+    return (finding.invariant == "positive_scales" and (finding.step or 0) > 0
+            and finding.evidence.get("min") == 0.0)
 
 
 def _kl_undivided(trace: Trace) -> bool:
@@ -129,7 +145,8 @@ def confirm(finding: Finding, trace: Trace, invariants: tuple[str, ...], run: Ru
     (its invariant and echoes hold, nothing new fails), or left suspected (``confirmed`` False)
     with what was tried; a finding whose rule found no evidence and no intervention confirmed
     stays ``unclassified``."""
-    if finding.cause in CODE_CAUSES or finding.invariant not in HYPOTHESES:
+    if (finding.cause in CODE_CAUSES and not _zero_mid_training(finding)) or (
+            finding.invariant not in HYPOTHESES):
         return finding
     before = {v.invariant for v in evaluate(trace, invariants) if not v.holds}
     others = before - {finding.invariant, *finding.consequences}  # other roots may stay

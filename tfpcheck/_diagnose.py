@@ -177,6 +177,8 @@ def has_evidence(cause: str, t: Trace) -> bool:
         return not checks.loss_shape(t).holds
     if cause == "prior_mismatch":
         return _narrow_prior(t) is not None
+    if cause == "mc_sampling":
+        return bool(t.layers_end) and (t.prediction_noise or 0.0) > PREDICTION_NOISE
     return False
 
 

@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfpcheck._confirm import AVERAGED_PASSES
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.instrument import model_loss
 
-__all__ = ["DOMAIN_DRAWS", "EVAL_PASSES", "Pass", "data_terms", "evaluate", "finite_parameters",
+__all__ = ["AVERAGED_PASSES", "DOMAIN_DRAWS", "EVAL_PASSES", "Pass", "averaged", "data_terms", "evaluate",
+           "finite_parameters",
            "per_example"]
 
 #: Forward passes averaged for the final NLL of a stochastic (variational) model.
@@ -44,10 +46,11 @@ class Pass:
     sample_error: str | None = None
 
 
-def data_terms(model: Any, x: np.ndarray, y: np.ndarray, passes: int = 2) -> np.ndarray:
+def data_terms(model: Any, x: np.ndarray, y: np.ndarray, passes: int = 2,
+               combine: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """The data term per example on the whole training set, averaged over ``passes`` forward
-    passes (weight draws); NaN when it can't be computed (a step raises it too, and classifies
-    it)."""
+    passes (weight draws), or combined by ``combine`` (``averaged``); NaN when it can't be
+    computed (a step raises it too, and classifies it)."""
     def term(x_: Any, y_: Any) -> Any:
         return model_loss(model, x_, y_, model(x_, training=False))[0]
 
@@ -57,17 +60,24 @@ def data_terms(model: Any, x: np.ndarray, y: np.ndarray, passes: int = 2) -> np.
         try:
             rows = [per_example(np.asarray(fn(tf.constant(x), tf.constant(y)), dtype=float), y)
                     for _ in range(passes)]
-            return np.mean(rows, axis=0)
+            return combine(np.asarray(rows)) if combine else np.mean(rows, axis=0)
         except Exception:  # noqa: BLE001
             _untraceable(model, "_tfpcheck_terms", fn)
     return np.full(len(y), np.nan)
 
 
 def evaluate(
-    model: Any, x: np.ndarray, y: np.ndarray, seed: int, sample: bool
+    model: Any, x: np.ndarray, y: np.ndarray, seed: int, sample: bool, average: bool = False,
 ) -> tuple[list[float], list[Pass]]:
     """EVAL_PASSES forward passes: the data term per example averaged over them, and each pass
-    (with DOMAIN_DRAWS predictive draws when ``sample``). Raises what an eager pass raises."""
+    (with DOMAIN_DRAWS predictive draws when ``sample``); with ``average``, AVERAGED_PASSES
+    passes and the data term of their averaged predictive. Raises what an eager pass raises."""
+    n_passes = AVERAGED_PASSES if average else EVAL_PASSES
+
+    def terms(passes: list[Pass]) -> list[float]:
+        rows = np.asarray([p.values for p in passes])
+        return [float(v) for v in (averaged(rows) if average else rows.mean(0))]
+
     def one_pass(x_: Any, y_: Any, pass_seed: Any) -> dict[str, Any]:
         values, dist = model_loss(model, x_, y_, model(x_, training=False))
         if dist is None:
@@ -88,12 +98,12 @@ def evaluate(
     if traced is not None:
         try:
             passes = [_traced_pass(traced(tf.constant(x), tf.constant(y), tf.constant([seed, i])), y)
-                      for i in range(EVAL_PASSES)]
-            return _mean_terms(passes), passes
+                      for i in range(n_passes)]
+            return terms(passes), passes
         except Exception:  # noqa: BLE001 - the eager passes below raise or explain it
             _untraceable(model, f"_tfpcheck_eval_{int(sample)}", traced)
-    passes = [_eager_pass(model, x, y, seed, sample) for _ in range(EVAL_PASSES)]
-    return _mean_terms(passes), passes
+    passes = [_eager_pass(model, x, y, seed, sample) for _ in range(n_passes)]
+    return terms(passes), passes
 
 
 def _traced_pass(out: dict[str, Any], y: np.ndarray) -> Pass:
@@ -125,8 +135,11 @@ def _eager_pass(model: Any, x: np.ndarray, y: np.ndarray, seed: int, sample: boo
     return result
 
 
-def _mean_terms(passes: list[Pass]) -> list[float]:
-    return [float(v) for v in np.mean([p.values for p in passes], axis=0)]
+def averaged(nll: np.ndarray) -> np.ndarray:
+    """Per example, the negative log-likelihood of the predictive averaged over the passes
+    (rows of per-pass NLLs): -log(mean_k exp(-nll_k)), computed stably."""
+    low = nll.min(axis=0)
+    return low - np.log(np.mean(np.exp(-(nll - low)), axis=0))
 
 
 def _traced(model: Any, name: str, fn: Callable[..., Any]) -> Any:

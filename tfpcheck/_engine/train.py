@@ -43,7 +43,7 @@ from tfpcheck._engine.instrument import (
     model_loss,
     record_likelihood,
 )
-from tfpcheck._engine.passes import EVAL_PASSES, Pass, data_terms, evaluate
+from tfpcheck._engine.passes import AVERAGED_PASSES, EVAL_PASSES, Pass, averaged, data_terms, evaluate
 from tfpcheck._engine.schedule import WINDOW, settled
 from tfpcheck._engine.variational import (
     layer_distributions,
@@ -98,7 +98,7 @@ def run_config(
             _train(model, x, y, trace, beat=twin.terms(0) if twin else None)
             if trace.build_failure is not None or not trace.steps_run or not _weights_finite(model):
                 break
-            _observe_final(model, x, y, trace)
+            _observe_final(model, x, y, trace, "predictive_averaged" in adjust)
             trace.twin_terms = twin.terms(trace.steps_run) if twin else None
             if not _train_on(trace, config):
                 break
@@ -266,6 +266,8 @@ ADJUSTMENTS = {
     "targets_as_parameter": "targets reshaped to the distribution parameter's shape",
     "targets_as_column": "rank-1 targets reshaped to (N, 1), as tf_keras does before the loss",
     "prior_widened": "every prior of a tfp.layers variational layer PRIOR_WIDENING times wider",
+    "predictive_averaged": "the final data terms (model and twin) scored on the predictive "
+                           "averaged over AVERAGED_PASSES weight draws",
 }
 
 
@@ -512,13 +514,15 @@ def _record_step(
             )
 
 
-def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
+def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace,
+                   average: bool = False) -> None:
     try:
         trace.layers_end = summarise_layers(model, x if model._tfpcheck_keras_3 else None)
     except Exception as exc:  # noqa: BLE001 - reported: the posterior checks need it
         trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
     try:
-        trace.data_terms, passes = evaluate(model, x, y, trace.config.seed, trace.config.task in DOMAINS)
+        trace.data_terms, passes = evaluate(model, x, y, trace.config.seed, trace.config.task in DOMAINS,
+                                            average)
     except Exception as exc:  # noqa: BLE001 - reported: learns and the domain check need it
         trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
         return
@@ -568,6 +572,7 @@ class _Twin:
     ) -> None:
         self.x = np.repeat(x.mean(0, keepdims=True), len(x), axis=0).astype(x.dtype)
         self.y = y
+        self.average = "predictive_averaged" in adjust
         self.trace = Trace(config=config)
         self.model = _model_for(target, config, self.x, y, drawn, self.trace, adjust)
         # No initial observation: only the model's is reported, and a twin whose first step
@@ -589,7 +594,9 @@ class _Twin:
                 _train(self.model, self.x, self.y, self.trace, until=steps)
             if not self.ok or not _weights_finite(self.model):
                 return None
-            return [float(v) for v in data_terms(self.model, self.x, self.y, EVAL_PASSES)]
+            passes = AVERAGED_PASSES if self.average else EVAL_PASSES
+            terms = data_terms(self.model, self.x, self.y, passes, averaged if self.average else None)
+            return [float(v) for v in terms]
 
     @contextmanager
     def _swapped_in(self) -> Iterator[None]:

@@ -211,8 +211,7 @@ def widen_priors(model: Any, factor: float) -> int:
     count = 0
     for layer in variational_layers(model):
         if hasattr(layer, "_prior") and hasattr(layer, "_posterior"):
-            prior = layer._prior
-            object.__setattr__(layer, "_prior", lambda *a, **k: widened(prior(*a, **k), factor))
+            object.__setattr__(layer, "_prior", _widening(layer._prior, factor))
             count += 1
             continue
         for attr in ("kernel_prior", "bias_prior"):
@@ -221,6 +220,10 @@ def widen_priors(model: Any, factor: float) -> int:
                 object.__setattr__(layer, attr, widened(dist, factor))
                 count += 1
     return count
+
+
+def _widening(prior: Callable[..., Any], factor: float) -> Callable[..., Any]:
+    return lambda *args, **kwargs: widened(prior(*args, **kwargs), factor)
 
 
 def widened(dist: Any, factor: float) -> Any:
