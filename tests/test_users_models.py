@@ -167,8 +167,6 @@ def test_settled_stops_a_levelled_loss_and_not_a_slow_steady_one():
     slow = [6.7, 6.4, 6.1, 5.9]  # the dl_book fixed-scale model at lr 1e-3: still falling
     assert settled(levelled, 300) and not settled(slow, 300)
     assert not settled(levelled[:3], 200)  # never before MIN_STEPS
-    bouncing = [1.9, 1.5, 2.2, 1.6, 1.7, 1.55]  # SGD at 100x its rate: gains, but no new low
-    assert settled(bouncing, 500) and not settled([*bouncing, 1.4], 600)
 
 
 @tfpcheck.model(data=(X_REG, Y_REG))

@@ -4,9 +4,8 @@ A fixed length was either too short for a slow healthy model (a false ``learns``
 failure) or wasted on a fast one. Every ``WINDOW`` steps the engine evaluates the data term
 on the whole training set (no minibatch noise: a slow, steady fit is told from a flat one);
 the loss has settled when the last window gained less than ``SETTLE_SHARE`` of the progress
-made since step 0, or did not reach a new low (a loss that bounces is not improving). The
-engine stops early only once the model also beats its x-denied twin (``train.py``): a flat
-loss that does not may be a plateau, and trains on to the cap.
+made since step 0. The engine stops early only once the model also beats its x-denied twin
+(``train.py``): a flat loss that does not may be a plateau, and trains on to the cap.
 Plain Python: no TensorFlow needed to decide.
 """
 
@@ -34,8 +33,4 @@ def settled(evaluations: list[float], steps: int) -> bool:
     first, previous, last = evaluations[0], evaluations[-2], evaluations[-1]
     if not (math.isfinite(last) and math.isfinite(previous) and math.isfinite(first)):
         return True  # non-finite: nothing more to learn; finite_loss reports it
-    # A new low is required too: at a rate too high the data term bounces, and every other
-    # window "gains" on the one before while the model gets no better (measured: SGD at 100x
-    # its healthy rate, whole-set data term 1.57 at the cap, its x-denied twin 1.43).
-    new_low = last < min(evaluations[:-1])
-    return not new_low or previous - last <= SETTLE_SHARE * max(first - last, 0.0)
+    return previous - last <= SETTLE_SHARE * max(first - last, 0.0)
