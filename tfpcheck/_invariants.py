@@ -81,7 +81,8 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               )),
     Invariant("no_divergence", c.no_divergence, d.no_divergence, "the loss does not blow up",
               f"last-tenth median ≤ first-tenth median + max({c.DIVERGENCE_MIN_NATS:g} nat, "
-              f"{c.DIVERGENCE_REL:.0%})",
+              f"{c.DIVERGENCE_REL:.0%}); the whole-set data term at the end ≤ its value at step 0 "
+              "+ the same",
               explains=("learns",)),  # a loss that went up ends above where it began
     Invariant("learns", c.learns, d.learns,
               "the trained model's data term (its loss without KL/regularisation terms) beats "
@@ -99,9 +100,11 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               "prior by an over-weighted KL term or dragged onto a fixed prior far narrower than it",
               f"KL < {c.KL_COLLAPSE_NATS:g} nats/weight (fixed prior), or posterior sd < "
               f"{c.POINT_COLLAPSE_RATIO:g} × prior sd, or a fixed prior's sd < posterior sd / "
-              f"{c.PRIOR_CONFLICT_RATIO:g} at the first and the last step, or the KL weighted in the loss > "
+              f"{c.PRIOR_CONFLICT_RATIO:g} at the first step and < posterior sd at the last, or the KL "
+              "weighted in the loss > "
               f"{c.KL_WEIGHT_FACTOR:g} / n_train (read as KL in the loss ÷ the layers' KL)",
-              explains=("learns",)),  # a posterior on its prior ignores the data
+              explains=("learns",  # a posterior on its prior ignores the data
+                        "no_divergence")),  # and loses the fit it had: its data term rises
     Invariant("predictive_in_domain", c.predictive_in_domain, d.in_domain,
               "the trained model predicts values the task's targets can take (count: ≥ 0, "
               "positive: > 0, binary: in [0, 1]; none for regression/categorical)",

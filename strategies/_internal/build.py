@@ -188,6 +188,11 @@ _SIZES = {"normal": 2, "normal_fixed_scale": 1, "laplace": 2, "student_t": 3, "p
 
 
 def head_size(spec: ModelSpec) -> int:
+    """Outputs the head's distribution takes (a Python int: Keras 3's Dense refuses NumPy's)."""
+    return int(_head_size(spec))
+
+
+def _head_size(spec: ModelSpec) -> Any:
     import tensorflow_probability as tfp
 
     tfpl = tfp.layers

@@ -31,7 +31,7 @@ class Defect:
 
 
 #: high_lr multiplies the healthy rate the spec drew by one of these.
-HIGH_LR_FACTORS = (100.0, 30.0)
+HIGH_LR_FACTORS = (300.0, 100.0)
 
 
 def _steps(spec: ModelSpec, steps: int) -> ModelSpec:
@@ -165,9 +165,9 @@ DEFECTS: dict[str, Defect] = {
                                     _poisson_on_fractional),
     "kl_not_divided": Defect(("posterior_not_collapsed", "learns"), ("kl_scaling",), 400,
                              "the KL term not divided by n_train", _kl_not_divided),
-    "high_lr": Defect(("no_divergence", "finite_loss", "positive_scales", "learns"),
+    "high_lr": Defect(("no_divergence", "finite_loss", "finite_gradients", "positive_scales", "learns"),
                       ("optimizer_settings",),
-                      400, "SGD at 30-100x a rate that trains the model", _high_lr),
+                      400, "SGD at 100-300x a rate that trains the model", _high_lr),
     "narrow_prior": Defect(("posterior_not_collapsed", "learns"), ("prior_mismatch",), 400,
                            "a fixed prior far narrower (1e-3, 1e-4) than the weights the data need",
                            _narrow_prior),
