@@ -152,3 +152,25 @@ def test_data_is_finite_unless_missing_values_are_asked_for():
     spec = ts.ModelSpec(data=missing)
     report = check_target(ts.spec_target(spec)[0], max_examples=1)
     assert report.status == "error" and "NaN" in report.error and "impute" in report.error
+
+
+def test_high_lr_is_a_multiple_of_a_rate_that_trains_the_spec():
+    """Not a fixed number a rule could read back: SGD at HIGH_LR_FACTORS times the drawn rate
+    (brought into SGD's healthy range)."""
+    from tfpcheck.strategies._internal.defects import HIGH_LR_FACTORS
+    from tfpcheck.strategies._internal.optimizers import HEALTHY_LEARNING_RATES
+
+    lo, hi = HEALTHY_LEARNING_RATES["sgd"]
+    seen = set()
+
+    @settings(max_examples=30, derandomize=True, **_QUIET)
+    @given(ts.model_specs(defects=["high_lr"]))
+    def check(spec):
+        rate = spec.optimizer.learning_rate
+        assert spec.optimizer.optimizer == "sgd" and spec.optimizer.clipnorm is None
+        factors = [f for f in HIGH_LR_FACTORS if lo * f * 0.999 <= rate <= hi * f * 1.001]
+        assert factors, rate
+        seen.add(round(rate, 6))
+
+    check()
+    assert len(seen) > 3  # it varies with the draw

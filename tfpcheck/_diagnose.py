@@ -374,6 +374,11 @@ def collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             f"the KL term is weighted {v.evidence['kl_weight']:.3g} in a per-example loss: "
             f"{FIXES['kl_scaling']}"
         ), {}
+    if v.evidence.get("collapse") == "sampling_noise":
+        return "mc_sampling", (
+            "one weight draw per step from a wide posterior gives gradients too noisy for the data "
+            f"to narrow it: {FIXES['mc_sampling']}"
+        ), {}
     if v.evidence.get("collapse") == "point":
         return "variational_family", (
             "the posterior scale shrank to ~0: initialise its untransformed scale near -3 "

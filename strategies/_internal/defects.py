@@ -178,7 +178,7 @@ DEFECTS: dict[str, Defect] = {
     "wrong_signature": Defect(("builds",), ("tfp_layer_misuse",), 5,
                               "DenseVariational handed default_multivariate_normal_fn "
                               "(the Flipout family's posterior signature)", _wrong_signature),
-    "mc_sampling": Defect(("learns", "no_divergence", "posterior_not_collapsed"), ("mc_sampling",),
+    "mc_sampling": Defect(("posterior_not_collapsed", "learns", "no_divergence"), ("mc_sampling",),
                           400, "one weight draw per batch from a prior-wide posterior, one-sample KL",
                           _mc_sampling),
     "variational_family": Defect(("learns", "posterior_not_collapsed"), ("variational_family",), 400,
@@ -192,15 +192,6 @@ KERAS2_ONLY = ("wrong_signature",)
 #: Defects in :data:`DEFECTS` that tfpcheck does not detect yet, and why (measured by
 #: ``benchmarks/detection.py``); they inject and train like the others.
 NOT_DETECTED: dict[str, str] = {
-    "mc_sampling": (
-        "detection rests on learns failing, and a prior-wide posterior trained with one weight "
-        "draw per step often still beats its x-denied twin: benchmarks/detection.py's first 6 "
-        "draws (seed 0) named learns / mc_sampling on 3 (one confirmed: scored on the predictive "
-        "averaged over 16 weight draws it beats its twin; on the others averaging does not rescue "
-        "it), 1 inconclusive at the cap, and 2 passed although their predictions move 0.7 and 22 "
-        "target sd between weight draws (healthy specs <= 0.15). Needs an invariant on the "
-        "predictive's sampling noise itself."
-    ),
     "variational_family": (
         "a mean-field posterior over duplicated features still fits the data within the brief "
         "training (0/4 detected, benchmarks/detection.py): its flaw is a miscalibrated "
@@ -218,12 +209,4 @@ def inject(spec: ModelSpec, kind: str, draw: Any) -> ModelSpec:
 
 #: Defects detected in tf_keras specs but not (yet) in Keras 3 specs, and why (measured).
 NOT_DETECTED_KERAS3: dict[str, str] = {
-    "mc_sampling": (
-        "on the simplest Keras 3 spec (32 tanh units, posterior and prior sd 1, Adam 0.01, 400 "
-        "steps) the hand-written layer's data term is 4.39 per example against its x-denied "
-        "twin's 2.12, but the loss is still falling at the cap, so learns is inconclusive (a "
-        "note), where the tf_keras DenseReparameterization spec has settled at 15.1 vs 1.49 and "
-        "fails. Both are slow learners under one noisy draw per step rather than models that "
-        "cannot learn (the 4x longer run withdraws most tf_keras ones too: detection.py, 1/5)."
-    ),
 }
