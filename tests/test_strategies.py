@@ -174,3 +174,28 @@ def test_high_lr_is_a_multiple_of_a_rate_that_trains_the_spec():
 
     check()
     assert len(seen) > 3  # it varies with the draw
+
+
+def test_healthy_sgd_draws_keep_their_effective_rate_within_reach():
+    """The measured carve-out (specs.SGD_MAX_EFFECTIVE_RATE, FLOORLESS_SCALE_HEADS): only the
+    default rates are capped; rates asked for through ``optimizer=`` are drawn as asked."""
+    from tfpcheck.strategies._internal.specs import (
+        FLOORLESS_SCALE_HEADS,
+        FLOORLESS_SGD_MAX_EFFECTIVE_RATE,
+        SGD_MAX_EFFECTIVE_RATE,
+    )
+
+    @settings(max_examples=60, derandomize=True, **_QUIET)
+    @given(ts.model_specs(task=st.sampled_from(TASKS), optimizer=None))
+    def healthy(spec):
+        o = spec.optimizer
+        if o.optimizer == "sgd":
+            cap = (FLOORLESS_SGD_MAX_EFFECTIVE_RATE if spec.head.family in FLOORLESS_SCALE_HEADS
+                   else SGD_MAX_EFFECTIVE_RATE)
+            assert o.learning_rate / (1 - o.momentum) <= cap * 1.0001, spec
+
+    healthy()
+    asked = find(ts.model_specs(optimizer=ts.optimizers(names=["sgd"], min_learning_rate=0.5,
+                                                        max_learning_rate=1.0)),
+                 lambda s: True, settings=settings(**_QUIET))
+    assert asked.optimizer.learning_rate >= 0.5
