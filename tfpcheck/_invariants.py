@@ -105,7 +105,7 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               "weighted in the loss > "
               f"{c.KL_WEIGHT_FACTOR:g} / n_train (read as KL in the loss ÷ the layers' KL), or the "
               f"predictive means' spread across weight draws > {c.SAMPLING_NOISE_LIMIT:g} × the "
-              "targets' sd",
+              f"targets' sd (posteriors not grown past {c.SPREAD_GROWN:g}× their initial sd)",
               explains=("learns",  # a posterior on its prior ignores the data
                         "no_divergence")),  # and loses the fit it had: its data term rises
     Invariant("predictive_in_domain", c.predictive_in_domain, d.in_domain,
