@@ -29,8 +29,7 @@ from tfpcheck._report import Finding
 from tfpcheck._trace import Trace
 
 __all__ = ["AVERAGED_PASSES", "Intervention", "LONGER_RUN", "MAX_INTERVENTIONS", "PRIOR_WIDENING",
-           "confirm", "intervention_for",
-           "outlasts", "settle"]
+           "confirm", "intervention_for", "outlasts", "settle"]
 
 #: A ``learns`` failure that ran to the step cap is re-run once with this many times the cap
 #: before it is reported: healthy Bayesian networks can sit on the uninformed solution (a
