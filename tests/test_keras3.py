@@ -278,3 +278,21 @@ def test_a_keras3_train_step_without_a_loss_to_read_says_how_to_give_one():
     (finding,) = _check(factory, (XF, Y_REAL)).targets[0].violations
     assert finding.invariant == "builds" and "compute_loss" in finding.fix
     assert "tfp.layers distribution layer" not in finding.fix
+
+
+def test_a_transformed_family_built_in_the_loss_is_captured_itself_not_its_base():
+    """TFP's metaclass gives MultivariateNormalTriL and LogNormal their own ``log_prob``: the
+    capture once recorded their standard-Normal base instead (a Keras 3 MultivariateNormalTriL
+    head then "predicted" means of exactly 0 and failed learns on off-centre targets)."""
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    from tfpcheck._engine.instrument import capture_distributions
+
+    found, values = [], []
+    with capture_distributions(found, values):
+        mvn = tfp.layers.MultivariateNormalTriL.new(tf.fill([5, 2], 0.5), 1)
+        mvn.log_prob(tf.zeros([5, 1]))
+        tfp.distributions.LogNormal(0.0, 1.0).log_prob(1.0)
+    assert [type(d).__name__ for d in found] == ["MultivariateNormalTriL", "LogNormal"]
+    assert found[0].mean().numpy().ravel().tolist() == [0.5] * 5

@@ -173,7 +173,8 @@ def capture_distributions(found: list[Any], values: list[Any] | None = None) -> 
     """Record every distribution whose ``log_prob`` or ``prob`` is called (outermost calls only:
     an Independent's inner Normal is not a distribution of its own), and into ``values`` what
     each call returned (as a log-probability)."""
-    originals = {name: getattr(tfd.Distribution, name) for name in ("log_prob", "prob")}
+    originals = {(cls, name): vars(cls)[name] for name in ("log_prob", "prob")
+                 for cls in _owners(name)}
     depth = [0]
 
     def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -196,13 +197,30 @@ def capture_distributions(found: list[Any], values: list[Any] | None = None) -> 
 
         return method
 
-    for name, original in originals.items():
-        setattr(tfd.Distribution, name, wrap(original))
+    for (cls, name), original in originals.items():
+        setattr(cls, name, wrap(original))
     try:
         yield
     finally:
-        for name, original in originals.items():
-            setattr(tfd.Distribution, name, original)
+        for (cls, name), original in originals.items():
+            setattr(cls, name, original)
+
+
+def _owners(name: str) -> list[type]:
+    """``tfd.Distribution`` and every subclass with a ``name`` method of its own: TFP's metaclass
+    gives some families their own copy (MultivariateNormalTriL, LogNormal: transformed
+    distributions), whose calls would otherwise reach the capture only through their base
+    distribution's -- a standard Normal, recorded in their place."""
+    owners, stack, seen = [], [tfd.Distribution], set()
+    while stack:
+        cls = stack.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        if name in vars(cls):
+            owners.append(cls)
+        stack.extend(cls.__subclasses__())
+    return owners
 
 
 def _recording_loss(user_loss: Any, recorder: Recorder, keras_3: bool = False) -> Callable[[Any, Any], Any]:
