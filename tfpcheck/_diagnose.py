@@ -218,10 +218,13 @@ def positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     where = "output head" if e["role"] == "output" else f"variational {e['role']}"
     mid_training = (v.step or 0) > 0
     fix = parameter_fix(e["parameter"], e["constraint"])
-    # A gradient that blew up, on data of unit scale, before a valid parameter left its constraint
-    # mid-training is why it over- or underflowed: the rate, not the head (measured: SGD at
-    # 100-300x its rate). On raw data the features blow the gradient up as well (exp_scale).
-    if mid_training and _grad_blew_up(t, v.step) and not data_is_raw(t):
+    # A valid parameter that left its constraint mid-training on data of unit scale, after a
+    # gradient blow-up or by underflowing towards 0 (a softplus of weights the steps blew up; an
+    # exp overflows to inf instead), was taken there by the training: the rate, not the head
+    # (measured: SGD at 100-300x its rate, scales of 8e-10 at step 2-3 with too few steps to see
+    # the gradient grow). On raw data the features blow the gradient up as well (exp_scale).
+    underflowed = _over_or_underflowed(e["min"], e["max"]) and e["min"] >= 0 and math.isfinite(e["max"])
+    if mid_training and not data_is_raw(t) and (_grad_blew_up(t, v.step) or underflowed):
         return "optimizer_settings", _FIX_MID_TRAINING, {"grad_norms": _grad_range(t, v.step)}
     if _over_or_underflowed(e["min"], e["max"]):
         return "numerical_instability", (
