@@ -51,19 +51,24 @@ def _head_defect(spec: ModelSpec, draw: Any) -> ModelSpec:
 
 
 def _exp_scale(spec: ModelSpec, draw: Any) -> ModelSpec:
-    # exp of an unbounded output overflows once the output is large: raw (unscaled) features.
-    spec = _regression(spec).replace(output_layer="Dense",
-                                     hidden=tuple(h for h in spec.hidden if h.kind == "Dense"))
+    # exp of an unbounded output overflows once the output is large: raw (unscaled) features,
+    # through layers that do not saturate (a tanh hidden layer bounds the output: 2 of 10 drawn
+    # specs trained through 20 steps with the loss falling, 4.5 -> 2.7, no defect to find).
+    hidden = tuple(h if h.activation in ("relu", "elu") else dataclasses.replace(h, activation="relu")
+                   for h in spec.hidden if h.kind == "Dense")
+    spec = _regression(spec).replace(output_layer="Dense", hidden=hidden)
     scale = draw(st.sampled_from([1e3, 1e4]))
     return spec.replace(data=dataclasses.replace(spec.data, x_scale=scale))
 
 
 def _normal_on_counts(spec: ModelSpec, draw: Any) -> ModelSpec:
-    """The seed's example of a poor distribution choice: a Normal head on count data."""
+    """The seed's example of a poor distribution choice: a Normal head on count data -- small
+    counts (mean rate 0.8-1.7), where a Normal must put mass below zero. At y_scale 3 (rates
+    1.5-30) a fitted Normal is a fair approximation of the counts: both misses among 20 drawn
+    specs (tf_keras and Keras 3, benchmarks/detection.py --n 10) were counts at y_scale 3."""
     data = dataclasses.replace(spec.data, task="count", output_dim=1, y_offset=0.0,
-                               heavy_tails=False, outlier_fraction=0.0)
-    if spec.data.task != "count":
-        data = dataclasses.replace(data, y_scale=draw(st.sampled_from([1.0, 0.5, 3.0])))
+                               heavy_tails=False, outlier_fraction=0.0,
+                               y_scale=draw(st.sampled_from([1.0, 0.5])))
     return spec.replace(data=data, head=HeadSpec("normal"))
 
 
