@@ -257,6 +257,24 @@ def test_a_raw_scale_at_a_high_learning_rate_is_still_parameterization():
     assert cause == "parameterization" and "softplus" in fix
 
 
+def test_a_scale_that_hit_zero_right_after_a_one_step_gradient_blow_up_names_the_rate():
+    """Measured on a Keras 3 spec at SGD 3.57: the gradient norm went 3.6 -> 7e12 at step 1 and
+    the softplus scale was exactly 0 (and 4e13) at step 2 -- two norms are evidence enough (was
+    named parameterization: the blow-up rule wanted three)."""
+    from tfpcheck._checks import positive_scales as check
+    from tfpcheck._diagnose import positive_scales as rule
+    from tfpcheck._trace import ParamViolation
+
+    zero = ParamViolation("output.distribution.scale", "output", "Normal", "Softplus", 2, 23, 64,
+                          0.0, 4.2e13)
+    blown = _stats_free_trace(config=Config(learning_rate=3.57), param_violations=[zero],
+                              grad_norms=[3.62, 7.1e12] + [float("nan")] * 48)
+    assert rule(check(blown), blown)[0] == "optimizer_settings"
+    calm = _stats_free_trace(config=Config(learning_rate=3.57), param_violations=[zero],
+                             grad_norms=[3.62, 3.7] + [float("nan")] * 48)
+    assert rule(check(calm), calm)[0] == "parameterization"  # a ReLU-like zero, no blow-up
+
+
 def test_a_collapse_without_a_narrow_prior_is_not_blamed_on_the_prior():
     from tfpcheck._checks import posterior_not_collapsed as check
     from tfpcheck._diagnose import collapsed as rule
