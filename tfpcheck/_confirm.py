@@ -4,8 +4,8 @@ A rule in ``_diagnose`` reads a cause from the trace; here that cause, and the o
 violated invariant can have that the trace holds some evidence for (all of them when the
 rule found none), are tested on the final shrunk failure only. Each candidate
 with an intervention is re-run with that one change (learning rate / 10, data standardised,
-KL divided by n_train, float64, targets reshaped to the parameter's shape, the priors of
-tfp.layers widened, the predictive averaged over weight draws); the first whose
+KL divided by n_train, float64, targets reshaped to the parameter's shape, the priors
+widened, the predictive averaged over weight draws); the first whose
 change alone makes the failure go (its invariant and its echoes hold, nothing else newly
 fails) is ``confirmed``. Causes that need a code change
 (parameterization, distribution_choice, tfp_layer_misuse, keras_version) come from direct
@@ -91,8 +91,7 @@ def intervention_for(cause: str, trace: Trace) -> Intervention | None:
     if cause == "kl_scaling" and _kl_undivided(trace):
         return Intervention(c, frozenset({"kl_per_example"}),
                             {"kl_terms": f"divided by n_train={c.n_train}"})
-    if cause == "prior_mismatch" and trace.keras == "tf_keras" and any(
-            not layer.prior_trainable for layer in trace.layers_end):
+    if cause == "prior_mismatch" and any(not layer.prior_trainable for layer in trace.layers_end):
         return Intervention(c, frozenset({"prior_widened"}),
                             {"priors": f"{PRIOR_WIDENING:g} times wider"})
     if cause == "mc_sampling" and trace.layers_end and trace.prediction_noise:

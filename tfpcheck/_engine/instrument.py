@@ -21,6 +21,7 @@ from tfpcheck._config import Config
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.flavour import is_keras3_model, unreduced_loss, uses_own_compute_loss
 from tfpcheck._engine.optimizers import make_optimizer
+from tfpcheck._engine.owners import owners
 
 __all__ = ["Recorder", "capture_distributions", "compile_for_check", "config_optimizer", "data_term",
            "compute_loss_likelihood", "evaluate_loss", "likelihood", "loss_distribution", "loss_name",
@@ -174,7 +175,7 @@ def capture_distributions(found: list[Any], values: list[Any] | None = None) -> 
     an Independent's inner Normal is not a distribution of its own), and into ``values`` what
     each call returned (as a log-probability)."""
     originals = {(cls, name): vars(cls)[name] for name in ("log_prob", "prob")
-                 for cls in _owners(name)}
+                 for cls in owners(name)}
     depth = [0]
 
     def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -204,23 +205,6 @@ def capture_distributions(found: list[Any], values: list[Any] | None = None) -> 
     finally:
         for (cls, name), original in originals.items():
             setattr(cls, name, original)
-
-
-def _owners(name: str) -> list[type]:
-    """``tfd.Distribution`` and every subclass with a ``name`` method of its own: TFP's metaclass
-    gives some families their own copy (MultivariateNormalTriL, LogNormal: transformed
-    distributions), whose calls would otherwise reach the capture only through their base
-    distribution's -- a standard Normal, recorded in their place."""
-    owners, stack, seen = [], [tfd.Distribution], set()
-    while stack:
-        cls = stack.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        if name in vars(cls):
-            owners.append(cls)
-        stack.extend(cls.__subclasses__())
-    return owners
 
 
 def _recording_loss(user_loss: Any, recorder: Recorder, keras_3: bool = False) -> Callable[[Any, Any], Any]:

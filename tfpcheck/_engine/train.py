@@ -46,10 +46,12 @@ from tfpcheck._engine.instrument import (
 from tfpcheck._engine.passes import AVERAGED_PASSES, EVAL_PASSES, Pass, averaged, data_terms, evaluate
 from tfpcheck._engine.schedule import WINDOW, settled
 from tfpcheck._engine.variational import (
+    kl_pairs,
     layer_distributions,
     summarise_layers,
     variational_layers,
     widen_priors,
+    widening_kl,
 )
 from tfpcheck._target import Target, factory_kwargs
 from tfpcheck._trace import ParamViolation, Trace
@@ -86,24 +88,26 @@ def run_config(
     x, y = _adjusted_data(*training_data(target, config), config.task, adjust)
     trace.target_shape = tuple(y.shape)
     trace.data_stats = _data_stats(x, y)
-    try:
-        # The twin first: the model may only stop early once it beats what the twin reached,
-        # so a plateau (sigmoid units, a slow rate) is trained through rather than judged.
-        twin = _Twin(target, config, x, y, drawn or {}, adjust) if with_twin else None
-        model = _model_for(target, config, x, y, drawn or {}, trace, adjust, fresh_session)
-        if model is None:
-            return trace
-        _observe_initial(model, x, y, trace)
-        while trace.build_failure is None:
-            _train(model, x, y, trace, beat=twin.terms(0) if twin else None)
-            if trace.build_failure is not None or not trace.steps_run or not _weights_finite(model):
-                break
-            _observe_final(model, x, y, trace, "predictive_averaged" in adjust)
-            trace.twin_terms = twin.terms(trace.steps_run) if twin else None
-            if not _train_on(trace, config):
-                break
-    finally:
-        reset("float32", None, fresh_session=False)
+    widening = widening_kl(PRIOR_WIDENING) if "prior_widened" in adjust else nullcontext()
+    with widening:  # a no-op unless prior_widened
+        try:
+            # The twin first: the model may only stop early once it beats what the twin reached,
+            # so a plateau (sigmoid units, a slow rate) is trained through rather than judged.
+            twin = _Twin(target, config, x, y, drawn or {}, adjust) if with_twin else None
+            model = _model_for(target, config, x, y, drawn or {}, trace, adjust, fresh_session)
+            if model is None:
+                return trace
+            _observe_initial(model, x, y, trace)
+            while trace.build_failure is None:
+                _train(model, x, y, trace, beat=twin.terms(0) if twin else None)
+                if trace.build_failure is not None or not trace.steps_run or not _weights_finite(model):
+                    break
+                _observe_final(model, x, y, trace, "predictive_averaged" in adjust)
+                trace.twin_terms = twin.terms(trace.steps_run) if twin else None
+                if not _train_on(trace, config):
+                    break
+        finally:
+            reset("float32", None, fresh_session=False)
     return trace
 
 
@@ -226,11 +230,14 @@ def _build_and_compile(
 
 
 def _widen_priors(model: Any, x: np.ndarray) -> None:
-    """The prior_mismatch intervention: tfp.layers build their priors with the model."""
+    """The prior_mismatch intervention: tfp.layers build their priors with the model; any
+    other prior is widened where a ``kl_divergence`` call meets it (run_config's
+    ``widening_kl``), so it must meet one."""
     if not getattr(model, "built", False):
         model(x[:1])
-    if not widen_priors(model, PRIOR_WIDENING):
-        raise ValueError("prior_widened: the model has no tfp.layers prior to widen")
+    if not widen_priors(model, PRIOR_WIDENING) and not kl_pairs(model, x[:1]):
+        raise ValueError("prior_widened: the model has no tfp.layers prior and makes no "
+                         "kl_divergence call whose prior could be widened")
 
 
 def _keras3_refusal(model: Any) -> Any:
@@ -265,7 +272,8 @@ ADJUSTMENTS = {
     "kl_per_example": "KL/regularisation terms divided by n_train",
     "targets_as_parameter": "targets reshaped to the distribution parameter's shape",
     "targets_as_column": "rank-1 targets reshaped to (N, 1), as tf_keras does before the loss",
-    "prior_widened": "every prior of a tfp.layers variational layer PRIOR_WIDENING times wider",
+    "prior_widened": "every prior PRIOR_WIDENING times wider: those of tfp.layers variational layers, "
+                     "and the prior of every kl_divergence(q, p) call (a Keras 3 layer's own)",
     "predictive_averaged": "the final data terms (model and twin) scored on the predictive "
                            "averaged over AVERAGED_PASSES weight draws",
 }

@@ -19,12 +19,13 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpcheck._engine.constraints import unwrap
+from tfpcheck._engine.owners import owners
 from tfpcheck._trace import LayerSummary
 
 tfd = tfp.distributions
 
 __all__ = ["capture_kl", "kl_pairs", "layer_distributions", "summarise_layers", "variational_layers",
-           "widen_priors", "widened"]
+           "widen_priors", "widened", "widening_kl"]
 
 _V1_ATTRS = (
     ("kernel_posterior", "posterior"),
@@ -110,15 +111,41 @@ def kl_pairs(model: Any, x: Any) -> list[tuple[Any, Any]]:
     return [(q, p) for q, p in found if not _is_point(q)]
 
 
+#: The factor widening_kl widens the prior of every kl_divergence call by (1: not widening).
+_KL_PRIOR_FACTOR = [1.0]
+
+
+@contextlib.contextmanager
+def widening_kl(factor: float) -> Iterator[None]:
+    """The prior_mismatch intervention for priors tfpcheck cannot reach as layer attributes (a
+    Keras 3 layer of the user's own, a KL handed to ``add_loss``): the prior ``p`` of every
+    ``kl_divergence(q, p)`` call made inside is widened ``factor`` times about its location
+    (priors widened already, by ``widen_priors``, are left as they are)."""
+    _KL_PRIOR_FACTOR[0] = factor
+    try:
+        with capture_kl([]):
+            yield
+    finally:
+        _KL_PRIOR_FACTOR[0] = 1.0
+
+
+def _kl_prior(p: Any) -> Any:
+    factor = _KL_PRIOR_FACTOR[0]
+    if factor == 1.0 or getattr(p, "_tfpcheck_widened", False):
+        return p
+    return widened(p, factor)
+
+
 @contextlib.contextmanager
 def capture_kl(found: list[tuple[Any, Any]]) -> Iterator[None]:
     """Record ``(q, p)`` of every ``tfd.kl_divergence(q, p)`` / ``q.kl_divergence(p)`` call
-    (outermost only)."""
+    (outermost only; ``p`` as the call sees it under ``widening_kl``)."""
     depth = [0]
 
     def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         def kl(q: Any, p: Any, *args: Any, **kwargs: Any) -> Any:
+            p = _kl_prior(p)
             if depth[0] == 0:
                 found.append((q, p))
             depth[0] += 1
@@ -129,14 +156,17 @@ def capture_kl(found: list[tuple[Any, Any]]) -> Iterator[None]:
 
         return kl
 
-    function, method = tfd.kl_divergence, tfd.Distribution.kl_divergence
+    function = tfd.kl_divergence
+    methods = {cls: vars(cls)["kl_divergence"] for cls in owners("kl_divergence")}
     tfd.kl_divergence = wrap(function)
-    tfd.Distribution.kl_divergence = wrap(method)
+    for cls, method in methods.items():
+        cls.kl_divergence = wrap(method)
     try:
         yield
     finally:
         tfd.kl_divergence = function
-        tfd.Distribution.kl_divergence = method
+        for cls, method in methods.items():
+            cls.kl_divergence = method
 
 
 def _posterior_prior_pairs(layer: Any) -> list[tuple[Any, Any]]:
@@ -228,13 +258,18 @@ def _widening(prior: Callable[..., Any], factor: float) -> Callable[..., Any]:
 
 def widened(dist: Any, factor: float) -> Any:
     """``dist`` with its spread multiplied by ``factor`` about its location: the ``scale``-like
-    parameter of a location-scale family (through Independent, Sample and mixtures) scaled.
-    Raises ValueError for a family without one."""
-    d = unwrap(dist)
+    parameter of a location-scale family (through Independent, Sample and mixtures) scaled,
+    marked so that no later step widens it again. Raises ValueError for a family without one."""
+    wide = _widened(unwrap(dist), factor)
+    object.__setattr__(wide, "_tfpcheck_widened", True)
+    return wide
+
+
+def _widened(d: Any, factor: float) -> Any:
     if isinstance(d, (tfd.Independent, tfd.Sample)):
-        return d.copy(distribution=widened(d.distribution, factor))
+        return d.copy(distribution=_widened(unwrap(d.distribution), factor))
     if isinstance(d, tfd.MixtureSameFamily):
-        return d.copy(components_distribution=widened(d.components_distribution, factor))
+        return d.copy(components_distribution=_widened(unwrap(d.components_distribution), factor))
     names = type(d).parameter_properties()
     for name in ("scale", "scale_diag", "scale_tril"):
         if name in names and d.parameters.get(name) is not None:
