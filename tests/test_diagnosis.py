@@ -4,6 +4,7 @@ user writes it, trains it through tfpcheck and asserts the invariant, the cause 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras
@@ -417,3 +418,50 @@ def test_priors_are_widened_about_their_location_through_wrappers():
     assert np.allclose(widened(mixture, 100.0).components_distribution.scale, [0.1, 0.01])
     t = widened(tfd.StudentT(3.0, 0.0, 1e-3), 10.0)
     assert np.isclose(float(t.scale), 1e-2) and float(t.df) == 3.0
+
+
+def _posterior_full_rank(kernel_size, bias_size=0, dtype=None):
+    n = kernel_size + bias_size
+    return tf_keras.Sequential([
+        tfpl.VariableLayer(tfpl.MultivariateNormalTriL.params_size(n), dtype=dtype),
+        tfpl.MultivariateNormalTriL(n),
+    ])
+
+
+def _regression_with_posterior(posterior, x):
+    # TFP's "Probabilistic Layers Regression" case 3 (kl_weight=1/n, unit fixed prior), fed ``x``.
+    @tfpcheck.model(data=(x, Y_REG))
+    def regression():
+        model = tf_keras.Sequential([
+            tfpl.DenseVariational(1 + 1, posterior, _fixed_prior(1.0), kl_weight=1 / len(x)),
+            tfpl.DistributionLambda(lambda t: tfd.Normal(
+                loc=t[..., :1], scale=1e-3 + tf.math.softplus(0.05 * t[..., 1:]))),
+        ])
+        model.compile(tf_keras.optimizers.Adam(0.05), loss=lambda y, d: -d.log_prob(y))
+        return model
+    return regression
+
+
+X_DUPLICATED = np.concatenate([X_REG, X_REG[:, :1]], axis=1)  # the first feature twice
+
+
+def test_a_mean_field_posterior_over_collinear_features_is_variational_family():
+    """The duplicated column makes the two weights that read it identified only through their
+    sum: the exact posterior keeps the prior's spread along their difference, which a mean-field
+    posterior cannot (its spreads are per weight)."""
+    report = tfpcheck.check(_regression_with_posterior(_posterior_mean_field, X_DUPLICATED),
+                            max_examples=1, steps=400).targets[0]
+    root = report.violations[0]
+    assert (root.invariant, root.cause) == ("posterior_not_collapsed", "variational_family"), root.explain()
+    assert root.evidence["collinear_columns"] == [0, X_REG.shape[1]]
+    assert root.evidence["unseen_spread_ratio"] < 0.5 and "MultivariateNormalTriL" in root.fix
+
+
+@pytest.mark.parametrize("posterior, x", [(_posterior_full_rank, X_DUPLICATED),
+                                          (_posterior_mean_field, X_REG)],
+                         ids=["full_rank_on_collinear", "mean_field_on_independent"])
+def test_a_full_rank_posterior_or_independent_features_are_not_variational_family(posterior, x):
+    for seed in (0, 1):
+        report = tfpcheck.check(_regression_with_posterior(posterior, x), max_examples=1, steps=400,
+                                seed=seed).targets[0]
+        assert report.status == "passed", report.to_dict()

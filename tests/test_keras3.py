@@ -312,3 +312,20 @@ def test_a_keras3_layers_own_narrow_prior_is_prior_mismatch_confirmed_by_widenin
     assert root.invariant in ("learns", "posterior_not_collapsed"), root.explain()
     assert (root.cause, root.confirmed) == ("prior_mismatch", True), root.explain()
     assert root.intervention["changed"] == {"priors": "100 times wider"}
+
+
+def test_a_keras3_mean_field_layer_over_collinear_features_is_variational_family():
+    """The layer's own kl_divergence call shows its posterior: per weight, over a kernel whose
+    inputs hold one feature twice (bayes_layer_of_its_own on independent features passes)."""
+    x = np.concatenate([XF, XF[:, :1]], axis=1)
+
+    def mean_field_over_collinear():
+        model = keras.Sequential([keras.Input((x.shape[1],)), MethodKL(16, 400),
+                                  keras.layers.Activation("tanh"), keras.layers.Dense(2)])
+        model.compile(keras.optimizers.Adam(1e-2), loss=normal_nll)
+        return model
+
+    report = _check(mean_field_over_collinear, (x, Y_REAL))
+    root = report.targets[0].violations[0]
+    assert (root.invariant, root.cause) == ("posterior_not_collapsed", "variational_family"), root.explain()
+    assert root.evidence["collinear_columns"] == [0, XF.shape[1]]

@@ -384,6 +384,14 @@ def collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             "one weight draw per step from a wide posterior gives gradients too noisy for the data "
             f"to narrow it: {FIXES['mc_sampling']}"
         ), {}
+    if v.evidence.get("collapse") == "factorised":
+        return "variational_family", (
+            f"columns {v.evidence['collinear_columns']} of the inputs are exactly collinear, so "
+            "the weights that read them are correlated in the posterior, which a factorised "
+            "(mean-field) posterior cannot represent: drop the redundant columns, or give the layer "
+            "a full-covariance posterior (a make_posterior_fn returning "
+            "tfpl.MultivariateNormalTriL(n) instead of a mean-field Independent Normal)"
+        ), {}
     if v.evidence.get("collapse") == "point":
         return "variational_family", (
             "the posterior scale shrank to ~0: initialise its untransformed scale near -3 "

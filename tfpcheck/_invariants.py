@@ -98,14 +98,17 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
     Invariant("posterior_not_collapsed", c.posterior_not_collapsed, d.collapsed,
               "no variational layer ends on its prior or on a point, nor is pushed onto its "
               "prior by an over-weighted KL term or dragged onto a fixed prior far narrower than "
-              "it, nor left so wide that weight draws swamp the predictions",
+              "it, nor left so wide that weight draws swamp the predictions, nor (factorised) "
+              "narrow along a combination of weights collinear features hide from the data",
               f"KL < {c.KL_COLLAPSE_NATS:g} nats/weight (fixed prior), or posterior sd < "
               f"{c.POINT_COLLAPSE_RATIO:g} × prior sd, or a fixed prior's sd < posterior sd / "
               f"{c.PRIOR_CONFLICT_RATIO:g} at the first step and < posterior sd at the last, or the KL "
               "weighted in the loss > "
               f"{c.KL_WEIGHT_FACTOR:g} / n_train (read as KL in the loss ÷ the layers' KL), or the "
               f"predictive means' spread across weight draws > {c.SAMPLING_NOISE_LIMIT:g} × the "
-              f"targets' sd (posteriors not grown past {c.SPREAD_GROWN:g}× their initial sd)",
+              f"targets' sd (posteriors not grown past {c.SPREAD_GROWN:g}× their initial sd), or a "
+              f"factorised first-layer posterior's sd along a direction x cannot see ≤ "
+              f"{c.UNSEEN_SPREAD_LIMIT:g} × the prior's",
               explains=("learns",  # a posterior on its prior ignores the data
                         "no_divergence")),  # and loses the fit it had: its data term rises
     Invariant("predictive_in_domain", c.predictive_in_domain, d.in_domain,

@@ -88,6 +88,9 @@ class Trace:
     domain: str | None = None  # the task's domain in words, e.g. "non-negative counts"
     layers_start: list[LayerSummary] = field(default_factory=list)
     layers_end: list[LayerSummary] = field(default_factory=list)
+    #: the trained first layer's posterior/prior spread along the directions of its kernel the
+    #: inputs cannot see (engine/variational.unseen_spread); None where there are none
+    unseen_spread: dict[str, Any] | None = None
     custom_train_step: bool = False
     keras: str = "tf_keras"  # or "keras 3" (TensorFlow backend)
     loss_terms_rank: int = 0  # highest rank of an add_loss/KL term (> 0: Keras 3 sums it)

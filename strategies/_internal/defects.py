@@ -196,14 +196,7 @@ KERAS2_ONLY = ("wrong_signature",)
 
 #: Defects in :data:`DEFECTS` that tfpcheck does not detect yet, and why (measured by
 #: ``benchmarks/detection.py``); they inject and train like the others.
-NOT_DETECTED: dict[str, str] = {
-    "variational_family": (
-        "a mean-field posterior over duplicated features still fits the data within the brief "
-        "training (0/4 detected, benchmarks/detection.py): its flaw is a miscalibrated "
-        "posterior (the weight pairs' correlation is lost), which no brief-training invariant "
-        "measures; it needs a posterior-quality check (against a full-rank or HMC posterior)."
-    ),
-}
+NOT_DETECTED: dict[str, str] = {}
 
 
 def inject(spec: ModelSpec, kind: str, draw: Any) -> ModelSpec:

@@ -49,6 +49,7 @@ from tfpcheck._engine.variational import (
     kl_pairs,
     layer_distributions,
     summarise_layers,
+    unseen_spread,
     variational_layers,
     widen_priors,
     widening_kl,
@@ -526,6 +527,7 @@ def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace,
                    average: bool = False) -> None:
     try:
         trace.layers_end = summarise_layers(model, x if model._tfpcheck_keras_3 else None)
+        trace.unseen_spread = unseen_spread(model, x)
     except Exception as exc:  # noqa: BLE001 - reported: the posterior checks need it
         trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
     try:

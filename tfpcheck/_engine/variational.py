@@ -275,3 +275,106 @@ def _widened(d: Any, factor: float) -> Any:
         if name in names and d.parameters.get(name) is not None:
             return d.copy(**{name: tf.convert_to_tensor(d.parameters[name]) * factor})
     raise ValueError(f"{type(d).__name__} has no scale parameter to widen")
+
+
+#: A direction of weight space the training inputs cannot see: a right singular vector of the
+#: features whose singular value is below this fraction of the largest (exactly collinear
+#: columns: a duplicated feature, two constant ones; float32 duplicates sit near 1e-8).
+NULL_TOLERANCE = 1e-5
+#: ...that is oblique: no single feature carries more than this share of it. A dead column alone
+#: is a direction a factorised posterior can represent (its own weights widen to the prior).
+OBLIQUE_SHARE = 0.9
+
+
+def unseen_spread(model: Any, x: np.ndarray) -> dict[str, Any] | None:
+    """Along the directions of its kernel the inputs cannot see, how wide is the posterior of the
+    model's first layer -- a tfp.layers variational layer fed the features -- against its prior?
+
+    The likelihood is flat along ``v`` when ``x @ v == 0``: the exact posterior's spread there is
+    the prior's. A factorised (mean-field) posterior cannot widen along an oblique ``v`` without
+    widening along the directions the data pin down, so it stays as narrow as those. Returns the
+    smallest posterior/prior spread ratio over such directions (median over units), the layer
+    and the columns involved; None when the layer's posterior is not factorised, the layer is not
+    first, or the inputs have no oblique unseen direction."""
+    layer = _first_layer(model)
+    if layer is None:
+        return None
+    xs = np.asarray(x, dtype=float).reshape(len(x), -1)
+    d = xs.shape[1]
+    _, sv, vt = np.linalg.svd(xs, full_matrices=False)
+    if not sv.size or sv.max() <= 0:
+        return None
+    unseen = [v for v, s in zip(vt, sv, strict=True)
+              if s < NULL_TOLERANCE * sv.max() and np.max(v**2) <= OBLIQUE_SHARE]
+    if not unseen:
+        return None
+    spreads = (_kernel_spreads(layer, d) if layer in variational_layers(model)
+               else _called_kernel_spreads(layer, x[:1], d))
+    if spreads is None:
+        return None
+    post, prior = spreads
+    worst = None
+    for v in unseen:
+        w = v**2
+        ratio = float(np.median(np.sqrt((w @ post**2) / np.maximum(w @ prior**2, 1e-300))))
+        if worst is None or ratio < worst["ratio"]:
+            worst = {"layer": layer.name, "ratio": ratio,
+                     "columns": [int(i) for i in np.flatnonzero(w > 0.01)]}
+    return worst
+
+
+def _first_layer(model: Any) -> Any:
+    layers = [layer for layer in getattr(model, "layers", []) if layer.weights]
+    return layers[0] if layers else None
+
+
+def _kernel_spreads(layer: Any, d: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-weight posterior and prior stddev of the layer's (d, units) kernel, when its posterior
+    is factorised (one scalar distribution per weight); else None. DenseVariational's posterior
+    covers the kernel, row-major, then the bias; the Flipout family's the kernel alone."""
+    dists = {label.rsplit("/", 1)[1]: dist for label, _, dist in layer_distributions(layer)}
+    q = dists.get("kernel_posterior", dists.get("posterior"))
+    p = dists.get("kernel_prior", dists.get("prior"))
+    units = getattr(layer, "units", None)
+    if q is None or p is None or not isinstance(units, int) or not _factorised(q):
+        return None
+    n = d * units
+    post, prior = _stddev(q), _stddev(p)
+    if post.size < n or (prior.size != 1 and prior.size < n):
+        return None
+    prior = np.full(n, prior[0]) if prior.size == 1 else prior[:n]
+    return post[:n].reshape(d, units), prior.reshape(d, units)
+
+
+def _called_kernel_spreads(layer: Any, x: Any, d: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """A layer of the user's own (a Keras 3 one): the first ``kl_divergence(q, p)`` its call on
+    ``x`` makes over a factorised (d, units) posterior -- or (d + 1, units), the bias as the last
+    row -- read as its kernel's."""
+    found: list[tuple[Any, Any]] = []
+    try:
+        with capture_kl(found):
+            layer(x)
+    except Exception:  # noqa: BLE001 - no spread to read; the other checks see the failure
+        return None
+    for q, p in found:
+        shape = _innermost(q).batch_shape
+        if shape.rank == 2 and shape[0] in (d, d + 1) and _factorised(q):
+            post, prior = _stddev(q).reshape(shape), _stddev(p)
+            if prior.size not in (1, post.size):
+                continue
+            prior = np.broadcast_to(prior.reshape(-1)[0], shape) if prior.size == 1 else prior.reshape(shape)
+            return post[:d], np.asarray(prior[:d])
+    return None
+
+
+def _factorised(dist: Any) -> bool:
+    """One independent scalar distribution per weight (a mean-field posterior)."""
+    return _innermost(dist).event_shape.rank == 0
+
+
+def _innermost(dist: Any) -> Any:
+    """The distribution inside Independent/Sample wrappers."""
+    d = unwrap(dist)
+    while isinstance(d, (tfd.Independent, tfd.Sample)):
+        d = unwrap(d.distribution)
+    return d
