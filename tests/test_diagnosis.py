@@ -465,3 +465,14 @@ def test_a_full_rank_posterior_or_independent_features_are_not_variational_famil
         report = tfpcheck.check(_regression_with_posterior(posterior, x), max_examples=1, steps=400,
                                 seed=seed).targets[0]
         assert report.status == "passed", report.to_dict()
+
+
+def test_unseen_directions_are_collinear_columns_not_dead_ones():
+    """Two all-zero columns (an image's background) are two axis-aligned unseen directions a
+    mean-field posterior can represent; an eigendecomposition would mix them into oblique ones."""
+    from tfpcheck._engine.variational import _unseen_directions
+
+    dead = np.concatenate([X_REG, np.zeros((len(X_REG), 2), "float32")], axis=1)
+    assert _unseen_directions(dead) == []
+    (v,) = _unseen_directions(np.concatenate([dead, X_REG[:, 1:2]], axis=1))
+    assert np.allclose(np.abs(v), [0, 2**-0.5, 0, 0, 2**-0.5], atol=1e-6)

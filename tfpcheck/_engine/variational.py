@@ -297,16 +297,9 @@ def unseen_spread(model: Any, x: np.ndarray) -> dict[str, Any] | None:
     and the columns involved; None when the layer's posterior is not factorised, the layer is not
     first, or the inputs have no oblique unseen direction."""
     layer = _first_layer(model)
-    if layer is None:
-        return None
-    xs = np.asarray(x, dtype=float).reshape(len(x), -1)
+    xs = np.asarray(x).reshape(len(x), -1)
     d = xs.shape[1]
-    _, sv, vt = np.linalg.svd(xs, full_matrices=False)
-    if not sv.size or sv.max() <= 0:
-        return None
-    unseen = [v for v, s in zip(vt, sv, strict=True)
-              if s < NULL_TOLERANCE * sv.max() and np.max(v**2) <= OBLIQUE_SHARE]
-    if not unseen:
+    if layer is None or d < 2:
         return None
     spreads = (_kernel_spreads(layer, d) if layer in variational_layers(model)
                else _called_kernel_spreads(layer, x[:1], d))
@@ -314,13 +307,35 @@ def unseen_spread(model: Any, x: np.ndarray) -> dict[str, Any] | None:
         return None
     post, prior = spreads
     worst = None
-    for v in unseen:
+    for v in _unseen_directions(xs):
         w = v**2
         ratio = float(np.median(np.sqrt((w @ post**2) / np.maximum(w @ prior**2, 1e-300))))
         if worst is None or ratio < worst["ratio"]:
             worst = {"layer": layer.name, "ratio": ratio,
                      "columns": [int(i) for i in np.flatnonzero(w > 0.01)]}
     return worst
+
+
+def _unseen_directions(xs: np.ndarray) -> list[np.ndarray]:
+    """Unit ``v`` (over all columns) with ``xs @ v == 0`` that are oblique (OBLIQUE_SHARE). Columns
+    that are zero throughout are set aside first: each is an axis-aligned unseen direction on its
+    own, and mixed together they would read as oblique ones. From the Gram matrix of at most
+    max(4d, 2000) evenly spaced rows (a wide image batch costs one d x d eigendecomposition)."""
+    n, d = xs.shape
+    rows = xs[:: max(1, n // max(4 * d, 2000))].astype(float)
+    live = np.flatnonzero(np.any(rows != 0.0, axis=0))
+    if live.size < 2:
+        return []
+    values, vectors = np.linalg.eigh(rows[:, live].T @ rows[:, live])
+    if values[-1] <= 0:
+        return []
+    found = []
+    for value, u in zip(values, vectors.T, strict=True):
+        if value < NULL_TOLERANCE**2 * values[-1] and np.max(u**2) <= OBLIQUE_SHARE:
+            v = np.zeros(d)
+            v[live] = u
+            found.append(v)
+    return found
 
 
 def _first_layer(model: Any) -> Any:
