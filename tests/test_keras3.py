@@ -329,3 +329,31 @@ def test_a_keras3_mean_field_layer_over_collinear_features_is_variational_family
     root = report.targets[0].violations[0]
     assert (root.invariant, root.cause) == ("posterior_not_collapsed", "variational_family"), root.explain()
     assert root.evidence["collinear_columns"] == [0, XF.shape[1]]
+
+
+def _xla_model(loss, **compile_kwargs):
+    def model():
+        m = keras.Sequential([keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(2)])
+        m.compile(keras.optimizers.Adam(1e-2), loss=loss, **compile_kwargs)
+        return m
+    return model
+
+
+def _numpy_scaled_nll(y, t):
+    """A loss with a NumPy step inside (tf.numpy_function): runs anywhere but under XLA."""
+    scale = tf.numpy_function(lambda s: (np.log1p(np.exp(s)) + 1e-3).astype("float32"), [t[..., 1:]], tf.float32)
+    return -tfd.Normal(t[..., :1], tf.reshape(scale, tf.shape(t[..., 1:]))).log_prob(y)
+
+
+def test_jit_compile_auto_is_noted_and_an_explicit_xla_step_is_what_gets_checked():
+    """jit_compile="auto" (Keras 3's default) means XLA on a GPU and none on a CPU: the report
+    says which one was checked; jit_compile=True is honoured, so a step XLA cannot compile
+    fails here as it would on the GPU."""
+    auto = _check(_xla_model(normal_nll), (X, Y2)).targets[0]
+    assert auto.status == "passed" and any("jit_compile='auto'" in n for n in auto.notes), auto.notes
+    plain = _check(_xla_model(normal_nll, jit_compile=False), (X, Y2)).targets[0]
+    assert not any("jit_compile" in n for n in plain.notes), plain.notes
+    assert _check(_xla_model(_numpy_scaled_nll, jit_compile=False), (X, Y2)).passed
+    xla = _check(_xla_model(_numpy_scaled_nll, jit_compile=True), (X, Y2)).targets[0]
+    assert xla.status == "failed" and xla.violations[0].invariant == "builds", xla.to_dict()
+    assert "PyFunc op has no XLA kernel" in xla.violations[0].fix, xla.violations[0].fix

@@ -217,6 +217,8 @@ class _SearchState:
             raise
         findings = findings_for(self.target, trace, self.invariants, user_config=self.user_config)
         self.notes.update(v.note for v in evaluate(trace, self.invariants) if v.note)
+        if "gpu_xla" in trace.notes:
+            self.notes.add(trace.notes["gpu_xla"])
         self.trained += 1
         self.cache[key] = findings
         self.tell("outcome", {"signature": signature(trace, findings)})

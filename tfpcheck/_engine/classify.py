@@ -7,6 +7,7 @@ as ``unclassified`` with the original message rather than guessed.
 
 from __future__ import annotations
 
+import re
 import traceback
 
 from tfpcheck._trace import BuildFailure
@@ -133,6 +134,14 @@ def _match(kind: str, message: str, files: str, keras_3: bool = False) -> tuple[
         return "parameterization", (
             "map the raw network output into the parameter's domain, e.g. "
             "scale = 1e-3 + tf.math.softplus(t)."
+        )
+    if "XLA" in message and "unsupported operations" in message:
+        op = re.search(r"No registered '(\w+)' OpKernel for XLA", message)
+        return "unclassified", (
+            f"the training step is compiled with XLA (jit_compile=True; Keras 3's 'auto' does the "
+            f"same on a GPU) and {f'its {op.group(1)} op' if op else 'an op in it'} has no XLA "
+            "kernel: write that part with TensorFlow ops (no tf.numpy_function/py_function), or "
+            "compile with jit_compile=False."
         )
     return "unclassified", f"fix the {kind} raised by the model code; the message above says where."
 

@@ -11,16 +11,20 @@ and without the garbage collection its default ``clear_session`` runs (175 ms a 
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import tensorflow as tf
 import tf_keras
 from tf_keras.src.utils import losses_utils
 
-__all__ = ["BACKEND_FIX", "backend_problem", "is_keras3_model", "keras3", "note_keras3_used", "reset",
-           "tf_keras_parts", "unreduced_loss", "uses_own_compute_loss"]
+__all__ = ["BACKEND_FIX", "backend_problem", "gpu_xla_note", "is_keras3_model", "keras3",
+           "note_keras3_used", "recording_jit_compile", "reset", "tf_keras_parts", "unreduced_loss",
+           "uses_own_compute_loss"]
 
 _KERAS3_USED = [False]
 
@@ -175,3 +179,44 @@ def _bound(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[[Any, Any
 
 _ONE_LOSS = ("loss={loss!r}: tfpcheck checks single-output models with one callable loss; "
              "compile with loss=lambda y, d: -d.log_prob(y).")
+
+
+@contextlib.contextmanager
+def recording_jit_compile() -> Iterator[None]:
+    """While a factory runs, record on each Keras 3 model the ``jit_compile`` its ``compile`` was
+    given ("auto", Keras 3's default, unless set): Keras resolves it to a bool at once -- XLA on a
+    GPU, none on a CPU -- and keeps only the result."""
+    if "keras" not in sys.modules or not hasattr(sys.modules["keras"], "Model"):
+        yield
+        return
+    model_class = sys.modules["keras"].Model
+    original = model_class.compile
+
+    @functools.wraps(original)
+    def compile(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            bound = inspect.signature(original).bind(self, *args, **kwargs)
+            self._tfpcheck_jit_compile = bound.arguments.get("jit_compile", "auto")
+        except TypeError:
+            pass  # the call itself raises below, as the user wrote it
+        return original(self, *args, **kwargs)
+
+    model_class.compile = compile
+    try:
+        yield
+    finally:
+        model_class.compile = original
+
+
+def gpu_xla_note(model: Any) -> str | None:
+    """Where ``jit_compile="auto"`` makes a GPU and this CPU machine train different code."""
+    if getattr(model, "_tfpcheck_jit_compile", None) != "auto" or model.jit_compile:
+        return None
+    from keras.src.trainers.trainer import model_supports_jit
+
+    if not model_supports_jit(model):
+        return None
+    return (f"{type(model).__name__} is compiled with jit_compile='auto': on a GPU Keras 3 trains "
+            "its step with XLA, on this CPU-only machine without, and tfpcheck checked it as fit runs "
+            "here; compile with jit_compile=True to check the XLA step on this machine too (tfpcheck "
+            "then traces its step with XLA), or False to train the same code everywhere")

@@ -72,7 +72,12 @@ def compile_for_check(model: Any, config: Config, recorder: Recorder) -> None:
     own_loss = uses_own_compute_loss(model) and user_loss is None
     loss = None if own_loss else _recording_loss(user_loss, recorder, keras_3)
     metrics = _user_metrics(model) if compiled and not keras_3 else None
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    # Keras 3 compiles the step with XLA where the user's jit_compile asks for it on this machine
+    # (True; "auto" only on a GPU): the traced step of the check follows (engine/train.make_step).
+    xla = bool(keras_3 and model.jit_compile)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
+                  **({"jit_compile": xla} if keras_3 else {}))
+    model._tfpcheck_xla = xla
     model._tfpcheck_data_term = None if own_loss else data_term(user_loss, keras_3)
     model._tfpcheck_loss = user_loss
     model._tfpcheck_own_loss = own_loss

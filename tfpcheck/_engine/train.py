@@ -29,9 +29,11 @@ from tfpcheck._engine.domain import DOMAINS, outside_domain
 from tfpcheck._engine.flavour import (
     BACKEND_FIX,
     backend_problem,
+    gpu_xla_note,
     is_keras3_model,
     keras3,
     note_keras3_used,
+    recording_jit_compile,
     reset,
     tf_keras_parts,
 )
@@ -197,7 +199,8 @@ def _build_and_compile(
     adjust: frozenset[str] = frozenset(),
 ) -> Any:
     try:
-        model = target.factory(**kwargs)
+        with recording_jit_compile():
+            model = target.factory(**kwargs)
     except Exception as exc:  # noqa: BLE001 - any factory error is a `builds` verdict
         trace.build_failure = classify_exception(exc, "factory")
         return None
@@ -207,6 +210,9 @@ def _build_and_compile(
         if trace.build_failure is not None:
             return None
         trace.keras = "keras 3"
+        xla_note = gpu_xla_note(model)
+        if xla_note:
+            trace.notes["gpu_xla"] = xla_note
     elif not isinstance(model, tf_keras.Model):
         trace.build_failure = classify_exception(
             TypeError(f"the factory returned {type(model).__name__}, not a tf_keras.Model or a "
@@ -389,7 +395,7 @@ def make_step(model: Any) -> tuple[Callable[..., Any], dict[str, tuple[str, str,
     layers = variational_layers(model)
     meta: dict[str, tuple[str, str, str]] = {}
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, jit_compile=model._tfpcheck_xla or None)
     def step(x: Any, y: Any) -> dict[str, Any]:
         recorder.clear()
         # Posteriors and priors as this step's forward pass sees them (before the update).
