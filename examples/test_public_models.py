@@ -12,7 +12,7 @@ from public_dl_book import (
     dl_book_poisson,
     dl_book_poisson_buggy,
 )
-from public_keras3 import dl_keras3_gaussian, dl_keras3_gaussian_buggy
+from public_keras3 import dl_keras3_gaussian, dl_keras3_gaussian_buggy, keras_io_mdn, keras_io_mdn_buggy
 from public_tfp import (
     keras_io_prob_bnn,
     keras_io_prob_bnn_buggy,
@@ -33,6 +33,8 @@ __all__ = [
     "dl_book_poisson_buggy",
     "dl_keras3_gaussian",
     "dl_keras3_gaussian_buggy",
+    "keras_io_mdn",
+    "keras_io_mdn_buggy",
     "keras_io_prob_bnn",
     "keras_io_prob_bnn_buggy",
     "tfp_flipout_classifier",

@@ -341,7 +341,8 @@ def _xla_model(loss, **compile_kwargs):
 
 def _numpy_scaled_nll(y, t):
     """A loss with a NumPy step inside (tf.numpy_function): runs anywhere but under XLA."""
-    scale = tf.numpy_function(lambda s: (np.log1p(np.exp(s)) + 1e-3).astype("float32"), [t[..., 1:]], tf.float32)
+    scale = tf.numpy_function(lambda s: (np.log1p(np.exp(s)) + 1e-3).astype("float32"), [t[..., 1:]],
+                              tf.float32)
     return -tfd.Normal(t[..., :1], tf.reshape(scale, tf.shape(t[..., 1:]))).log_prob(y)
 
 
@@ -357,3 +358,18 @@ def test_jit_compile_auto_is_noted_and_an_explicit_xla_step_is_what_gets_checked
     xla = _check(_xla_model(_numpy_scaled_nll, jit_compile=True), (X, Y2)).targets[0]
     assert xla.status == "failed" and xla.violations[0].invariant == "builds", xla.to_dict()
     assert "PyFunc op has no XLA kernel" in xla.violations[0].fix, xla.violations[0].fix
+
+
+def _reshaping_nll(y, t):
+    """keras-io's mixture density recipe reshapes (N,) targets to (N, 1) itself."""
+    y = tf.reshape(y, [-1, 1])
+    scale = 1e-3 + tf.math.softplus(t[..., 1:])
+    return tf.reduce_mean(-tfd.MultivariateNormalDiag(t[..., :1], scale).log_prob(y))
+
+
+def test_rank1_targets_a_loss_reshapes_itself_are_in_the_support():
+    """The support check asks the distribution the loss builds about the targets as the loss
+    hands them over (was: `data_in_support`, "Dimensions 1 and 300 are not compatible", on (N,)
+    targets the model never saw as such)."""
+    report = _check(_xla_model(_reshaping_nll), (X, Y1))
+    assert report.passed, report.summary()

@@ -350,7 +350,7 @@ def _observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> 
         bool(tf.reduce_all(tf.math.is_finite(tf.cast(c.value, tf.float32)))) for c in checks
     ):
         return  # parameters invalid or NaN already: support is moot, other invariants report it
-    _check_support(dist, y, trace)
+    _check_support(dist, y, trace, values if trace.output_kind == "loss_distribution" else None)
 
 
 def _record_nonfinite(values: np.ndarray, y: np.ndarray, trace: Trace) -> None:
@@ -361,10 +361,17 @@ def _record_nonfinite(values: np.ndarray, y: np.ndarray, trace: Trace) -> None:
     trace.support_examples = [float(np.ravel(y[r])[0]) for r in rows if r < len(y)]
 
 
-def _check_support(dist: Any, y: np.ndarray, trace: Trace) -> None:
+def _check_support(dist: Any, y: np.ndarray, trace: Trace, loss_values: Any = None) -> None:
+    """Every target's log-probability finite? A distribution the loss builds is asked about the
+    targets as the loss hands them over where they don't fit it as given (a loss that reshapes
+    (N,) targets to (N, 1) itself): its own per-example terms then answer."""
     try:
         lp = np.asarray(dist.log_prob(tf.cast(y, dist.dtype)))
     except Exception as exc:  # noqa: BLE001
+        per_example = None if loss_values is None else np.asarray(loss_values)
+        if per_example is not None and per_example.size and per_example.size % len(y) == 0:
+            _record_nonfinite(per_example.reshape(len(y), -1), y, trace)
+            return
         trace.support_error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
         return
     _record_nonfinite(lp, y, trace)
