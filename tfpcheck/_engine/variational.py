@@ -298,16 +298,17 @@ def unseen_spread(model: Any, x: np.ndarray) -> dict[str, Any] | None:
     first, or the inputs have no oblique unseen direction."""
     layer = _first_layer(model)
     xs = np.asarray(x).reshape(len(x), -1)
-    d = xs.shape[1]
-    if layer is None or d < 2:
+    unseen = _unseen_directions(xs) if layer is not None else []
+    if not unseen:  # first: a layer of the user's own is read by calling it (a weight draw)
         return None
+    d = xs.shape[1]
     spreads = (_kernel_spreads(layer, d) if layer in variational_layers(model)
                else _called_kernel_spreads(layer, x[:1], d))
     if spreads is None:
         return None
     post, prior = spreads
     worst = None
-    for v in _unseen_directions(xs):
+    for v in unseen:
         w = v**2
         ratio = float(np.median(np.sqrt((w @ post**2) / np.maximum(w @ prior**2, 1e-300))))
         if worst is None or ratio < worst["ratio"]:
