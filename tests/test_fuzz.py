@@ -39,10 +39,20 @@ def fuzz(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _interruptible() -> None:
+    """SIGINT back to its default in the child: a test run started in the background by a
+    non-interactive shell (``cmd &``, as CI scripts do) ignores SIGINT, and a child inherits an
+    ignored signal -- Python then installs no KeyboardInterrupt handler and Ctrl-C is lost."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_fuzz(*args: str, log: Path) -> subprocess.Popen[str]:
     with log.open("w") as out:
         return subprocess.Popen([sys.executable, "-m", "tfpcheck", "fuzz", *args], cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, text=True)
+                                stdout=out, stderr=subprocess.STDOUT, text=True,
+                                preexec_fn=_interruptible)
 
 
 def report(directory: Path) -> dict[str, Any]:
