@@ -73,7 +73,7 @@ def compile_for_check(model: Any, config: Config, recorder: Recorder) -> None:
     loss = None if own_loss else _recording_loss(user_loss, recorder, keras_3)
     metrics = _user_metrics(model) if compiled and not keras_3 else None
     # Keras 3 compiles the step with XLA where the user's jit_compile asks for it on this machine
-    # (True; "auto" only on a GPU): the traced step of the check follows (engine/train.make_step).
+    # (True; "auto" only on a GPU): the traced step of the check follows (engine/steps.py).
     xla = bool(keras_3 and model.jit_compile)
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
                   **({"jit_compile": xla} if keras_3 else {}))

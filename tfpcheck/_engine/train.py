@@ -10,12 +10,11 @@ and beats the twin, or to the configuration's step cap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 import tf_keras
 
 from tfpcheck._checks import beats, reaches
@@ -23,8 +22,7 @@ from tfpcheck._config import Config
 from tfpcheck._confirm import PRIOR_WIDENING
 from tfpcheck._data import make_data, rescale_user_data
 from tfpcheck._engine import reuse
-from tfpcheck._engine.classify import classify_exception, keras3_failure, not_a_distribution
-from tfpcheck._engine.constraints import parameter_checks, unwrap
+from tfpcheck._engine.classify import classify_exception, keras3_failure
 from tfpcheck._engine.domain import DOMAINS, outside_domain
 from tfpcheck._engine.flavour import (
     BACKEND_FIX,
@@ -37,22 +35,18 @@ from tfpcheck._engine.flavour import (
     reset,
     tf_keras_parts,
 )
+from tfpcheck._engine.initial import observe_initial
 from tfpcheck._engine.instrument import (
     Recorder,
-    capture_distributions,
     compile_for_check,
-    loss_name,
-    model_loss,
-    record_likelihood,
 )
 from tfpcheck._engine.passes import AVERAGED_PASSES, EVAL_PASSES, Pass, averaged, data_terms, evaluate
 from tfpcheck._engine.schedule import WINDOW, settled
+from tfpcheck._engine.steps import STOP_AFTER_NONFINITE, StepFailed, stepper
 from tfpcheck._engine.variational import (
     kl_pairs,
-    layer_distributions,
     summarise_layers,
     unseen_spread,
-    variational_layers,
     widen_priors,
     widening_kl,
 )
@@ -60,10 +54,6 @@ from tfpcheck._target import Target, factory_kwargs
 from tfpcheck._trace import ParamViolation, Trace
 
 __all__ = ["run_config", "training_data"]
-
-#: Consecutive non-finite losses after which training stops (the weights are NaN by then).
-STOP_AFTER_NONFINITE = 5
-
 
 def training_data(target: Target, config: Config) -> tuple[np.ndarray, np.ndarray]:
     """Generated data for the task, or the target's own ``(x, y)``, subsampled (and rescaled
@@ -100,7 +90,7 @@ def run_config(
             model = _model_for(target, config, x, y, drawn or {}, trace, adjust, fresh_session)
             if model is None:
                 return trace
-            _observe_initial(model, x, y, trace)
+            observe_initial(model, x, y, trace)
             while trace.build_failure is None:
                 _train(model, x, y, trace, beat=twin.terms(0) if twin else None)
                 if trace.build_failure is not None or not trace.steps_run or not _weights_finite(model):
@@ -320,146 +310,6 @@ class _ScaledRegularisation:
         return getattr(self._container, name)
 
 
-def _observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
-    """One eager forward pass: what the model outputs, and do the targets lie in its support."""
-    keras_3 = model._tfpcheck_keras_3
-    try:
-        output = model(x, training=False)
-        if (model._tfpcheck_loss is None and not model._tfpcheck_own_loss
-                and not hasattr(unwrap(output), "log_prob")):
-            trace.build_failure = not_a_distribution(type(output).__name__, keras_3)
-            return
-        values, dist = model_loss(model, x, y, output)
-    except Exception as exc:  # noqa: BLE001
-        trace.build_failure = classify_exception(exc, "forward", keras_3=keras_3)
-        return
-    base = keras3().Model if keras_3 else tf_keras.Model
-    trace.custom_train_step = type(model).train_step is not base.train_step
-    trace.layers_start = summarise_layers(model, x if keras_3 else None)
-    if dist is None:
-        # A plain Keras loss on tensor outputs: the support question is whether every target's
-        # loss is finite at initialisation (a label outside the classes gives inf).
-        trace.output_kind = f"a {type(output).__name__} under the loss {loss_name(model._tfpcheck_loss)}"
-        _record_nonfinite(np.asarray(values).reshape(len(y), -1), y, trace)
-        return
-    dist = unwrap(dist)
-    trace.output_distribution = type(dist).__name__
-    trace.output_kind = "distribution" if hasattr(unwrap(output), "log_prob") else "loss_distribution"
-    checks = list(parameter_checks(dist, "output"))
-    if any(int(c.summary()["n_bad"]) for c in checks) or not all(
-        bool(tf.reduce_all(tf.math.is_finite(tf.cast(c.value, tf.float32)))) for c in checks
-    ):
-        return  # parameters invalid or NaN already: support is moot, other invariants report it
-    _check_support(dist, y, trace, values if trace.output_kind == "loss_distribution" else None)
-
-
-def _record_nonfinite(values: np.ndarray, y: np.ndarray, trace: Trace) -> None:
-    """How many targets have a non-finite log-prob (or loss), and the first few of them."""
-    bad = ~np.isfinite(values)
-    trace.support_nonfinite = int(bad.sum())
-    rows = np.unique(np.nonzero(bad)[0])[:5]
-    trace.support_examples = [float(np.ravel(y[r])[0]) for r in rows if r < len(y)]
-
-
-def _check_support(dist: Any, y: np.ndarray, trace: Trace, loss_values: Any = None) -> None:
-    """Every target's log-probability finite? A distribution the loss builds is asked about the
-    targets as the loss hands them over where they don't fit it as given (a loss that reshapes
-    (N,) targets to (N, 1) itself): its own per-example terms then answer."""
-    try:
-        lp = np.asarray(dist.log_prob(tf.cast(y, dist.dtype)))
-    except Exception as exc:  # noqa: BLE001
-        per_example = None if loss_values is None else np.asarray(loss_values)
-        if per_example is not None and per_example.size and per_example.size % len(y) == 0:
-            _record_nonfinite(per_example.reshape(len(y), -1), y, trace)
-            return
-        trace.support_error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-        return
-    _record_nonfinite(lp, y, trace)
-    error = _value_assertion(dist, tf.cast(y, dist.dtype))
-    if error:
-        trace.support_error = error[:300]
-
-
-def _value_assertion(dist: Any, value: Any) -> str | None:
-    """What TFP's ``validate_args`` says about the *values* (integer counts, 0/1 outcomes, ...):
-    its ``_sample_control_dependencies``, which assert on a value alone (in eager mode they
-    raise). Parameter assertions (a fractional NegativeBinomial ``total_count``, a float
-    Categorical dtype) are left out: parameters are positive_scales' business."""
-    try:
-        checked = dist.copy(validate_args=True)
-    except Exception:  # noqa: BLE001 - a parameter assertion at construction
-        return None
-    try:
-        checked._sample_control_dependencies(value)
-    except Exception as exc:  # noqa: BLE001
-        return " ".join(str(exc).split()) or type(exc).__name__
-    return None
-
-
-def make_step(model: Any) -> tuple[Callable[..., Any], dict[str, tuple[str, str, str]]]:
-    """The traced training step and, filled at trace time, each checked parameter's metadata."""
-    recorder: Recorder = model._tfpcheck_recorder
-    layers = variational_layers(model)
-    meta: dict[str, tuple[str, str, str]] = {}
-
-    @tf.function(reduce_retracing=True, jit_compile=model._tfpcheck_xla or None)
-    def step(x: Any, y: Any) -> dict[str, Any]:
-        recorder.clear()
-        # Posteriors and priors as this step's forward pass sees them (before the update).
-        layer_checks = [
-            (c, role)
-            for layer in layers
-            for label, role, d in layer_distributions(layer)
-            for c in parameter_checks(d, label)
-        ]
-        layer_summaries = {c.path: c.summary() for c, _ in layer_checks}
-        for metric in model.metrics:
-            metric.reset_state()
-        found: list[Any] = []
-        values: list[Any] = []
-        watch = capture_distributions(found, values) if model._tfpcheck_own_loss else nullcontext()
-        with tf.control_dependencies(tf.nest.flatten(layer_summaries)), watch:
-            logs = model.train_step((x, y))
-        if model._tfpcheck_own_loss:  # Keras 3's own compute_loss: what it scored the targets with
-            record_likelihood(recorder, found, values, x.shape[0])
-        dist = recorder.distribution
-        if dist is None and "loss_shape" not in recorder.tensors:
-            # A custom train_step that bypasses the compiled loss: check what the model outputs.
-            output = model(x, training=True)
-            dist = output if hasattr(unwrap(output), "log_prob") else None
-        output_checks = list(parameter_checks(dist, "output")) if dist is not None else []
-        checks = [(c, "output") for c in output_checks] + layer_checks
-        for c, role in checks:
-            meta[c.path] = (role, c.distribution, type(c.bijector).__name__)
-        out = {
-            "loss": _step_loss(logs),
-            "grad_norm": recorder.tensors.get("grad_norm", tf.constant(np.nan)),
-            "grad_finite": recorder.tensors.get("grad_finite", tf.constant(True)),
-            "loss_shape": recorder.tensors.get("loss_shape", tf.constant([-1])),
-            "kl": model._tfpcheck_kl_factor
-            * tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in model.losses])
-            if model.losses
-            else tf.constant(0.0),
-            "loss_terms_rank": tf.constant(max((len(t.shape) for t in model.losses), default=0)),
-            "params": {
-                **{c.path: c.summary() for c in output_checks},
-                **layer_summaries,
-            },
-        }
-        return out
-
-    return step, meta
-
-
-def _step_loss(logs: Any) -> Any:
-    if isinstance(logs, Mapping):
-        if "loss" in logs:
-            return tf.cast(tf.reduce_mean(logs["loss"]), tf.float32)
-        for value in logs.values():
-            return tf.cast(tf.reduce_mean(value), tf.float32)
-    return tf.cast(tf.reduce_mean(logs), tf.float32)
-
-
 def _batches(n: int, batch_size: int, steps: int, seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed + 1)
     b = min(batch_size, n)
@@ -479,35 +329,42 @@ def _train(
     exactly that many steps. With ``beat`` (the x-denied twin's data term per example) a settled
     loss that does not beat it as ``learns`` asks trains on to the cap: it may be a plateau."""
     config = trace.config
-    if not hasattr(model, "_tfpcheck_step"):
-        object.__setattr__(model, "_tfpcheck_step", make_step(model))  # untracked: Keras 3 copies dicts
-    step_fn, meta = model._tfpcheck_step
+    run = stepper(model)
     seen = {v.path for v in trace.param_violations}
     evaluations = trace.evaluations
     if not evaluations:
         evaluations.append(float(np.mean(data_terms(model, x, y))))
     batches = _batches(len(x), config.batch_size, until or config.steps, config.seed)
-    for i in range(trace.steps_run, len(batches)):
-        idx = batches[i]
+    i = trace.steps_run
+    while i < len(batches):
+        end = min(len(batches), (i // WINDOW + 1) * WINDOW)  # a window ends where the loss is judged
         try:
-            out = step_fn(tf.constant(x[idx]), tf.constant(y[idx]))
-        except Exception as exc:  # noqa: BLE001
-            trace.build_failure = classify_exception(exc, "train_step", step=i,
+            for out in run.run(x, y, batches[i:end], i):
+                _record_step(trace, i, out, run.meta, seen, batch=len(batches[i]))
+                i += 1
+                if _nan_stop(trace):
+                    break  # the weights are NaN by now
+        except StepFailed as failed:
+            trace.build_failure = classify_exception(failed.error, "train_step", step=failed.step,
                                                      keras_3=model._tfpcheck_keras_3)
             return
-        _record_step(trace, i, out, meta, seen, batch=len(idx))
         if not trace.output_parameters:
-            trace.output_parameters = sorted(p for p, m in meta.items() if m[0] == "output")
-        if not np.any(np.isfinite(trace.losses[-STOP_AFTER_NONFINITE:])) and i + 1 >= STOP_AFTER_NONFINITE:
-            break  # the weights are NaN by now
-        if (i + 1) % WINDOW == 0:
+            trace.output_parameters = sorted(p for p, m in run.meta.items() if m[0] == "output")
+        if i < end:
+            break  # stopped on non-finite losses
+        if i % WINDOW == 0:
             terms = data_terms(model, x, y)
             evaluations.append(float(np.mean(terms)))
-            if until is None and settled(evaluations, i + 1) and (beat is None or beats(terms, beat)):
+            if until is None and settled(evaluations, i) and (beat is None or beats(terms, beat)):
                 break
     if trace.steps_run % WINDOW:
         evaluations.append(float(np.mean(data_terms(model, x, y))))
     trace.settled = settled(evaluations, trace.steps_run)
+
+
+def _nan_stop(trace: Trace) -> bool:
+    recent = trace.losses[-STOP_AFTER_NONFINITE:]
+    return len(recent) == STOP_AFTER_NONFINITE and not np.any(np.isfinite(recent))
 
 
 def _record_step(
@@ -604,7 +461,7 @@ class _Twin:
             _train(self.model, self.x, y, self.trace)
         # Where the model can be reused, the model itself is the twin's (one build, one trace):
         # the twin's state is kept aside while the model trains, and swapped in to train on.
-        self._state = reuse.snapshot(self.model) if self.model is not None else None
+        self._aside = self.model is not None and reuse.set_aside(self.model)
 
     @property
     def ok(self) -> bool:
@@ -623,16 +480,14 @@ class _Twin:
 
     @contextmanager
     def _swapped_in(self) -> Iterator[None]:
-        if self._state is None:
+        if not self._aside:
             yield
             return
-        other = reuse.snapshot(self.model)
-        reuse.restore(self.model, self._state)
+        reuse.swap(self.model)
         try:
             yield
         finally:
-            self._state = reuse.snapshot(self.model)
-            reuse.restore(self.model, other)
+            reuse.swap(self.model)
 
 
 def _observe_domain(passes: list[Pass], trace: Trace) -> None:

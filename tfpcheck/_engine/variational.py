@@ -61,33 +61,81 @@ def layer_distributions(layer: Any) -> Iterator[tuple[str, str, Any]]:
 
 
 def summarise_layers(model: Any, x: Any = None) -> list[LayerSummary]:
-    """KL per weight and posterior/prior spread of every variational layer, now (eager). A model
+    """KL per weight and posterior/prior spread of every variational layer, now. A model
     without tfp.layers (a Keras 3 model, a layer of the user's own) is summarised from the
     ``kl_divergence(q, p)`` calls one forward pass on ``x`` makes: each call is one layer's
     posterior and prior, as far as tfpcheck can see."""
-    summaries = []
-    for layer in variational_layers(model):
-        pairs = _posterior_prior_pairs(layer)
-        if pairs:
-            summaries.append(_summary(layer.name, type(layer).__name__, pairs, _prior_trainable(layer)))
+    summaries = _traced_summaries(model)
+    if summaries is None:
+        summaries = []
+        for layer in variational_layers(model):
+            pairs = _posterior_prior_pairs(layer)
+            if pairs:
+                summaries.append(_summary(_layer_facts(layer, pairs), *_numbers(pairs, eager=True)))
     if summaries or x is None:
         return summaries
     for i, (q, p) in enumerate(kl_pairs(model, x)):
-        summaries.append(_summary(f"kl_divergence#{i}", f"{type(unwrap(q)).__name__} posterior",
-                                  [(q, p)], bool(unwrap(p).trainable_variables)))
+        facts = (f"kl_divergence#{i}", f"{type(unwrap(q)).__name__} posterior", _n_weights([(q, p)]),
+                 bool(unwrap(p).trainable_variables))
+        summaries.append(_summary(facts, *_numbers([(q, p)], eager=True)))
     return summaries
 
 
-def _summary(name: str, kind: str, pairs: list[tuple[Any, Any]], prior_trainable: bool) -> LayerSummary:
-    kl_total, n_weights, post_sd, prior_sd = 0.0, 0, [], []
-    for q, p in pairs:
-        n = int(np.prod(unwrap(q).event_shape) * np.prod(unwrap(q).batch_shape))
-        kl_total += _kl(q, p)
-        n_weights += max(n, 1)
-        post_sd.append(_stddev(q))
-        prior_sd.append(_stddev(p))
-    post = np.concatenate(post_sd)
-    prior = np.concatenate(prior_sd)
+def _traced_summaries(model: Any) -> list[LayerSummary] | None:
+    """The tfp.layers summaries from one traced call, made once per model (the model is reused
+    across examples: eagerly, each layer's KL and spreads cost ~5 ms); None where it can't be
+    traced (the eager loop then runs)."""
+    traced = getattr(model, "_tfpcheck_summaries", None)
+    if traced is False:
+        return None
+    if traced is None:
+        layers = variational_layers(model)
+        if not layers:
+            return []
+        facts: list[tuple[str, str, int, bool]] = []  # filled at trace time
+
+        def numbers() -> list[tuple[Any, Any, Any]]:
+            facts.clear()
+            out = []
+            for layer in layers:
+                pairs = _posterior_prior_pairs(layer)
+                if pairs:
+                    facts.append(_layer_facts(layer, pairs))
+                    out.append(_numbers(pairs, eager=False))
+            return out
+
+        traced = (tf.function(numbers), facts)
+        object.__setattr__(model, "_tfpcheck_summaries", traced)  # untracked: Keras 3 wraps tuples
+    function, facts = traced
+    try:
+        values = function()
+    except Exception:  # noqa: BLE001 - the eager loop reads them (or says why it can't)
+        object.__setattr__(model, "_tfpcheck_summaries", False)
+        return None
+    return [_summary(f, float(kl), np.asarray(post, float), np.asarray(prior, float))
+            for f, (kl, post, prior) in zip(facts, values, strict=True)]
+
+
+def _layer_facts(layer: Any, pairs: list[tuple[Any, Any]]) -> tuple[str, str, int, bool]:
+    return layer.name, type(layer).__name__, _n_weights(pairs), _prior_trainable(layer)
+
+
+def _n_weights(pairs: list[tuple[Any, Any]]) -> int:
+    return sum(max(int(np.prod(unwrap(q).event_shape) * np.prod(unwrap(q).batch_shape)), 1) for q, _ in pairs)
+
+
+def _numbers(pairs: list[tuple[Any, Any]], eager: bool) -> tuple[Any, Any, Any]:
+    """The summed KL and the posterior and prior spreads of ``pairs`` (as floats and arrays
+    when ``eager``, as tensors when traced)."""
+    kl = tf.add_n([tf.cast(_kl(q, p), tf.float64) for q, p in pairs])
+    post = tf.concat([tf.cast(_stddev(q), tf.float64) for q, _ in pairs], 0)
+    prior = tf.concat([tf.cast(_stddev(p), tf.float64) for _, p in pairs], 0)
+    return (float(kl), np.asarray(post), np.asarray(prior)) if eager else (kl, post, prior)
+
+
+def _summary(facts: tuple[str, str, int, bool], kl_total: float, post: np.ndarray,
+             prior: np.ndarray) -> LayerSummary:
+    name, kind, n_weights, prior_trainable = facts
     post = post[post > 0]
     return LayerSummary(
         name=name,
@@ -187,22 +235,30 @@ def _is_point(dist: Any) -> bool:
     return isinstance(d, tfd.Deterministic)
 
 
-def _kl(q: Any, p: Any) -> float:
+def _kl(q: Any, p: Any) -> Any:
+    """The KL summed over the weights (a scalar tensor): exact where registered, else the mean
+    over _KL_SAMPLES draws of the summed log-ratio."""
     q, p = unwrap(q), unwrap(p)
     try:
-        return float(tf.reduce_sum(tfd.kl_divergence(q, p)))
+        return tf.reduce_sum(tfd.kl_divergence(q, p))
     except NotImplementedError:
-        w = q.sample(_KL_SAMPLES)  # the mean over draws of the summed log-ratio, not their sum
-        return float(tf.reduce_sum(tf.reduce_mean(q.log_prob(w) - p.log_prob(w), axis=0)))
+        w = q.sample(_KL_SAMPLES)
+        return tf.reduce_sum(tf.reduce_mean(q.log_prob(w) - p.log_prob(w), axis=0))
 
 
-def _stddev(dist: Any) -> np.ndarray:
+def _stddev(dist: Any) -> Any:
+    """Per weight, flattened (a tensor)."""
     d = unwrap(dist)
     try:
         sd = d.stddev()
     except (NotImplementedError, ValueError, TypeError):
         sd = tf.math.reduce_std(d.sample(_KL_SAMPLES), axis=0)
-    return np.reshape(np.asarray(sd, dtype=float), [-1])
+    return tf.reshape(sd, [-1])
+
+
+def _spread(dist: Any) -> np.ndarray:
+    """:func:`_stddev` of an eager distribution, as floats."""
+    return np.asarray(_stddev(dist), dtype=float)
 
 
 def _prior_trainable(layer: Any) -> bool:
@@ -296,10 +352,12 @@ def unseen_spread(model: Any, x: np.ndarray) -> dict[str, Any] | None:
     smallest posterior/prior spread ratio over such directions (median over units), the layer
     and the columns involved; None when the layer's posterior is not factorised, the layer is not
     first, or the inputs have no oblique unseen direction."""
-    layer = _first_layer(model)
     xs = np.asarray(x).reshape(len(x), -1)
-    unseen = _unseen_directions(xs) if layer is not None else []
-    if not unseen:  # first: a layer of the user's own is read by calling it (a weight draw)
+    unseen = _unseen_directions(xs)
+    # The directions first: finding the first layer walks the model's weights (~25 ms), and a
+    # layer of the user's own is read by calling it (a weight draw).
+    layer = _first_layer(model) if unseen else None
+    if layer is None:
         return None
     d = xs.shape[1]
     spreads = (_kernel_spreads(layer, d) if layer in variational_layers(model)
@@ -355,7 +413,7 @@ def _kernel_spreads(layer: Any, d: int) -> tuple[np.ndarray, np.ndarray] | None:
     if q is None or p is None or not isinstance(units, int) or not _factorised(q):
         return None
     n = d * units
-    post, prior = _stddev(q), _stddev(p)
+    post, prior = _spread(q), _spread(p)
     if post.size < n or (prior.size != 1 and prior.size < n):
         return None
     prior = np.full(n, prior[0]) if prior.size == 1 else prior[:n]
@@ -375,7 +433,7 @@ def _called_kernel_spreads(layer: Any, x: Any, d: int) -> tuple[np.ndarray, np.n
     for q, p in found:
         shape = _innermost(q).batch_shape
         if shape.rank == 2 and shape[0] in (d, d + 1) and _factorised(q):
-            post, prior = _stddev(q).reshape(shape), _stddev(p)
+            post, prior = _spread(q).reshape(shape), _spread(p)
             if prior.size not in (1, post.size):
                 continue
             prior = np.broadcast_to(prior.reshape(-1)[0], shape) if prior.size == 1 else prior.reshape(shape)

@@ -1,0 +1,112 @@
+"""A window of training steps in one traced call (``tfpcheck/_engine/steps.py``) trains as the
+same steps called one at a time: the same updates, fresh noise at every step, the step that
+raises reported as that step. Real tf_keras/TFP models throughout."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+from tests import models
+from tfpcheck._config import Config
+from tfpcheck._engine import reuse, run_config
+from tfpcheck._engine.instrument import Recorder, compile_for_check
+from tfpcheck._engine.steps import StepFailed, stepper
+from tfpcheck._target import Target
+
+tfd, tfpl = tfp.distributions, tfp.layers
+
+
+def _prepared(factory, learning_rate=0.01):
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(0)
+    model = factory()
+    recorder = Recorder()
+    compile_for_check(model, Config(seed=0, learning_rate=learning_rate), recorder)
+    model._tfpcheck_recorder = recorder
+    model._tfpcheck_kl_factor = 1.0
+    return model
+
+
+def _normal_regression():
+    return tf_keras.Sequential([
+        tf_keras.layers.Dense(8, activation="tanh"),
+        tf_keras.layers.Dense(2),
+        tfpl.DistributionLambda(lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:]))),
+    ])
+
+
+def _data(n=64):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 2)).astype("float32")
+    return x, (x[:, :1] + 0.1 * rng.normal(size=(n, 1))).astype("float32")
+
+
+def test_a_window_makes_the_same_updates_as_single_steps():
+    x, y = _data()
+    batches = [np.arange(i * 16, i * 16 + 16) % len(x) for i in range(12)]
+    ends = []
+    for windowed in (False, True):
+        model = _prepared(_normal_regression)
+        run = stepper(model)
+        run._windows = windowed
+        records = list(run.run(x, y, batches[:5], 0)) + list(run.run(x, y, batches[5:], 5))
+        assert run._windows == windowed and (run._window.experimental_get_tracing_count() > 0) == windowed
+        ends.append(([float(r["loss"]) for r in records], [w.numpy() for w in model.trainable_weights]))
+    (loss_a, weights_a), (loss_b, weights_b) = ends
+    assert len(loss_a) == len(loss_b) == 12
+    np.testing.assert_allclose(loss_a, loss_b, rtol=1e-5)
+    for a, b in zip(weights_a, weights_b, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_each_step_of_a_window_draws_fresh_noise():
+    """Flipout's perturbations are random ops inside the step: neither the first step (outside
+    the loop) nor the loop may repeat a draw, within a window or across windows."""
+    x, y = _data()
+    model = _prepared(lambda: models.healthy_flipout(2, len(x)), learning_rate=1e-9)
+    run = stepper(model)
+    same = [np.arange(16)] * 10
+    losses = [float(r["loss"]) for r in run.run(x, y, same, 0)]
+    losses += [float(r["loss"]) for r in run.run(x, y, same, 10)]
+    assert len(set(np.round(losses, 6))) == len(losses)
+
+
+def _fails_at_step_7():
+    model = _normal_regression()
+
+    def loss(y_true, dist):
+        check = tf.debugging.assert_less(model.optimizer.iterations, tf.constant(7, tf.int64),
+                                         message="step 7 reached")
+        with tf.control_dependencies([check]):
+            return -dist.log_prob(y_true)
+
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=loss)
+    return model
+
+
+def test_a_step_that_raises_inside_a_window_is_reported_as_that_step():
+    x, y = _data()
+    model = _prepared(_fails_at_step_7)
+    run = stepper(model)
+    batches = [np.arange(16)] * 20
+    records = []
+    try:
+        for r in run.run(x, y, batches, 0):
+            records.append(r)
+    except StepFailed as failed:
+        assert failed.step == 7 and "step 7 reached" in str(failed.error)
+    else:
+        raise AssertionError("the step did not raise")
+    assert len(records) == 7  # steps 0..6, their records kept (the window undone, the steps redone)
+
+
+def test_the_engine_reports_the_step_that_raised():
+    reuse.clear()
+    x, y = _data(128)
+    trace = run_config(Target(lambda: _fails_at_step_7(), "fails_at_7", data=(x, y)),
+                       Config(seed=0, input_dim=2, steps=40), with_twin=False)
+    assert trace.build_failure is not None and trace.build_failure.stage == "train_step"
+    assert trace.build_failure.step == 7 and trace.steps_run == 7
