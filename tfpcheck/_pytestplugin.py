@@ -96,6 +96,9 @@ def pytest_configure(config: Any) -> None:
     config.stash[MODELS] = loaded
 
     from tfpcheck._plugin.report import TfpcheckReporter
+    from tfpcheck._plugin.schedule import Durations
+
+    config.pluginmanager.register(Durations(config), "tfpcheck-durations")
 
     report, html = config.getoption("tfpcheck_report"), config.getoption("tfpcheck_html")
     path = Path(config.invocation_params.dir, report) if report else None

@@ -14,6 +14,7 @@ so that the step that raises is the one reported.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import nullcontext
 from typing import Any
@@ -55,45 +56,43 @@ class Stepper:
         self.model = model
         self.body, self.meta = _step_body(model)
         xla = model._tfpcheck_xla or None
-        self._step = tf.function(self.body, reduce_retracing=True, jit_compile=xla)
-        self._window = tf.function(self._steps, reduce_retracing=True, jit_compile=xla)
-        self._windows = True  # False once a window could not be traced: one step a call
-        self._structure: Any = None  # the record's structure, from the step's trace
+        self._xla = xla
+        self._step: Any = None  # one step a call: made where a window can't run
+        self._window = tf.function(self._steps, reduce_retracing=True)
+        # A window's TensorArray grows with the steps run, which XLA can't compile: one step a call.
+        self._windows = not xla
+        self._structure: Any = None  # each record leaf's TensorSpec, set when the window traces
         self._variables: list[Any] | None = None
+        self._concrete: dict[tuple[Any, ...], Any] = {}
 
     def run(self, x: np.ndarray, y: np.ndarray, batches: list[np.ndarray], start: int) -> Iterator[
             dict[str, Any]]:
-        """The records of steps ``start``.. on ``batches`` (one index array a step), in order;
-        raises :class:`StepFailed` (after the records of the steps before it)."""
-        if self._windows and self._structure is None:
-            self._windows = self._trace_step(x[batches[0]], y[batches[0]])
+        """The records of steps ``start``.. on ``batches`` (one index array a step), in order
+        (fewer after STOP_AFTER_NONFINITE non-finite losses in a row); raises
+        :class:`StepFailed` (after the records of the steps before it)."""
         if not self._windows:
             yield from self._singly(x, y, batches, start)
             return
-        if self._variables is None:  # walking a Keras model's variables costs ~25 ms
+        if self._variables is None:  # walking a Keras model's variables costs ~25 ms: once
             self._variables = _variables(self.model)
         state = [(v, v.numpy()) for v in self._variables]
+        created: list[tuple[Any, np.ndarray]] = []  # by the first trace: an optimizer's slots
         try:
-            records = self._in_window(x, y, batches)
+            with _recording_creation(created):
+                records = self._in_window(x, y, batches)
         except Exception:  # noqa: BLE001 - undone, and stepped singly: the step that raises says why
-            _restore(self.model, state)
-            self._windows = self._window.experimental_get_tracing_count() > 0
+            _restore(self.model, state + created)
             yield from self._singly(x, y, batches, start)
+            self._windows = False  # the steps run singly where the window did not: stay so
             return
+        if created:
+            self._variables = None  # walked again next time, with what the trace created
         yield from records
-
-    def _trace_step(self, x: np.ndarray, y: np.ndarray) -> bool:
-        """Trace the single step (not run: its random ops would repeat the window's draws) for
-        the record's structure; False where it can't be traced (stepping singly raises why)."""
-        try:
-            concrete = self._step.get_concrete_function(tf.constant(x), tf.constant(y))
-        except Exception:  # noqa: BLE001
-            return False
-        self._structure = concrete.structured_outputs
-        return True
 
     def _singly(self, x: np.ndarray, y: np.ndarray, batches: list[np.ndarray], start: int) -> Iterator[
             dict[str, Any]]:
+        if self._step is None:
+            self._step = tf.function(self.body, reduce_retracing=True, jit_compile=self._xla)
         for k, idx in enumerate(batches):
             try:
                 out = self._step(tf.constant(x[idx]), tf.constant(y[idx]))
@@ -103,42 +102,55 @@ class Stepper:
 
     def _in_window(self, x: np.ndarray, y: np.ndarray, batches: list[np.ndarray]) -> list[dict[str, Any]]:
         index = np.stack(batches)
-        stacked = [np.asarray(t) for t in self._window(tf.constant(x[index]), tf.constant(y[index]))]
-        return [tf.nest.pack_sequence_as(self._structure, [s[k] for s in stacked])
-                for k in range(len(batches))]
+        xs, ys = tf.constant(x[index]), tf.constant(y[index])
+        rows = np.asarray(self._window_for(xs, ys)(xs, ys))
+        specs = tf.nest.flatten(self._structure)
+        ends = np.cumsum([int(np.prod(s.shape)) for s in specs])[:-1]
+        return [tf.nest.pack_sequence_as(self._structure, [
+            part.reshape(s.shape).astype(s.dtype.as_numpy_dtype)
+            for part, s in zip(np.split(row, ends), specs, strict=True)]) for row in rows]
 
-    def _steps(self, xs: Any, ys: Any) -> list[Any]:
-        """The step in a ``tf.range`` loop (AutoGraph converts it and the step, as Keras'
-        ``steps_per_execution`` loop is), each step's record written to a TensorArray. Once
-        STOP_AFTER_NONFINITE losses in a row were not finite, the remaining steps are not
-        trained (their records are zeros, never read: the engine stops there)."""
-        flat = tf.nest.flatten(self._structure)
-        marked = tf.nest.map_structure(lambda _: False, self._structure)
-        marked["loss"] = True
-        loss_index = tf.nest.flatten(marked).index(True)
+    def _window_for(self, xs: Any, ys: Any) -> Any:
+        """The window traced once for any number of steps (a trace per window length would keep
+        a second copy of the loop: ~10 MB a model)."""
+        key = (tuple(xs.shape[1:]), tuple(ys.shape[1:]))
+        if key not in self._concrete:
+            specs = [tf.TensorSpec([None, *t.shape[1:]], t.dtype) for t in (xs, ys)]
+            self._concrete[key] = self._window.get_concrete_function(*specs)
+        return self._concrete[key]
+
+    def _steps(self, xs: Any, ys: Any) -> Any:
+        """The step in a loop (AutoGraph converts it and the step, as Keras'
+        ``steps_per_execution`` loop is), each step's record packed into one float64 row of a
+        TensorArray (its structure is learnt as the loop body traces: no separate trace of the
+        step). The loop ends once STOP_AFTER_NONFINITE losses in a row were not finite; the guard
+        is in the loop's condition (a ``tf.cond`` around the step would keep another copy of it,
+        ~8 MB a model)."""
         n = tf.shape(xs)[0]
-        arrays = [tf.TensorArray(t.dtype, size=n, element_shape=t.shape) for t in flat]
-        nonfinite = tf.constant(0)
-        for k in tf.range(n):
-            if nonfinite < STOP_AFTER_NONFINITE:
-                values = _flat_record(self.body(xs[k], ys[k]), flat)
-            else:
-                values = [tf.zeros(t.shape, t.dtype) for t in flat]
-            nonfinite = tf.where(tf.math.is_finite(values[loss_index]), 0, nonfinite + 1)
-            arrays = [a.write(k, v) for a, v in zip(arrays, values, strict=True)]
-        return [a.stack() for a in arrays]
+        rows = tf.TensorArray(tf.float64, size=0, dynamic_size=True)
+        k, nonfinite = tf.constant(0), tf.constant(0)
+        while k < n and nonfinite < STOP_AFTER_NONFINITE:
+            record = self.body(xs[k], ys[k])
+            rows = rows.write(k, self._packed(record))
+            nonfinite = tf.where(tf.math.is_finite(record["loss"]), 0, nonfinite + 1)
+            k += 1
+        return rows.stack()
 
-
-def _flat_record(record: Any, traced: list[Any]) -> list[Any]:
-    values = tf.nest.flatten(record)
-    if len(values) != len(traced):
-        raise ValueError("the step's record changed between its two traces")
-    return values
+    def _packed(self, record: Any) -> Any:
+        """The record's leaves flattened into one float64 vector (exact for the losses, norms,
+        counts and flags it holds); its structure kept for unpacking."""
+        structure = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), record)
+        if not all(s.shape.is_fully_defined() for s in tf.nest.flatten(structure)):
+            raise ValueError("a step record of unknown shape: stepped singly")
+        if self._structure is not None and structure != self._structure:
+            raise ValueError("the step's record changed between traces")
+        self._structure = structure
+        return tf.concat([tf.reshape(tf.cast(v, tf.float64), [-1]) for v in tf.nest.flatten(record)], 0)
 
 
 def _variables(model: Any) -> list[Any]:
-    """Every variable a step can change: the model's and the optimizer's (built by the first
-    step, which always runs on its own)."""
+    """Every variable a step can change: the model's (built by the engine's first forward pass)
+    and the optimizer's."""
     optimizer = getattr(model, "optimizer", None)
     try:
         extra = getattr(optimizer, "variables", [])
@@ -146,6 +158,19 @@ def _variables(model: Any) -> list[Any]:
     except ValueError:  # not built yet: nothing a step has changed
         return []
     return list({id(v): v for v in variables}.values())
+
+
+@contextlib.contextmanager
+def _recording_creation(created: list[tuple[Any, np.ndarray]]) -> Iterator[None]:
+    """Each variable created inside, with the value it was created with."""
+    def creator(next_creator: Any, **kwargs: Any) -> Any:
+        variable = next_creator(**kwargs)
+        with contextlib.suppress(Exception):  # no value to read now: not restorable
+            created.append((variable, variable.numpy()))
+        return variable
+
+    with tf.variable_creator_scope(creator):
+        yield
 
 
 def _restore(model: Any, state: list[tuple[Any, np.ndarray]]) -> None:
