@@ -1,11 +1,11 @@
 """The engine: build one configuration's model, train it briefly, record a :class:`Trace`.
 
-config -> data -> model -> traced training step -> trace. The training step is a
-``tf.function`` around the model's own ``train_step``; what tfpcheck observes
-(gradients, every distribution's parameters, the per-example loss shape, KL
-terms) is returned from that same traced step, so observing costs no extra pass.
-The x-denied twin of ``learns`` trains first; the model then trains until its loss settles
-and beats the twin, or to the configuration's step cap.
+config -> data -> model -> traced training steps -> trace. The steps (``steps.py``) run the
+model's own ``train_step`` a window at a time, and what tfpcheck observes (gradients, every
+distribution's parameters, the per-example loss shape, KL terms) is returned from those same
+traced steps, so observing costs no extra pass. The x-denied twin of ``learns`` trains first;
+the model then trains until its loss settles and beats the twin, or to the configuration's step
+cap. The untrained model's output and the targets' support are ``initial.py``'s.
 """
 
 from __future__ import annotations
