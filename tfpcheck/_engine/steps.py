@@ -5,9 +5,9 @@ per-example loss shape, KL terms) is returned from the traced step that trains, 
 costs no extra pass. Calling a traced function from Python costs far more than one step of a
 small network (measured on a two-layer DenseFlipout network: 0.55 ms a step called one at a
 time, 0.18 ms in a loop inside one call), so a model trains a window of steps per call: the
-step in a ``tf.range`` loop (what Keras' ``steps_per_execution`` does), each step's record
-stacked and returned. A window stops training after STOP_AFTER_NONFINITE
-non-finite losses in a row, as the one-at-a-time loop did (a sampler fed NaN may never return).
+step in a loop (what Keras' ``steps_per_execution`` does), each step's record packed into one
+row and returned. A window stops training after STOP_AFTER_NONFINITE non-finite losses in a row,
+as the one-at-a-time loop did (a sampler fed NaN may never return).
 A window that raises is undone (every variable put back) and its steps are run one at a time,
 so that the step that raises is the one reported.
 """
