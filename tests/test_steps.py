@@ -111,3 +111,15 @@ def test_the_engine_reports_the_step_that_raised():
                        Config(seed=0, input_dim=2, steps=40), with_twin=False)
     assert trace.build_failure is not None and trace.build_failure.stage == "train_step"
     assert trace.build_failure.step == 7 and trace.steps_run == 7
+
+
+def test_the_steps_train_as_keras_own_step():
+    """Same model, seed and batches: tfpcheck's window and Keras' ``train_step`` traced on its
+    own give the same losses (the optimizer's slots made first, as Keras' step has them)."""
+    x, y = _data()
+    batches = [np.arange(i * 16, i * 16 + 16) % len(x) for i in range(6)]
+    ours = [float(r["loss"]) for r in stepper(_prepared(_normal_regression)).run(x, y, batches, 0)]
+    keras = _prepared(_normal_regression)
+    step = tf.function(lambda a, b: keras.train_step((a, b)))
+    theirs = [float(step(x[b], y[b])["loss"]) for b in batches]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
