@@ -19,6 +19,7 @@ from tfpcheck._engine.classify import classify_exception, not_a_distribution
 from tfpcheck._engine.constraints import parameter_checks, unwrap
 from tfpcheck._engine.flavour import keras3
 from tfpcheck._engine.instrument import loss_name, model_loss
+from tfpcheck._engine.passes import _traced, _untraceable
 from tfpcheck._engine.variational import summarise_layers
 from tfpcheck._trace import Trace
 
@@ -71,20 +72,20 @@ def _forward(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any] | None
     """The per-example loss values and the distribution they were scored with, from the traced
     pass; None where the eager pass must run (the model's first example, or a pass that can't be
     traced or raises: the eager one then classifies the error)."""
-    if not hasattr(model, "_tfpcheck_output") or getattr(model, "_tfpcheck_forward", None) is False:
+    if not hasattr(model, "_tfpcheck_output"):
         return None
-    traced = getattr(model, "_tfpcheck_forward", None)
-    if traced is None:
-        def pass_(x_: Any, y_: Any) -> tuple[Any, Any]:
-            values, dist = model_loss(model, x_, y_, model(x_, training=False))
-            return values, None if dist is None else unwrap(dist)
 
-        traced = tf.function(pass_, reduce_retracing=True)
-        object.__setattr__(model, "_tfpcheck_forward", traced)  # untracked: Keras 3 wraps what it holds
+    def pass_(x_: Any, y_: Any) -> tuple[Any, Any]:
+        values, dist = model_loss(model, x_, y_, model(x_, training=False))
+        return values, None if dist is None else unwrap(dist)
+
+    traced = _traced(model, "_tfpcheck_forward", pass_)
+    if traced is None:
+        return None
     try:
         return traced(tf.constant(x), tf.constant(y))
     except Exception:  # noqa: BLE001 - not a composite tensor, or it raises: the eager pass says why
-        object.__setattr__(model, "_tfpcheck_forward", False)
+        _untraceable(model, "_tfpcheck_forward", traced)
         return None
 
 

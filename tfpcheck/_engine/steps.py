@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfpcheck._engine import reuse
 from tfpcheck._engine.constraints import parameter_checks, unwrap
 from tfpcheck._engine.instrument import Recorder, capture_distributions, record_likelihood
 from tfpcheck._engine.variational import layer_distributions, variational_layers
@@ -81,16 +82,15 @@ class Stepper:
         if self._variables is None:  # walking a Keras model's variables costs ~25 ms: once
             self._variables = _variables(self.model)
         state = [(v, v.numpy()) for v in self._variables]
-        created: list[tuple[Any, np.ndarray]] = []  # by the first trace: an optimizer's slots
         try:
-            with _recording_creation(created):
+            with reuse.capture() as created:  # by the first trace: slots of an unbuilt optimizer
                 records = self._in_window(x, y, batches)
         except Exception:  # noqa: BLE001 - undone, and stepped singly: the step that raises says why
-            _restore(self.model, state + created)
+            _restore(self.model, state + [(v, value) for v, _, value in created.variables])
             yield from self._singly(x, y, batches, start)
             self._windows = False  # the steps run singly where the window did not: stay so
             return
-        if created:
+        if created.variables:
             self._variables = None  # walked again next time, with what the trace created
         yield from records
 
@@ -163,19 +163,6 @@ def _variables(model: Any) -> list[Any]:
     except ValueError:  # not built yet: nothing a step has changed
         return []
     return list({id(v): v for v in variables}.values())
-
-
-@contextlib.contextmanager
-def _recording_creation(created: list[tuple[Any, np.ndarray]]) -> Iterator[None]:
-    """Each variable created inside, with the value it was created with."""
-    def creator(next_creator: Any, **kwargs: Any) -> Any:
-        variable = next_creator(**kwargs)
-        with contextlib.suppress(Exception):  # no value to read now: not restorable
-            created.append((variable, variable.numpy()))
-        return variable
-
-    with tf.variable_creator_scope(creator):
-        yield
 
 
 def _restore(model: Any, state: list[tuple[Any, np.ndarray]]) -> None:
