@@ -176,8 +176,9 @@ def test_a_late_learner_at_the_cap_is_inconclusive_not_a_failure():
     scale-mixture prior sits on the uninformed Bernoulli(0.5) for hundreds of steps, then learns.
     (Its plateau depends on the initial draw and on the noise of the Flipout draws: at 1600
     steps it learns within the cap, so the cap here is 300, where it has not yet. The noise
-    depends on the traced step's random streams: with the windowed step loop, data seeds 1600
-    and 1606 of 1600-1608 show the late learner.)"""
+    depends on the random streams, which change with how the engine draws: with evaluation passes
+    run eagerly on a model's first example, data seeds 1601, 1602 and 1614 of 1600-1615 show the
+    late learner.)"""
     import tfpcheck.strategies as ts
     from tfpcheck.strategies._internal.architectures import HeadSpec, LayerSpec
     from tfpcheck.strategies._internal.data import DataSpec
@@ -189,7 +190,7 @@ def test_a_late_learner_at_the_cap_is_inconclusive_not_a_failure():
     from tfpcheck._engine import run_config
     from tfpcheck._search import findings_for
 
-    spec = ModelSpec(data=DataSpec(seed=1600, task="binary", n_train=128),
+    spec = ModelSpec(data=DataSpec(seed=1601, task="binary", n_train=128),
                      optimizer=OptimizerSpec(learning_rate=0.003, batch_size=16),
                      hidden=(LayerSpec(kind="DenseFlipout", activation="relu"),),
                      output_layer="DenseFlipout", head=HeadSpec(family="bernoulli"),

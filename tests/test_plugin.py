@@ -100,6 +100,22 @@ def test_tensorflow_not_imported():
     result.assert_outcomes(passed=1, skipped=1)
 
 
+def test_a_tfpcheck_session_freezes_what_lives_to_its_end(pytester: pytest.Pytester):
+    """``tfpcheck/_heap.py``: with --tfpcheck the objects alive after collection are exempt from
+    the cyclic collector; an ordinary run is left as it is."""
+    pytester.makeconftest('''
+import gc
+
+def pytest_sessionfinish(session):
+    (session.config.rootpath / "frozen.txt").write_text(str(gc.get_freeze_count()))
+''')
+    pytester.makepyfile(test_plain="def test_ok():\n    assert True\n")
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=1)
+    assert int((pytester.path / "frozen.txt").read_text()) == 0
+    pytester.runpytest_subprocess("-p", "no:randomly", "--tfpcheck").assert_outcomes(passed=1)
+    assert int((pytester.path / "frozen.txt").read_text()) > 10_000
+
+
 def test_buggy_fails_with_its_cause_healthy_passes_and_the_json_report(
     pytester: pytest.Pytester,
 ):

@@ -52,6 +52,40 @@ def test_examples_of_one_architecture_share_one_model_and_one_trace():
         assert float(model.optimizer.learning_rate) == pytest.approx(lr)
 
 
+def test_a_model_runs_its_helpers_eagerly_at_first_and_traced_once_reused():
+    """``tiered.py``: a model built for one example does not pay for tracing its evaluation
+    passes, summaries and state swaps; a model reused across examples runs them traced."""
+    target = Target(models.healthy_flipout, "healthy_flipout")
+    run_config(target, Config(seed=0, input_dim=2, steps=40))
+    [model] = _cached_models()
+    function = tf.types.experimental.GenericFunction
+    assert getattr(model, "_tfpcheck_eval_0", None) is None  # one evaluation: eager
+    assert getattr(model, "_tfpcheck_summaries", None) is None
+    assert getattr(model._tfpcheck_spare, "_traced_swap", None) is None
+    for seed in range(1, 12):
+        trace = run_config(target, Config(seed=seed, input_dim=2, steps=40))
+        assert trace.twin_terms is not None and trace.data_terms is not None
+    assert isinstance(model._tfpcheck_eval_0, function) and isinstance(model._tfpcheck_terms, function)
+    assert isinstance(model._tfpcheck_summaries[0], function)
+    assert isinstance(model._tfpcheck_spare._traced_swap, function)
+
+
+def test_a_helper_is_traced_after_its_eager_calls_and_computes_the_same():
+    from tfpcheck._engine import tiered
+
+    class Owner:
+        pass
+
+    owner, v = Owner(), tf.Variable([1.0, 2.0])
+    fn = lambda: tf.reduce_sum(v * v)  # noqa: E731
+    assert [tiered.traced(owner, "_f", fn, eager_calls=2) for _ in range(2)] == [None, None]
+    traced = tiered.traced(owner, "_f", fn, eager_calls=2)
+    assert isinstance(traced, tf.types.experimental.GenericFunction) and float(traced()) == float(fn()) == 5.0
+    assert tiered.traced(owner, "_f", fn, eager_calls=2) is traced  # traced once, kept
+    tiered.untraceable(owner, "_f", traced)
+    assert tiered.traced(owner, "_f", fn, eager_calls=2) is None  # eager for good
+
+
 def test_a_new_architecture_or_shape_builds_a_new_model():
     target = Target(models.healthy_normal, "healthy_normal")
     run_config(target, Config(seed=0, input_dim=2, steps=20))

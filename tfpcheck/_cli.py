@@ -15,6 +15,7 @@ from tfpcheck._argtypes import positive_float, positive_int
 from tfpcheck._config import TASKS
 from tfpcheck._database import DEFAULT_DIRECTORY, open_database
 from tfpcheck._env import prepare_tf_environment
+from tfpcheck._heap import freeze_survivors
 from tfpcheck._invariants import INVARIANTS
 from tfpcheck._profiles import PROFILES
 from tfpcheck.errors import InvalidArgument, UsageError
@@ -103,6 +104,7 @@ def _check(args: argparse.Namespace) -> int:
     from tfpcheck._api import as_target, check
 
     targets = [as_target(spec, task=args.task) for spec in args.targets]
+    freeze_survivors()  # TensorFlow and the targets live to the end (``_heap.py``)
     report = check(
         *targets,
         max_examples=args.max_examples or PROFILES[args.profile],
@@ -117,6 +119,7 @@ def _check(args: argparse.Namespace) -> int:
     print(report.summary())
     if args.json:
         report.write_json(args.json)
+    freeze_survivors(collect=False)  # no last scan of every TensorFlow object at exit
     return 0 if report.passed else 1
 
 

@@ -18,6 +18,7 @@ import pytest
 from tfpcheck._argtypes import integer, positive_float, positive_int
 from tfpcheck._config import REGIMES, TASKS
 from tfpcheck._env import prepare_tf_environment
+from tfpcheck._heap import freeze_survivors
 from tfpcheck._plugin.collect import MODELS, add_model_items, make_items, sort_target_items
 from tfpcheck._plugin.item import OPTIONS, Options
 from tfpcheck._profiles import PROFILES, profile
@@ -26,8 +27,8 @@ from tfpcheck._profiles import PROFILES, profile
 pytest_plugins = ["tfpcheck._plugin.fixtures"]
 
 __all__ = [
-    "pytest_addoption", "pytest_collection_modifyitems", "pytest_configure",
-    "pytest_load_initial_conftests", "pytest_pycollect_makeitem",
+    "pytest_addoption", "pytest_collection_finish", "pytest_collection_modifyitems", "pytest_configure",
+    "pytest_load_initial_conftests", "pytest_pycollect_makeitem", "pytest_unconfigure",
 ]
 
 
@@ -132,3 +133,19 @@ def pytest_pycollect_makeitem(collector: Any, name: str, obj: Any) -> Any:
 def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -> None:
     add_model_items(session, items)
     sort_target_items(items)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: Any) -> None:
+    """What collection imported (TensorFlow with the targets' modules) lives to the end of a
+    ``--tfpcheck`` session: the garbage collector need not scan it again (``_heap.py``)."""
+    if session.config.stash[OPTIONS].enabled:
+        freeze_survivors()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: Any) -> None:
+    """Exit without a last scan of every TensorFlow object (1-2 s a process, each xdist worker's
+    paid before the run can end)."""
+    if OPTIONS in config.stash and config.stash[OPTIONS].enabled:
+        freeze_survivors(collect=False)

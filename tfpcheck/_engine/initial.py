@@ -3,8 +3,9 @@
 One forward pass on the whole training set before the first step. The first example a model
 sees runs it eagerly and learns what the model outputs (a distribution, a tensor under a plain
 Keras loss); a model reused for later examples (``reuse.py``) keeps those facts, and its pass is
-traced once and returns the distribution itself (TFP distributions are composite tensors): an
-eager pass of a small DenseFlipout network costs ~22 ms, the traced one ~1.5 ms.
+traced (from its EAGER_FORWARDS+1-th example on: ``tiered.py``) and returns the distribution
+itself (TFP distributions are composite tensors): an eager pass of a small DenseFlipout network
+costs ~22 ms, the traced one ~1.5 ms, its trace ~0.2 s.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from tfpcheck._engine.classify import classify_exception, not_a_distribution
 from tfpcheck._engine.constraints import parameter_checks, unwrap
 from tfpcheck._engine.flavour import keras3
 from tfpcheck._engine.instrument import loss_name, model_loss
-from tfpcheck._engine.passes import _traced, _untraceable
+from tfpcheck._engine.tiered import traced, untraceable
 from tfpcheck._engine.variational import summarise_layers
 from tfpcheck._trace import Trace
 
-__all__ = ["observe_initial"]
+__all__ = ["EAGER_FORWARDS", "observe_initial"]
+
+#: Eager initial passes of a model before its pass is traced (one a reused example).
+EAGER_FORWARDS = 8
 
 
 def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> None:
@@ -79,13 +83,13 @@ def _forward(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any] | None
         values, dist = model_loss(model, x_, y_, model(x_, training=False))
         return values, None if dist is None else unwrap(dist)
 
-    traced = _traced(model, "_tfpcheck_forward", pass_)
-    if traced is None:
+    forward = traced(model, "_tfpcheck_forward", pass_, EAGER_FORWARDS)
+    if forward is None:
         return None
     try:
-        return traced(tf.constant(x), tf.constant(y))
+        return forward(tf.constant(x), tf.constant(y))
     except Exception:  # noqa: BLE001 - not a composite tensor, or it raises: the eager pass says why
-        _untraceable(model, "_tfpcheck_forward", traced)
+        untraceable(model, "_tfpcheck_forward", forward)
         return None
 
 

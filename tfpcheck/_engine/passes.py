@@ -3,11 +3,11 @@
 The data term is evaluated every WINDOW steps and the final evaluation takes EVAL_PASSES
 weight draws; eagerly, one forward pass of a small variational network costs tens of
 milliseconds, more than a window of training steps. So each pass is traced once per model
-(the model is reused across examples: ``reuse.py``) and computes everything the invariants read
-from it in one call: the per-example data term, the predictive mean, whether every parameter
-is finite, and the predictive draws of ``predictive_in_domain``, drawn only where the parameters
-are finite (TFP's Poisson sampler never returns on a NaN rate). Where tracing fails the same
-pass runs eagerly.
+(the model is reused across examples: ``reuse.py``), after its first few calls on the model
+(``tiered.py``), and computes everything the invariants read from it in one call: the
+per-example data term, the predictive mean, whether every parameter is finite, and the
+predictive draws of ``predictive_in_domain``, drawn only where the parameters are finite (TFP's
+Poisson sampler never returns on a NaN rate). Where tracing fails the same pass runs eagerly.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import tensorflow as tf
 from tfpcheck._confirm import AVERAGED_PASSES
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.instrument import model_loss
+from tfpcheck._engine.tiered import traced as _traced
+from tfpcheck._engine.tiered import untraceable as _untraceable
 
 __all__ = ["AVERAGED_PASSES", "DOMAIN_DRAWS", "EVAL_PASSES", "Pass", "averaged", "data_terms", "evaluate",
            "finite_parameters",
@@ -29,6 +31,13 @@ __all__ = ["AVERAGED_PASSES", "DOMAIN_DRAWS", "EVAL_PASSES", "Pass", "averaged",
 
 #: Forward passes averaged for the final NLL of a stochastic (variational) model.
 EVAL_PASSES = 4
+#: Eager data-term calls (two weight draws each) of a model before they are traced
+#: (``tiered.py``): on ``benchmarks/throughput.py``'s network 56 ms a call eagerly (170 ms the
+#: first), 0.46 s for the trace, 2 ms a call traced.
+EAGER_TERMS = 5
+#: Eager evaluations (EVAL_PASSES passes each) before they are traced: 114 ms a call eagerly,
+#: 0.29 s for the trace, 3 ms a call traced.
+EAGER_EVALUATIONS = 2
 #: Predictive draws per training example per pass for ``predictive_in_domain`` (4 passes x 8
 #: draws x n_train >= 4096 draws: a 1% share is measured to about +-0.15%).
 DOMAIN_DRAWS = 8
@@ -54,7 +63,7 @@ def data_terms(model: Any, x: np.ndarray, y: np.ndarray, passes: int = 2,
     def term(x_: Any, y_: Any) -> Any:
         return model_loss(model, x_, y_, model(x_, training=False))[0]
 
-    for fn in (_traced(model, "_tfpcheck_terms", term), term):
+    for fn in (_traced(model, "_tfpcheck_terms", term, EAGER_TERMS), term):
         if fn is None:
             continue
         try:
@@ -94,7 +103,7 @@ def evaluate(
                                    lambda: tf.zeros(shape, d.dtype))
         return out
 
-    traced = _traced(model, f"_tfpcheck_eval_{int(sample)}", one_pass)
+    traced = _traced(model, f"_tfpcheck_eval_{int(sample)}", one_pass, EAGER_EVALUATIONS)
     if traced is not None:
         try:
             passes = [_traced_pass(traced(tf.constant(x), tf.constant(y), tf.constant([seed, i])), y)
@@ -140,20 +149,6 @@ def averaged(nll: np.ndarray) -> np.ndarray:
     (rows of per-pass NLLs): -log(mean_k exp(-nll_k)), computed stably."""
     low = nll.min(axis=0)
     return low - np.log(np.mean(np.exp(-(nll - low)), axis=0))
-
-
-def _traced(model: Any, name: str, fn: Callable[..., Any]) -> Any:
-    """``fn`` traced once per model (kept on it); None once tracing it has failed."""
-    traced = getattr(model, name, None)
-    if traced is None:
-        traced = tf.function(fn, reduce_retracing=True)
-        object.__setattr__(model, name, traced)  # untracked: Keras 3 wraps what it is given
-    return traced or None
-
-
-def _untraceable(model: Any, name: str, fn: Any) -> None:
-    if getattr(model, name, None) is fn:
-        object.__setattr__(model, name, False)
 
 
 def _all_finite(dist: Any) -> Any:

@@ -1,0 +1,49 @@
+"""When the engine traces a helper it calls on a model: after as many eager calls as a trace costs.
+
+Tracing one of the engine's per-model helpers (a data-term or evaluation pass, the variational
+summaries, the twin's state swap) costs 0.1-0.5 s, more the first time in a process (AutoGraph
+converts tfpcheck's own code); an eager call costs 5-250 ms. A model built for one example only
+(a factory whose arguments change: a user-data target's subsample changes ``n_train``; a Keras 3
+model; a legacy optimizer) calls each helper a few times, a model reused across examples
+(``reuse.py``) hundreds. So each helper runs eagerly for its first calls on a model, as many as
+one trace of it costs, and traced from then on: the ski-rental rule, never much more than twice
+the cost of the better choice in hindsight. Calls are counted, not timed, so that a configuration
+runs the same way every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import tensorflow as tf
+
+__all__ = ["count", "traced", "untraceable"]
+
+
+def count(owner: Any, name: str) -> int:
+    """How many times ``owner``'s helper ``name`` has been asked for, this time included."""
+    calls = getattr(owner, "_tfpcheck_calls", None)
+    if calls is None:
+        calls = {}
+        object.__setattr__(owner, "_tfpcheck_calls", calls)  # untracked: Keras wraps what it is given
+    calls[name] = calls.get(name, 0) + 1
+    return calls[name]
+
+
+def traced(model: Any, name: str, fn: Callable[..., Any], eager_calls: int) -> Any:
+    """``fn`` traced once per model (kept on it) from the model's call ``eager_calls + 1`` of
+    ``name`` on; None (run it eagerly) before that, and once tracing it has failed."""
+    kept = getattr(model, name, None)
+    if kept is None:
+        if count(model, name) <= eager_calls:
+            return None
+        kept = tf.function(fn, reduce_retracing=True)
+        object.__setattr__(model, name, kept)  # untracked: Keras 3 wraps what it is given
+    return kept or None
+
+
+def untraceable(model: Any, name: str, fn: Any) -> None:
+    """``fn`` (kept as ``name``) failed traced: run eagerly from now on."""
+    if getattr(model, name, None) is fn:
+        object.__setattr__(model, name, False)
