@@ -220,11 +220,13 @@ XDIST_FILES = {
 }
 
 
-def xdist(profile: str = "ci") -> None:
+def xdist(profile: str = "ci", repeats: int = 3) -> None:
     """``pytest --tfpcheck -n 0`` against ``-n 2`` on a file of four targets, in a fresh folder
     each: ``-n 0`` first, so that ``-n 2`` finds its durations in pytest's cache, as a rerun
     does (``tfpcheck/_plugin/schedule.py`` spreads the costly targets over the workers); and
-    ``-n 2`` on a first run (no cache), where the items are dealt out in turn."""
+    ``-n 2`` on a first run (no cache), where the items are dealt out in turn. The three runs
+    are repeated ``repeats`` times in turn and the median wall time of each is compared (one
+    run varies by ~10% on these machines)."""
     runs = {"-n 0": ["-n", "0"], "-n 2": ["-n", "2"],
             "-n 2, first run": ["-n", "2", "-p", "no:cacheprovider"]}
     for order, targets in XDIST_FILES.items():
@@ -232,18 +234,20 @@ def xdist(profile: str = "ci") -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "test_four_targets.py"
             path.write_text(textwrap.dedent(source))
-            times = {}
-            for name, args in runs.items():
-                start = time.perf_counter()
-                command = [sys.executable, "-m", "pytest", "--tfpcheck", "-q",
-                           f"--tfpcheck-profile={profile}", *args, str(path)]
-                done = subprocess.run(command, cwd=tmp, capture_output=True, text=True)
-                times[name] = time.perf_counter() - start
-                print(f"{order}, profile {profile}: pytest --tfpcheck {name}: {times[name]:.1f} s "
-                      f"({done.stdout.strip().splitlines()[-1]})")
-            print(f"{order}: -n 2 speed-up over -n 0 on four targets: {times['-n 0'] / times['-n 2']:.2f}x "
-                  f"(first run, no durations: {times['-n 0'] / times['-n 2, first run']:.2f}x; "
-                  f"{os.cpu_count()} cores)\n")
+            times: dict[str, list[float]] = {name: [] for name in runs}
+            for _ in range(repeats):
+                for name, args in runs.items():
+                    start = time.perf_counter()
+                    command = [sys.executable, "-m", "pytest", "--tfpcheck", "-q",
+                               f"--tfpcheck-profile={profile}", *args, str(path)]
+                    done = subprocess.run(command, cwd=tmp, capture_output=True, text=True)
+                    times[name].append(time.perf_counter() - start)
+                    print(f"{order}, profile {profile}: pytest --tfpcheck {name}: {times[name][-1]:.1f} s "
+                          f"({done.stdout.strip().splitlines()[-1]})")
+            median = {name: statistics.median(t) for name, t in times.items()}
+            print(f"{order}: -n 2 speed-up over -n 0 on four targets (medians of {repeats}): "
+                  f"{median['-n 0'] / median['-n 2']:.2f}x (first run, no durations: "
+                  f"{median['-n 0'] / median['-n 2, first run']:.2f}x; {os.cpu_count()} cores)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,13 +258,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--xdist", action="store_true", help="also time pytest --tfpcheck -n 0 vs -n 2")
     parser.add_argument("--xdist-profile", default="ci", choices=("ci", "dev", "nightly"),
                         help="examples per target in the --xdist runs (default: ci, 3)")
+    parser.add_argument("--xdist-repeats", type=int, default=3, help="runs of each, medians compared")
     args = parser.parse_args(argv)
     if args.configs:
         throughput(args.configs, args.steps)
     if args.rss_configs:
         memory(args.rss_configs, args.steps)
     if args.xdist:
-        xdist(args.xdist_profile)
+        xdist(args.xdist_profile, args.xdist_repeats)
     return 0
 
 

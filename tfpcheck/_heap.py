@@ -7,8 +7,9 @@ that trained three small tfp.layers models took 1.4 s to exit, 0.1 s with them f
 ``pytest --tfpcheck`` run of four targets, 40.6 s -> 35.9 s with the collected session frozen).
 ``gc.freeze()`` moves every object alive now into a permanent generation the collector skips.
 Objects still die by reference count; only cyclic garbage among the frozen ones is never
-reclaimed, so this is called where what is alive stays alive: after the targets are loaded, and
-when the run is over.
+reclaimed, so this is called where what is alive stays alive: after the targets are loaded, before any
+model is built (``pytest --tfpcheck`` after collection, ``tfpcheck check``, a fuzz worker at
+its first target), and when the run is over.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tfpcheck._fuzz.jobs import Job, WorkerSettings
+from tfpcheck._heap import freeze_survivors
 
 __all__ = ["Runner", "rss_mb", "serve"]
 
@@ -124,12 +125,21 @@ class Runner:
             from tfpcheck._api import as_target
 
             self._targets[spec] = as_target(spec, task=self.settings.task)
+            if len(self._targets) == 1:  # TensorFlow is in, no model built yet: freeze it
+                freeze_survivors()
         return self._targets[spec]
 
 
 def serve(conn: Any, settings: WorkerSettings) -> None:
     """A local worker process's main loop: jobs in through ``conn``, events out."""
     runner = Runner(settings)
+    try:
+        _serve(conn, runner)
+    finally:
+        freeze_survivors(collect=False)  # exit without a last scan of every TensorFlow object
+
+
+def _serve(conn: Any, runner: Runner) -> None:
     while True:
         try:
             job = conn.recv()
