@@ -54,7 +54,7 @@ def test_examples_of_one_architecture_share_one_model_and_one_trace():
 
 def test_a_model_runs_its_helpers_eagerly_at_first_and_traced_once_reused():
     """``tiered.py``: a model built for one example does not pay for tracing its evaluation
-    passes, summaries and state swaps; a model reused across examples runs them traced."""
+    passes, summaries and state swaps; from its second example on, a model runs them traced."""
     target = Target(models.healthy_flipout, "healthy_flipout")
     run_config(target, Config(seed=0, input_dim=2, steps=40))
     [model] = _cached_models()
@@ -62,9 +62,8 @@ def test_a_model_runs_its_helpers_eagerly_at_first_and_traced_once_reused():
     assert getattr(model, "_tfpcheck_eval_0", None) is None  # one evaluation: eager
     assert getattr(model, "_tfpcheck_summaries", None) is None
     assert getattr(model._tfpcheck_spare, "_traced_swap", None) is None
-    for seed in range(1, 12):
-        trace = run_config(target, Config(seed=seed, input_dim=2, steps=40))
-        assert trace.twin_terms is not None and trace.data_terms is not None
+    trace = run_config(target, Config(seed=1, input_dim=2, steps=40))  # its second example
+    assert trace.twin_terms is not None and trace.data_terms is not None
     assert isinstance(model._tfpcheck_eval_0, function) and isinstance(model._tfpcheck_terms, function)
     assert isinstance(model._tfpcheck_summaries[0], function)
     assert isinstance(model._tfpcheck_spare._traced_swap, function)

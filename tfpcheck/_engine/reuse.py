@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from tfpcheck._engine.tiered import traced
+from tfpcheck._engine.tiered import note_use, traced
 
 __all__ = ["EAGER_SWAPS", "MAX_CACHED", "RESEED_EVERY", "Created", "cache_key", "capture", "clear", "lookup",
            "materialise", "reinitialise", "seed_host", "set_aside", "store", "swap"]
@@ -145,6 +145,7 @@ def reinitialise(model: Any, seed: int, learning_rate: float) -> None:
         variable.assign(_initial_value(initial, value, _derived_seed(seed, index)))
     model.optimizer.learning_rate = learning_rate
     model.stop_training = False
+    note_use(model)
 
 
 def _initial_value(initial: Any, value: np.ndarray, seed: int) -> Any:
@@ -179,13 +180,13 @@ def set_aside(model: Any) -> bool:
     is not reused. One traced call after EAGER_SWAPS eager ones."""
     if getattr(model, "_tfpcheck_created", None) is None:
         return False
-    _spare(model).run("_set_aside")
+    _spare(model).run(model, "_set_aside")
     return True
 
 
 def swap(model: Any) -> None:
     """Exchange the model's state with what :func:`set_aside` kept."""
-    _spare(model).run("_swap")
+    _spare(model).run(model, "_swap")
 
 
 class _Spare:
@@ -195,8 +196,8 @@ class _Spare:
         self.variables = variables
         self.spares = [tf.Variable(v.read_value(), trainable=False) for v in variables]
 
-    def run(self, name: str) -> None:
-        copy = traced(self, f"_traced{name}", getattr(self, name), EAGER_SWAPS)
+    def run(self, model: Any, name: str) -> None:
+        copy = traced(model, f"_traced{name}", getattr(self, name), EAGER_SWAPS, keep_on=self)
         (copy or getattr(self, name))()
 
     def _set_aside(self) -> None:

@@ -6,9 +6,12 @@ converts tfpcheck's own code); an eager call costs 5-250 ms. A model built for o
 (a factory whose arguments change: a user-data target's subsample changes ``n_train``; a Keras 3
 model; a legacy optimizer) calls each helper a few times, a model reused across examples
 (``reuse.py``) hundreds. So each helper runs eagerly for its first calls on a model, as many as
-one trace of it costs, and traced from then on: the ski-rental rule, never much more than twice
-the cost of the better choice in hindsight. Calls are counted, not timed, so that a configuration
-runs the same way every time.
+one trace of it costs (the ski-rental rule: never much more than twice the cost of the better
+choice in hindsight), and traced from then on, or from the model's second example, whichever
+comes first: a model handed out again is a model a search keeps reusing (measured on
+``benchmarks/throughput.py``'s reused network: eager summaries, swaps and initial passes until
+their counts ran out cost +55 ms an example, 0.148 s against 0.093 s). Calls and uses are
+counted, not timed, so that a configuration runs the same way every time.
 """
 
 from __future__ import annotations
@@ -18,7 +21,21 @@ from typing import Any
 
 import tensorflow as tf
 
-__all__ = ["count", "traced", "untraceable"]
+__all__ = ["EAGER_USES", "count", "note_use", "reused", "traced", "untraceable"]
+
+#: Uses of a model (``reuse.reinitialise``: one example's x-denied twin and model are two) after
+#: which every helper of it is traced.
+EAGER_USES = 2
+
+
+def note_use(model: Any) -> None:
+    """``model`` handed out for one more training (``reuse.py``)."""
+    object.__setattr__(model, "_tfpcheck_uses", getattr(model, "_tfpcheck_uses", 0) + 1)
+
+
+def reused(model: Any) -> bool:
+    """Whether ``model`` is past its first example (EAGER_USES)."""
+    return getattr(model, "_tfpcheck_uses", 0) > EAGER_USES
 
 
 def count(owner: Any, name: str) -> int:
@@ -31,15 +48,17 @@ def count(owner: Any, name: str) -> int:
     return calls[name]
 
 
-def traced(model: Any, name: str, fn: Callable[..., Any], eager_calls: int) -> Any:
-    """``fn`` traced once per model (kept on it) from the model's call ``eager_calls + 1`` of
-    ``name`` on; None (run it eagerly) before that, and once tracing it has failed."""
-    kept = getattr(model, name, None)
+def traced(model: Any, name: str, fn: Callable[..., Any], eager_calls: int, keep_on: Any = None) -> Any:
+    """``fn`` traced once per model (kept on ``keep_on``, the model by default) from the call
+    ``eager_calls + 1`` of ``name`` on, or once the model is :func:`reused`; None (run it
+    eagerly) before that, and once tracing it has failed."""
+    owner = model if keep_on is None else keep_on
+    kept = getattr(owner, name, None)
     if kept is None:
-        if count(model, name) <= eager_calls:
+        if count(owner, name) <= eager_calls and not reused(model):
             return None
         kept = tf.function(fn, reduce_retracing=True)
-        object.__setattr__(model, name, kept)  # untracked: Keras 3 wraps what it is given
+        object.__setattr__(owner, name, kept)  # untracked: Keras 3 wraps what it is given
     return kept or None
 
 

@@ -20,7 +20,7 @@ import tensorflow_probability as tfp
 
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.owners import owners
-from tfpcheck._engine.tiered import count
+from tfpcheck._engine.tiered import count, reused
 from tfpcheck._trace import LayerSummary
 
 tfd = tfp.distributions
@@ -88,10 +88,10 @@ def summarise_layers(model: Any, x: Any = None) -> list[LayerSummary]:
 def _traced_summaries(model: Any) -> list[LayerSummary] | None:
     """The tfp.layers summaries from one traced call, made once per model (the model is reused
     across examples: eagerly, each layer's KL and spreads cost ~5 ms); None where it can't be
-    traced, or before the model's EAGER_SUMMARIES+1-th call (``tiered.py``): the eager loop
-    then runs."""
+    traced, or not yet worth it (``tiered.py``): the eager loop then runs."""
     traced = getattr(model, "_tfpcheck_summaries", None)
-    if traced is False or (traced is None and count(model, "_tfpcheck_summaries") <= EAGER_SUMMARIES):
+    if traced is False or (traced is None and count(model, "_tfpcheck_summaries") <= EAGER_SUMMARIES
+                           and not reused(model)):
         return None
     if traced is None:
         layers = variational_layers(model)
