@@ -177,7 +177,7 @@ def _derived_seed(seed: int, index: int) -> int:
 def set_aside(model: Any) -> bool:
     """Copy the value of every captured variable (weights and optimizer state) into the model's
     spare variables (the x-denied twin's state while the model trains); False for a model that
-    is not reused. One traced call after EAGER_SWAPS eager ones."""
+    is not reused. Traced from the model's second example or its EAGER_SWAPS+1-th call on."""
     if getattr(model, "_tfpcheck_created", None) is None:
         return False
     _spare(model).run(model, "_set_aside")
