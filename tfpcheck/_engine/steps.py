@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -191,7 +190,7 @@ def _step_body(model: Any) -> tuple[Callable[..., Any], Meta]:
             metric.reset_state()
         found: list[Any] = []
         values: list[Any] = []
-        watch = capture_distributions(found, values) if model._tfpcheck_own_loss else nullcontext()
+        watch = capture_distributions(found, values) if model._tfpcheck_own_loss else contextlib.nullcontext()
         with tf.control_dependencies(tf.nest.flatten(layer_summaries)), watch:
             logs = model.train_step((x, y))
         if model._tfpcheck_own_loss:  # Keras 3's own compute_loss: what it scored the targets with

@@ -21,7 +21,7 @@ from typing import Any
 
 import tensorflow as tf
 
-__all__ = ["EAGER_USES", "count", "note_use", "reused", "traced", "untraceable"]
+__all__ = ["EAGER_USES", "count", "due", "note_use", "reused", "traced", "untraceable"]
 
 #: Uses of a model (``reuse.reinitialise``: one example's x-denied twin and model are two) after
 #: which every helper of it is traced.
@@ -48,6 +48,12 @@ def count(owner: Any, name: str) -> int:
     return calls[name]
 
 
+def due(model: Any, name: str, eager_calls: int, keep_on: Any = None) -> bool:
+    """Whether the helper ``name`` (counted on ``keep_on``, the model by default) is to be traced
+    now: past its ``eager_calls`` eager calls, or ``model`` is :func:`reused`."""
+    return count(model if keep_on is None else keep_on, name) > eager_calls or reused(model)
+
+
 def traced(model: Any, name: str, fn: Callable[..., Any], eager_calls: int, keep_on: Any = None) -> Any:
     """``fn`` traced once per model (kept on ``keep_on``, the model by default) from the call
     ``eager_calls + 1`` of ``name`` on, or once the model is :func:`reused`; None (run it
@@ -55,7 +61,7 @@ def traced(model: Any, name: str, fn: Callable[..., Any], eager_calls: int, keep
     owner = model if keep_on is None else keep_on
     kept = getattr(owner, name, None)
     if kept is None:
-        if count(owner, name) <= eager_calls and not reused(model):
+        if not due(model, name, eager_calls, keep_on):
             return None
         kept = tf.function(fn, reduce_retracing=True)
         object.__setattr__(owner, name, kept)  # untracked: Keras 3 wraps what it is given

@@ -20,7 +20,7 @@ import tensorflow_probability as tfp
 
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.owners import owners
-from tfpcheck._engine.tiered import count, reused
+from tfpcheck._engine.tiered import due
 from tfpcheck._trace import LayerSummary
 
 tfd = tfp.distributions
@@ -90,8 +90,7 @@ def _traced_summaries(model: Any) -> list[LayerSummary] | None:
     across examples: eagerly, each layer's KL and spreads cost ~5 ms); None where it can't be
     traced, or not yet worth it (``tiered.py``): the eager loop then runs."""
     traced = getattr(model, "_tfpcheck_summaries", None)
-    if traced is False or (traced is None and count(model, "_tfpcheck_summaries") <= EAGER_SUMMARIES
-                           and not reused(model)):
+    if traced is False or (traced is None and not due(model, "_tfpcheck_summaries", EAGER_SUMMARIES)):
         return None
     if traced is None:
         layers = variational_layers(model)
