@@ -387,6 +387,56 @@ def test_predictions_swamped_by_weight_draws_are_mc_sampling_and_healthy_spread_
     assert check(grown).holds  # a rate blew the scale up: the divergence says why, not this
 
 
+def test_draws_each_confident_about_a_mean_the_next_moves_are_mc_sampling():
+    """Means moving less than SAMPLING_NOISE_LIMIT target sds, but more than the predictive's own
+    sd (measured on a prior-wide one-draw posterior: 0.69 target sds, 2.5 of its own sd)."""
+    from tfpcheck._checks import SAMPLING_NOISE_LIMIT, SAMPLING_SPREAD_RATIO
+    from tfpcheck._checks import posterior_not_collapsed as check
+    from tfpcheck._diagnose import collapsed as rule
+    from tfpcheck._trace import LayerSummary
+
+    wide = LayerSummary("dense_variational", "DenseVariational", 64, 0.3, 0.9, 1.0, False)
+    confident = _stats_free_trace(layers_start=[wide], layers_end=[wide], prediction_noise=0.69,
+                                  draw_spread_ratio=2.5)
+    v = check(confident)
+    assert 0.69 < SAMPLING_NOISE_LIMIT and not v.holds, v
+    assert v.evidence["collapse"] == "sampling_noise" and "2.5 times" in v.message
+    assert rule(v, confident)[0] == "mc_sampling"
+    healthy = _stats_free_trace(layers_start=[wide], layers_end=[wide], prediction_noise=0.19,
+                                draw_spread_ratio=0.32)  # the most measured on healthy specs
+    assert check(healthy).holds and 0.32 < SAMPLING_SPREAD_RATIO
+
+
+def test_the_draws_spread_is_measured_against_the_predictives_own():
+    """Real training: 0 for a deterministic model; for a variational layer started prior-wide
+    under a narrow head, the means move by more than the head's scale; started narrow, less."""
+    from tests import models
+    from tfpcheck._checks import SAMPLING_SPREAD_RATIO
+    from tfpcheck._engine import run_config
+    from tfpcheck._invariants import evaluate
+    from tfpcheck._target import Target
+
+    def run(factory):
+        return run_config(Target(factory, factory.__name__, task="regression"),
+                          tfpcheck.Config(task="regression", steps=300, seed=0))
+
+    def narrow_head(init_scale):
+        def confident(input_dim, n_train):
+            return tf_keras.Sequential([
+                tfpl.DenseVariational(1, models._posterior(init_scale), models._fixed_prior,
+                                      kl_weight=1 / n_train),
+                tfpl.DistributionLambda(lambda t: tfd.Normal(loc=t, scale=0.1)),
+            ])
+        return confident
+
+    assert run(models.healthy_normal).draw_spread_ratio == 0.0
+    wide, narrow = run(narrow_head(0.3)), run(narrow_head(0.05))
+    assert wide.draw_spread_ratio > SAMPLING_SPREAD_RATIO > narrow.draw_spread_ratio, (
+        wide.draw_spread_ratio, narrow.draw_spread_ratio)
+    found = {v.invariant: v for v in evaluate(wide) if not v.holds}
+    assert found["posterior_not_collapsed"].evidence["collapse"] == "sampling_noise"
+
+
 def test_a_blow_up_inside_the_first_tenth_is_still_divergence():
     """The loss medians of the first and last tenths both sit after the blow-up; the whole-set
     data term at step 0 does not (measured on a Keras 3 spec at SGD 3.0)."""

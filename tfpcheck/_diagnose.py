@@ -180,7 +180,8 @@ def has_evidence(cause: str, t: Trace) -> bool:
     if cause == "prior_mismatch":
         return _narrow_prior(t) is not None
     if cause == "mc_sampling":
-        return bool(t.layers_end) and (t.prediction_noise or 0.0) > PREDICTION_NOISE
+        return bool(t.layers_end) and ((t.prediction_noise or 0.0) > PREDICTION_NOISE
+                                       or checks.sampling_dominated(t))
     return False
 
 
@@ -346,6 +347,12 @@ def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             f"the predictions move by {noise:.2g} target standard deviations between weight "
             f"draws: one noisy sample per step drowns the signal. {FIXES['mc_sampling']}"
         ), {"prediction_noise": noise}
+    if checks.sampling_dominated(t):
+        return "mc_sampling", (
+            f"the predictive mean moves between weight draws by {t.draw_spread_ratio:.2g} times the "
+            f"predictive's own spread: one noisy sample per step drowns the signal. "
+            f"{FIXES['mc_sampling']}"
+        ), {"draw_spread_ratio": t.draw_spread_ratio}
     return UNCLASSIFIED
 
 

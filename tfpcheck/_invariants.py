@@ -106,7 +106,8 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               "weighted in the loss > "
               f"{c.KL_WEIGHT_FACTOR:g} / n_train (read as KL in the loss ÷ the layers' KL), or the "
               f"predictive means' spread across weight draws > {c.SAMPLING_NOISE_LIMIT:g} × the "
-              f"targets' sd (posteriors not grown past {c.SPREAD_GROWN:g}× their initial sd), or a "
+              f"targets' sd or > {c.SAMPLING_SPREAD_RATIO:g} × the predictive's own sd (posteriors "
+              f"not grown past {c.SPREAD_GROWN:g}× their initial sd), or a "
               f"factorised first-layer posterior's sd along a direction x cannot see ≤ "
               f"{c.UNSEEN_SPREAD_LIMIT:g} × the prior's",
               explains=("learns",  # a posterior on its prior ignores the data

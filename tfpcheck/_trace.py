@@ -80,6 +80,9 @@ class Trace:
     data_terms: list[float] | None = None  # the trained model's data term per example
     twin_terms: list[float] | None = None  # the same for its x-denied twin (engine/train.py)
     prediction_noise: float | None = None  # sd of predictive means across weight draws / sd(y)
+    #: sd of the predictive means across weight draws over the predictive's own sd (each
+    #: averaged over the examples): 0 for a deterministic model
+    draw_spread_ratio: float | None = None
     #: per target column: how far (in the column's standard deviations) the targets' mean lies
     #: outside the range of the trained model's predictive means; 0 where the range covers it
     mean_gaps: list[float] | None = None

@@ -53,6 +53,7 @@ class Pass:
     finite: bool = True  # every numeric parameter finite: drawing from it terminates
     draws: np.ndarray | None = None  # DOMAIN_DRAWS predictive draws (None: not drawn)
     sample_error: str | None = None
+    stddev: np.ndarray | None = None  # None: a family without a standard deviation
 
 
 def data_terms(model: Any, x: np.ndarray, y: np.ndarray, passes: int = 2,
@@ -97,6 +98,10 @@ def evaluate(
             out["mean"] = d.mean()
         except (NotImplementedError, TypeError, ValueError):
             pass  # a family without a mean (a Sinh-transformed Normal): nothing to measure
+        try:
+            out["stddev"] = d.stddev()
+        except (NotImplementedError, TypeError, ValueError):
+            pass  # likewise: no draw_spread_ratio
         if sample:
             shape = tf.concat([[DOMAIN_DRAWS], d.batch_shape_tensor(), d.event_shape_tensor()], 0)
             out["draws"] = tf.cond(out["finite"], lambda: d.sample(DOMAIN_DRAWS, seed=pass_seed),
@@ -122,7 +127,8 @@ def _traced_pass(out: dict[str, Any], y: np.ndarray) -> Pass:
     finite = bool(out["finite"])
     draws = np.asarray(out["draws"]) if "draws" in out and finite else None
     mean = np.asarray(out["mean"], dtype=float) if "mean" in out else None
-    return Pass(values, True, mean, finite, draws)
+    stddev = np.asarray(out["stddev"], dtype=float) if "stddev" in out else None
+    return Pass(values, True, mean, finite, draws, stddev=stddev)
 
 
 def _eager_pass(model: Any, x: np.ndarray, y: np.ndarray, seed: int, sample: bool) -> Pass:
@@ -135,6 +141,10 @@ def _eager_pass(model: Any, x: np.ndarray, y: np.ndarray, seed: int, sample: boo
         result.mean = np.asarray(d.mean(), dtype=float)
     except Exception:  # noqa: BLE001 - a family without a mean: nothing to measure
         result.mean = None
+    try:
+        result.stddev = np.asarray(d.stddev(), dtype=float)
+    except Exception:  # noqa: BLE001 - a family without a stddev: no draw_spread_ratio
+        result.stddev = None
     result.finite = finite_parameters(d)
     if sample and result.finite:
         try:

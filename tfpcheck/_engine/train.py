@@ -417,10 +417,21 @@ def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace,
         if spread > 0:
             trace.prediction_noise = float(np.mean(means.std(0)) / spread)
         _observe_mean_gaps(means.mean(0), y, trace)
+        trace.draw_spread_ratio = _draw_spread_ratio(means, passes)
     if finite_means and all(p.finite for p in passes):
         _observe_domain(passes, trace)
     elif trace.config.task in DOMAINS:  # sampling could hang (TFP's Poisson on an inf rate)
         trace.notes["predictive_sample_error"] = "the predictive distribution's parameters are not finite"
+
+
+def _draw_spread_ratio(means: np.ndarray, passes: list[Pass]) -> float | None:
+    """How far the predictive mean moves between weight draws, in units of the predictive's own
+    standard deviation (each averaged over the examples): above 1, every draw is confident about
+    a mean the next draw moves. None where a pass has no finite standard deviation."""
+    if any(p.stddev is None for p in passes):
+        return None
+    own = float(np.mean(np.stack([p.stddev for p in passes])))
+    return float(np.mean(means.std(0)) / own) if np.isfinite(own) and own > 0 else None
 
 
 def _observe_mean_gaps(means: np.ndarray, y: np.ndarray, trace: Trace) -> None:
