@@ -220,16 +220,19 @@ XDIST_FILES = {
 }
 
 
-def xdist(profile: str = "ci", repeats: int = 3) -> None:
+def xdist(profile: str = "ci", repeats: int = 3, shards: int = 1, files: list[str] | None = None) -> None:
     """``pytest --tfpcheck -n 0`` against ``-n 2`` on a file of four targets, in a fresh folder
     each: ``-n 0`` first, so that ``-n 2`` finds its durations in pytest's cache, as a rerun
     does (``tfpcheck/_plugin/schedule.py`` spreads the costly targets over the workers); and
     ``-n 2`` on a first run (no cache), where the items are dealt out in turn. The three runs
     are repeated ``repeats`` times in turn and the median wall time of each is compared (one
-    run varies by ~10% on these machines)."""
+    run varies by ~10% on these machines). ``shards`` > 1 passes ``--tfpcheck-shards`` to every
+    run (each target's examples split over that many items, in ``-n 0`` as in ``-n 2``)."""
     runs = {"-n 0": ["-n", "0"], "-n 2": ["-n", "2"],
             "-n 2, first run": ["-n", "2", "-p", "no:cacheprovider"]}
     for order, targets in XDIST_FILES.items():
+        if files is not None and order not in files:
+            continue
         source = XDIST_HEAD + "".join(XDIST_TARGET.format(name=n, units=u, flipout=f) for n, u, f in targets)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "test_four_targets.py"
@@ -239,7 +242,8 @@ def xdist(profile: str = "ci", repeats: int = 3) -> None:
                 for name, args in runs.items():
                     start = time.perf_counter()
                     command = [sys.executable, "-m", "pytest", "--tfpcheck", "-q",
-                               f"--tfpcheck-profile={profile}", *args, str(path)]
+                               f"--tfpcheck-profile={profile}", f"--tfpcheck-shards={shards}", *args,
+                               str(path)]
                     done = subprocess.run(command, cwd=tmp, capture_output=True, text=True)
                     times[name].append(time.perf_counter() - start)
                     print(f"{order}, profile {profile}: pytest --tfpcheck {name}: {times[name][-1]:.1f} s "
@@ -259,13 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--xdist-profile", default="ci", choices=("ci", "dev", "nightly"),
                         help="examples per target in the --xdist runs (default: ci, 3)")
     parser.add_argument("--xdist-repeats", type=int, default=3, help="runs of each, medians compared")
+    parser.add_argument("--xdist-shards", type=int, default=1, help="--tfpcheck-shards of every run")
+    parser.add_argument("--xdist-files", nargs="*", default=list(XDIST_FILES), choices=list(XDIST_FILES))
     args = parser.parse_args(argv)
     if args.configs:
         throughput(args.configs, args.steps)
     if args.rss_configs:
         memory(args.rss_configs, args.steps)
     if args.xdist:
-        xdist(args.xdist_profile, args.xdist_repeats)
+        xdist(args.xdist_profile, args.xdist_repeats, args.xdist_shards, args.xdist_files)
     return 0
 
 

@@ -279,6 +279,33 @@ def test_a_scale_that_hit_zero_right_after_a_one_step_gradient_blow_up_names_the
     assert rule(check(calm), calm)[0] == "parameterization"  # a ReLU-like zero, no blow-up
 
 
+def test_a_relu_zero_without_a_blow_up_is_not_confirmed_away_by_a_lower_rate():
+    """Measured on a drawn Keras 3 spec (a ReLU scale head, Adam 0.048): 8 of 64 scales exactly 0
+    at step 17, gradients steady (~3), largest scale 1.5; lr / 10 only delayed the zero past the
+    20 steps, and was reported as optimizer_settings confirmed. After a blow-up the zero may be a
+    softplus underflow, and the other candidates are tested."""
+    from tfpcheck._confirm import confirm
+    from tfpcheck._report import Finding
+    from tfpcheck._trace import ParamViolation
+
+    zero = ParamViolation("output.scale", "output", "Normal", "Softplus", 17, 8, 64, 0.0, 1.54)
+    finding = Finding("positive_scales", "parameterization", "scale hit 0", 17, {},
+                      {"min": 0.0, "max": 1.54}, "use softplus", "")
+    reruns = []
+
+    def rerun(config, adjust):
+        reruns.append(config.learning_rate)
+        return Trace(config=config, losses=[1.0] * 20, grad_norms=[1.0] * 20, grad_finite=[True] * 20)
+
+    calm = _stats_free_trace(config=Config(learning_rate=0.048), param_violations=[zero],
+                             grad_norms=[3.03, 2.73, 2.45, 21.6, 55.8] + [3.0] * 45)
+    assert confirm(finding, calm, ("positive_scales",), rerun) == finding and not reruns
+    blown = _stats_free_trace(config=Config(learning_rate=0.048), param_violations=[zero],
+                              grad_norms=[3.03, 7e12] + [3.0] * 48)
+    after_blow_up = confirm(finding, blown, ("positive_scales",), rerun)
+    assert reruns and (after_blow_up.cause, after_blow_up.confirmed) == ("optimizer_settings", True)
+
+
 def test_a_collapse_without_a_narrow_prior_is_not_blamed_on_the_prior():
     from tfpcheck._checks import posterior_not_collapsed as check
     from tfpcheck._diagnose import collapsed as rule

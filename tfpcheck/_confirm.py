@@ -23,7 +23,7 @@ from typing import Any
 
 from tfpcheck._checks import kl_weight
 from tfpcheck._config import Config
-from tfpcheck._diagnose import FIXES, has_evidence
+from tfpcheck._diagnose import FIXES, grad_blew_up, has_evidence
 from tfpcheck._invariants import evaluate
 from tfpcheck._report import Finding
 from tfpcheck._trace import Trace
@@ -107,13 +107,17 @@ def intervention_for(cause: str, trace: Trace) -> Intervention | None:
     return None
 
 
-def _zero_mid_training(finding: Finding) -> bool:
-    """A scale that was valid at step 0 and hit exactly 0 later: a ReLU head reaching 0, or a
+def _zero_after_blow_up(finding: Finding, trace: Trace) -> bool:
+    """A scale that was valid at step 0 and hit exactly 0 later, after the gradient blew up: a
     softplus head underflowing (its input below -100) once a rate too high blew the weights up
-    (measured: SGD at 100x its rate, an IndependentNormal's scale exactly 0 at step 7). The
-    parameterization rule cannot tell them apart, so the other candidates are tested too."""
+    (measured: SGD at 100x its rate, an IndependentNormal's scale exactly 0 at step 7), or a ReLU
+    head thrown there. The parameterization rule cannot tell them apart, so the other candidates
+    are tested too. Without a blow-up the zero is a ReLU's kink (measured on drawn specs: every
+    high_lr zero came after the gradient norm grew 500-2e12 times, the scale's largest value
+    1.6e4-4e13; ReLU heads hit 0 with gradients steady, largest values 0.4-1.5), and a lower rate
+    that only delays it confirms nothing."""
     return (finding.invariant == "positive_scales" and (finding.step or 0) > 0
-            and finding.evidence.get("min") == 0.0)
+            and finding.evidence.get("min") == 0.0 and grad_blew_up(trace, finding.step))
 
 
 def _kl_undivided(trace: Trace) -> bool:
@@ -143,7 +147,7 @@ def confirm(finding: Finding, trace: Trace, invariants: tuple[str, ...], run: Ru
     (its invariant and echoes hold, nothing new fails), or left suspected (``confirmed`` False)
     with what was tried; a finding whose rule found no evidence and no intervention confirmed
     stays ``unclassified``."""
-    if (finding.cause in CODE_CAUSES and not _zero_mid_training(finding)) or (
+    if (finding.cause in CODE_CAUSES and not _zero_after_blow_up(finding, trace)) or (
             finding.invariant not in HYPOTHESES):
         return finding
     before = {v.invariant for v in evaluate(trace, invariants) if not v.holds}

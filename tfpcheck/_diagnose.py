@@ -18,7 +18,7 @@ from tfpcheck import _checks as checks
 from tfpcheck._checks import UNREACHED_SHARE, Verdict, unreached_share
 from tfpcheck._trace import LayerSummary, Trace
 
-__all__ = ["CAUSES", "Diagnosis", "Rule", "data_is_off_centre", "data_is_raw"]
+__all__ = ["CAUSES", "Diagnosis", "Rule", "data_is_off_centre", "data_is_raw", "grad_blew_up", "has_evidence"]
 
 CAUSES = (
     "prior_mismatch",
@@ -108,7 +108,7 @@ def _over_or_underflowed(low: float, high: float) -> bool:
     return math.isinf(low) or math.isinf(high) or low > 0.0 or (low == 0.0 and high > OVERFLOWING)
 
 
-def _grad_blew_up(trace: Trace, until: int | None = None) -> bool:
+def grad_blew_up(trace: Trace, until: int | None = None) -> bool:
     """A gradient norm GRAD_BLOWUP times the first (two norms suffice: SGD at 3.6, Keras 3, grew
     3.6 -> 7e12 in one step and the scale hit 0 at step 2)."""
     norms = [g for g in trace.grad_norms[: until or None] if math.isfinite(g)]
@@ -169,7 +169,7 @@ def has_evidence(cause: str, t: Trace) -> bool:
     if cause == "data_scale":
         return data_is_raw(t) or data_is_off_centre(t)
     if cause == "optimizer_settings":
-        return _grad_blew_up(t) or any(p.step > 0 for p in t.param_violations) or _loss_rose(t)
+        return grad_blew_up(t) or any(p.step > 0 for p in t.param_violations) or _loss_rose(t)
     if cause == "kl_scaling":
         return _kl_share(t) > KL_CANDIDATE_SHARE
     if cause == "numerical_instability":
@@ -227,7 +227,7 @@ def positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     # (measured: SGD at 100-300x its rate, scales of 8e-10 at step 2-3 with too few steps to see
     # the gradient grow). On raw data the features blow the gradient up as well (exp_scale).
     underflowed = _over_or_underflowed(e["min"], e["max"]) and e["min"] >= 0 and math.isfinite(e["max"])
-    if mid_training and not data_is_raw(t) and (_grad_blew_up(t, v.step) or underflowed):
+    if mid_training and not data_is_raw(t) and (grad_blew_up(t, v.step) or underflowed):
         return "optimizer_settings", _FIX_MID_TRAINING, {"grad_norms": _grad_range(t, v.step)}
     if _over_or_underflowed(e["min"], e["max"]):
         return "numerical_instability", (
@@ -296,7 +296,7 @@ def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         return "distribution_choice", "the targets lie outside the distribution's support", {}
     if data_is_raw(t):
         return _raw_data(t)
-    if _grad_blew_up(t, step + 1):
+    if grad_blew_up(t, step + 1):
         return "optimizer_settings", FIXES["optimizer_settings"], {
             "grad_norms": _grad_range(t, step + 1)}
     in_log_space = [p for p in t.output_parameters if p.rsplit(".", 1)[-1] in ("probs", "rate")]
@@ -312,7 +312,7 @@ def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 def no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if data_is_raw(t):
         return _raw_data(t)
-    if _grad_blew_up(t):
+    if grad_blew_up(t):
         return "optimizer_settings", FIXES["optimizer_settings"], {"grad_norms": _grad_range(t)}
     if t.layers_end and _loss_noise(t) > 1.0:
         return "mc_sampling", (
