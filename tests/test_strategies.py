@@ -180,21 +180,34 @@ def test_healthy_sgd_draws_keep_their_effective_rate_within_reach():
     """The measured carve-out (specs.SGD_MAX_EFFECTIVE_RATE, FLOORLESS_SCALE_HEADS): only the
     default rates are capped; rates asked for through ``optimizer=`` are drawn as asked."""
     from tfpcheck.strategies._internal.specs import (
+        FLOORLESS_ADAPTIVE_MAX_RATES,
         FLOORLESS_SCALE_HEADS,
         FLOORLESS_SGD_MAX_EFFECTIVE_RATE,
         SGD_MAX_EFFECTIVE_RATE,
     )
+    capped = []
 
     @settings(max_examples=60, derandomize=True, **_QUIET)
     @given(ts.model_specs(task=st.sampled_from(TASKS), optimizer=None))
     def healthy(spec):
         o = spec.optimizer
+        floorless = spec.head.family in FLOORLESS_SCALE_HEADS
         if o.optimizer == "sgd":
-            cap = (FLOORLESS_SGD_MAX_EFFECTIVE_RATE if spec.head.family in FLOORLESS_SCALE_HEADS
-                   else SGD_MAX_EFFECTIVE_RATE)
+            cap = FLOORLESS_SGD_MAX_EFFECTIVE_RATE if floorless else SGD_MAX_EFFECTIVE_RATE
             assert o.learning_rate / (1 - o.momentum) <= cap * 1.0001, spec
+        elif floorless:  # a scale with no floor: adaptive rates capped too
+            assert o.learning_rate <= FLOORLESS_ADAPTIVE_MAX_RATES[o.optimizer], spec
+            capped.append(o.optimizer)
 
     healthy()
+
+    @settings(max_examples=30, derandomize=True, **_QUIET)
+    @given(ts.model_specs(head=st.sampled_from(FLOORLESS_SCALE_HEADS).map(ts.HeadSpec)))
+    def floorless(spec):
+        healthy.hypothesis.inner_test(spec)
+
+    floorless()
+    assert {"adam", "rmsprop", "adagrad"} <= set(capped)  # each adaptive optimizer was drawn
     asked = find(ts.model_specs(optimizer=ts.optimizers(names=["sgd"], min_learning_rate=0.5,
                                                         max_learning_rate=1.0)),
                  lambda s: True, settings=settings(**_QUIET))
