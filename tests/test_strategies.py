@@ -187,9 +187,7 @@ def test_healthy_sgd_draws_keep_their_effective_rate_within_reach():
     )
     capped = []
 
-    @settings(max_examples=60, derandomize=True, **_QUIET)
-    @given(ts.model_specs(task=st.sampled_from(TASKS), optimizer=None))
-    def healthy(spec):
+    def within_reach(spec):
         o = spec.optimizer
         floorless = spec.head.family in FLOORLESS_SCALE_HEADS
         if o.optimizer == "sgd":
@@ -199,14 +197,10 @@ def test_healthy_sgd_draws_keep_their_effective_rate_within_reach():
             assert o.learning_rate <= FLOORLESS_ADAPTIVE_MAX_RATES[o.optimizer], spec
             capped.append(o.optimizer)
 
-    healthy()
-
-    @settings(max_examples=30, derandomize=True, **_QUIET)
-    @given(ts.model_specs(head=st.sampled_from(FLOORLESS_SCALE_HEADS).map(ts.HeadSpec)))
-    def floorless(spec):
-        healthy.hypothesis.inner_test(spec)
-
-    floorless()
+    settings(max_examples=60, derandomize=True, **_QUIET)(
+        given(ts.model_specs(task=st.sampled_from(TASKS), optimizer=None))(within_reach))()
+    settings(max_examples=30, derandomize=True, **_QUIET)(
+        given(ts.model_specs(head=st.sampled_from(FLOORLESS_SCALE_HEADS).map(ts.HeadSpec)))(within_reach))()
     assert {"adam", "rmsprop", "adagrad"} <= set(capped)  # each adaptive optimizer was drawn
     asked = find(ts.model_specs(optimizer=ts.optimizers(names=["sgd"], min_learning_rate=0.5,
                                                         max_learning_rate=1.0)),

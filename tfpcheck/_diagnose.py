@@ -180,8 +180,7 @@ def has_evidence(cause: str, t: Trace) -> bool:
     if cause == "prior_mismatch":
         return _narrow_prior(t) is not None
     if cause == "mc_sampling":
-        return bool(t.layers_end) and ((t.prediction_noise or 0.0) > PREDICTION_NOISE
-                                       or checks.sampling_dominated(t))
+        return _sampled_noisily(t)
     return False
 
 
@@ -341,19 +340,22 @@ def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if share > 0.5:
         return "kl_scaling", f"the KL term dominates the loss: {FIXES['kl_scaling']}", {
             "kl_share_of_loss": share}
-    noise = t.prediction_noise
-    if t.layers_end and noise is not None and noise > PREDICTION_NOISE:
+    if _sampled_noisily(t):
+        noise = t.prediction_noise or 0.0
+        moved = (f"the predictions move by {noise:.2g} target standard deviations between weight draws"
+                 if noise > PREDICTION_NOISE else f"the predictive mean moves between weight draws by "
+                 f"{t.draw_spread_ratio:.2g} times the predictive's own spread")
         return "mc_sampling", (
-            f"the predictions move by {noise:.2g} target standard deviations between weight "
-            f"draws: one noisy sample per step drowns the signal. {FIXES['mc_sampling']}"
-        ), {"prediction_noise": noise}
-    if checks.sampling_dominated(t):
-        return "mc_sampling", (
-            f"the predictive mean moves between weight draws by {t.draw_spread_ratio:.2g} times the "
-            f"predictive's own spread: one noisy sample per step drowns the signal. "
-            f"{FIXES['mc_sampling']}"
-        ), {"draw_spread_ratio": t.draw_spread_ratio}
+            f"{moved}: one noisy sample per step drowns the signal. {FIXES['mc_sampling']}"
+        ), {"prediction_noise": t.prediction_noise, "draw_spread_ratio": t.draw_spread_ratio}
     return UNCLASSIFIED
+
+
+def _sampled_noisily(t: Trace) -> bool:
+    """Evidence of mc_sampling: predictions that move between weight draws by more than
+    PREDICTION_NOISE target sds, or that the sampling-noise check calls dominated."""
+    return bool(t.layers_end) and ((t.prediction_noise or 0.0) > PREDICTION_NOISE
+                                   or checks.sampling_dominated(t))
 
 
 def _unreached(t: Trace) -> tuple[str, str, dict[str, Any]] | None:
