@@ -23,6 +23,8 @@ from the first tenth to the end), and with ``--xdist`` the wall time of
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import math
 import os
 import statistics
@@ -228,7 +230,7 @@ def xdist(profile: str = "ci", repeats: int = 3, shards: int = 1, files: list[st
     are repeated ``repeats`` times in turn and the median wall time of each is compared (one
     run varies by ~10% on these machines). ``shards`` > 1 passes ``--tfpcheck-shards`` to every
     run (each target's examples split over that many items, in ``-n 0`` as in ``-n 2``)."""
-    runs = {"-n 0": ["-n", "0"], "-n 2": ["-n", "2"],
+    runs = {"-n 0": ["-n", "0", "--tfpcheck-report=n0.json"], "-n 2": ["-n", "2"],
             "-n 2, first run": ["-n", "2", "-p", "no:cacheprovider"]}
     for order, targets in XDIST_FILES.items():
         if files is not None and order not in files:
@@ -238,6 +240,7 @@ def xdist(profile: str = "ci", repeats: int = 3, shards: int = 1, files: list[st
             path = Path(tmp) / "test_four_targets.py"
             path.write_text(textwrap.dedent(source))
             times: dict[str, list[float]] = {name: [] for name in runs}
+            bounds: list[float] = []
             for _ in range(repeats):
                 for name, args in runs.items():
                     start = time.perf_counter()
@@ -248,10 +251,25 @@ def xdist(profile: str = "ci", repeats: int = 3, shards: int = 1, files: list[st
                     times[name].append(time.perf_counter() - start)
                     print(f"{order}, profile {profile}: pytest --tfpcheck {name}: {times[name][-1]:.1f} s "
                           f"({done.stdout.strip().splitlines()[-1]})")
+                bounds.append(_bound(times["-n 0"][-1], Path(tmp) / "n0.json"))
             median = {name: statistics.median(t) for name, t in times.items()}
             print(f"{order}: -n 2 speed-up over -n 0 on four targets (medians of {repeats}): "
                   f"{median['-n 0'] / median['-n 2']:.2f}x (first run, no durations: "
-                  f"{median['-n 0'] / median['-n 2, first run']:.2f}x; {os.cpu_count()} cores)\n")
+                  f"{median['-n 0'] / median['-n 2, first run']:.2f}x; {os.cpu_count()} cores); "
+                  f"the most two workers could give: {statistics.median(bounds):.2f}x\n")
+
+
+def _bound(wall: float, report: Path) -> float:
+    """The speed-up two workers would give if each started as fast as ``-n 0`` did and the
+    items' ``-n 0`` durations (the JSON report's ``seconds``) were split as evenly as any
+    assignment splits them: what is not an item's (start-up, importing TensorFlow in each
+    process, collection) is paid once either way."""
+    seconds = [t["seconds"] for t in json.loads(report.read_text())["targets"]]
+    fixed = wall - sum(seconds)
+    best = min(max(sum(s for s, on in zip(seconds, pick, strict=True) if on),
+                   sum(s for s, on in zip(seconds, pick, strict=True) if not on))
+               for pick in itertools.product((True, False), repeat=len(seconds)))
+    return wall / (fixed + best)
 
 
 def main(argv: list[str] | None = None) -> int:

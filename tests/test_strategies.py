@@ -206,3 +206,31 @@ def test_healthy_sgd_draws_keep_their_effective_rate_within_reach():
                                                         max_learning_rate=1.0)),
                  lambda s: True, settings=settings(**_QUIET))
     assert asked.optimizer.learning_rate >= 0.5
+
+
+def test_a_users_data_is_subsampled_to_few_sizes_all_rows_first():
+    """Few subsample sizes (data.SUBSAMPLE_FRACTIONS), so that examples share ``n_train`` and
+    reuse one traced model; which rows are kept still varies. Fails with any size in [n/2, n]."""
+    import numpy as np
+
+    from tfpcheck.strategies._internal.configs import UserSetup
+
+    n = 201
+    allowed = {201, 151, 101}
+    sizes, rows = set(), set()
+
+    @settings(max_examples=80, derandomize=True, **_QUIET)
+    @given(ts.configs(user=UserSetup(optimizer="adam", learning_rate=0.01, n_train=n, input_dim=2)),
+           ts.from_data(np.arange(n * 2.0).reshape(n, 2), np.arange(n * 1.0)))
+    def draw(config, data):
+        sizes.add(config.n_train)
+        sizes.add(len(data[0]))
+        rows.add(tuple(data[1][:5]))
+
+    draw()
+    assert sizes == allowed
+    assert len(rows) > 3  # the rows kept vary within a size
+    assert find(ts.from_data(np.zeros((n, 1)), np.zeros(n)), lambda d: True,
+                settings=settings(**_QUIET))[0].shape == (n, 1)  # shrinks to every row
+    with pytest.raises(InvalidArgument, match="min_fraction"):
+        find(ts.from_data(np.zeros((n, 1)), np.zeros(n), min_fraction=0.0), lambda d: True)

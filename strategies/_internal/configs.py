@@ -9,7 +9,6 @@ zero) and aggressive learning rates, SGD included. Every choice shrinks toward t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 
 from tfpcheck._config import DEFAULT_STEPS, OPTIMIZERS, REGIMES, Config
 
-from .data import data_specs, log_uniform
+from .data import data_specs, log_uniform, subsample_sizes
 from .optimizers import optimizers
 from .validation import check_choices
 
@@ -101,8 +100,8 @@ def configs(
                                          else _FIXED_DATA)))
     fields = data.config_fields()
     if user.n_train is not None:
-        keep = draw(st.integers(0, user.n_train - max(1, math.ceil(MIN_SUBSAMPLE * user.n_train))))
-        fields.update(n_train=user.n_train - keep, input_dim=user.input_dim or 1, output_dim=1)
+        fields.update(n_train=draw(subsample_sizes(user.n_train, MIN_SUBSAMPLE)),
+                      input_dim=user.input_dim or 1, output_dim=1)
     if user.optimizer is None or vary_optimizer:
         opt = draw(optimizers(**bounds["optimizer"], min_steps=steps, max_steps=steps))
         opt_fields = opt.config_fields()

@@ -21,11 +21,26 @@ from tfpcheck.errors import InvalidArgument
 
 from .validation import check_choices, check_float_range, check_int_range
 
-__all__ = ["DataSpec", "data_specs", "make_arrays", "from_data", "log_uniform"]
+__all__ = ["SUBSAMPLE_FRACTIONS", "DataSpec", "data_specs", "make_arrays", "from_data", "log_uniform",
+           "subsample_sizes"]
 
 #: How far an outlier sits from the targets' centre, in target standard deviations.
 OUTLIER_SDS = 10.0
 _N_TRAIN = (256, 128, 512, 64, 1024)
+#: The shares of a user's rows a subsample keeps: few sizes, so that successive examples share
+#: ``n_train`` (a factory argument, so a new value is a new build and trace) and reuse one model
+#: (``tfpcheck/_engine/reuse.py``); which rows are kept still varies with every draw. Measured
+#: (``benchmarks/throughput.py --xdist``): any size in [n/2, n] rebuilt a user-data target's
+#: model for nearly every example, a DenseFlipout example 2.3 s of which 1.5 s were tracing.
+SUBSAMPLE_FRACTIONS = (1.0, 0.75, 0.5)
+
+
+def subsample_sizes(n: int, min_fraction: float) -> st.SearchStrategy[int]:
+    """Rows a subsample of ``n`` keeps: all of them (the simplest), or one of a few smaller sizes
+    down to ``min_fraction`` of them."""
+    least = max(1, math.ceil(min_fraction * n))
+    sizes = [math.ceil(f * n) for f in SUBSAMPLE_FRACTIONS if f >= min_fraction] + [least]
+    return st.sampled_from(list(dict.fromkeys(sizes)))
 
 
 @dataclass(frozen=True)
@@ -210,8 +225,7 @@ def from_data(
     if not 0 < min_fraction <= 1:
         raise InvalidArgument(f"from_data(min_fraction={min_fraction!r}): allowed 0 < fraction <= 1.")
     n = len(x)
-    # Shrinks toward keeping every row: the simplest subsample is none at all.
-    keep = n - draw(st.integers(0, n - max(1, math.ceil(min_fraction * n))))
+    keep = draw(subsample_sizes(n, min_fraction))  # shrinks toward every row: no subsample at all
     rows = np.sort(np.random.default_rng(draw(st.integers(0, 2**16 - 1))).permutation(n)[:keep])
     scale, offset = draw(log_uniform(min_scale, max_scale)), draw(_offsets(min_offset, max_offset))
     xs, ys = x[rows] * scale + offset, y[rows]
