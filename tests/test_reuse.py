@@ -52,19 +52,28 @@ def test_examples_of_one_architecture_share_one_model_and_one_trace():
         assert float(model.optimizer.learning_rate) == pytest.approx(lr)
 
 
-def test_a_model_runs_its_helpers_eagerly_at_first_and_traced_once_reused():
-    """``tiered.py``: a model built for one example does not pay for tracing its evaluation
-    passes, summaries and state swaps; from its second example on, a model runs them traced."""
+def test_a_model_runs_its_helpers_eagerly_until_their_calls_would_have_paid_a_trace():
+    """``tiered.py``: a model built for one example, or reused for a few (a ci run's three), does
+    not pay for tracing its evaluation passes, summaries and state swaps; a model a search keeps
+    reusing runs each traced once its eager calls would have cost the trace."""
+    from tfpcheck._engine.initial import EAGER_FORWARDS
+    from tfpcheck._engine.passes import EAGER_EVALUATIONS
+
     target = Target(models.healthy_flipout, "healthy_flipout")
     run_config(target, Config(seed=0, input_dim=2, steps=40))
     [model] = _cached_models()
     function = tf.types.experimental.GenericFunction
-    assert getattr(model, "_tfpcheck_eval_0", None) is None  # one evaluation: eager
-    assert getattr(model, "_tfpcheck_summaries", None) is None
-    assert getattr(model._tfpcheck_spare, "_traced_swap", None) is None
-    trace = run_config(target, Config(seed=1, input_dim=2, steps=40))  # its second example
+    for seed in (1, 2):  # a ci run: three examples, no helper traced
+        assert getattr(model, "_tfpcheck_summaries", None) is None
+        assert getattr(model._tfpcheck_spare, "_traced_swap", None) is None
+        assert getattr(model, "_tfpcheck_forward", None) is None
+        run_config(target, Config(seed=seed, input_dim=2, steps=40))
+    assert isinstance(model._tfpcheck_eval_0, function)  # EAGER_EVALUATIONS calls: traced
+    assert EAGER_EVALUATIONS < 3 <= EAGER_FORWARDS
+    for seed in range(3, 3 + EAGER_FORWARDS):
+        trace = run_config(target, Config(seed=seed, input_dim=2, steps=40))
     assert trace.twin_terms is not None and trace.data_terms is not None
-    assert isinstance(model._tfpcheck_eval_0, function) and isinstance(model._tfpcheck_terms, function)
+    assert isinstance(model._tfpcheck_terms, function) and isinstance(model._tfpcheck_forward, function)
     assert isinstance(model._tfpcheck_summaries[0], function)
     assert isinstance(model._tfpcheck_spare._traced_swap, function)
 

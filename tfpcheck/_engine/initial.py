@@ -3,7 +3,7 @@
 One forward pass on the whole training set before the first step. The first example a model
 sees runs it eagerly and learns what the model outputs (a distribution, a tensor under a plain
 Keras loss); a model reused for later examples (``reuse.py``) keeps those facts, and its pass is
-traced (from its second example on: ``tiered.py``) and returns the distribution
+traced (after EAGER_FORWARDS eager passes: ``tiered.py``) and returns the distribution
 itself (TFP distributions are composite tensors): an eager pass of a small DenseFlipout network
 costs ~22 ms, the traced one ~1.5 ms, its trace ~0.2 s.
 """

@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from tfpcheck._engine.tiered import note_use, traced
+from tfpcheck._engine.tiered import traced
 
 __all__ = ["EAGER_SWAPS", "MAX_CACHED", "RESEED_EVERY", "Created", "cache_key", "capture", "clear", "lookup",
            "materialise", "reinitialise", "seed_host", "set_aside", "store", "swap"]
@@ -145,7 +145,6 @@ def reinitialise(model: Any, seed: int, learning_rate: float) -> None:
         variable.assign(_initial_value(initial, value, _derived_seed(seed, index)))
     model.optimizer.learning_rate = learning_rate
     model.stop_training = False
-    note_use(model)
 
 
 def _initial_value(initial: Any, value: np.ndarray, seed: int) -> Any:
@@ -177,7 +176,7 @@ def _derived_seed(seed: int, index: int) -> int:
 def set_aside(model: Any) -> bool:
     """Copy the value of every captured variable (weights and optimizer state) into the model's
     spare variables (the x-denied twin's state while the model trains); False for a model that
-    is not reused. Traced from the model's second example or its EAGER_SWAPS+1-th call on."""
+    is not reused. Traced from its EAGER_SWAPS+1-th call on."""
     if getattr(model, "_tfpcheck_created", None) is None:
         return False
     _spare(model).run(model, "_set_aside")
