@@ -212,7 +212,6 @@ def test_a_users_data_is_subsampled_to_few_sizes_all_rows_first():
     """Few subsample sizes (data.SUBSAMPLE_FRACTIONS), so that examples share ``n_train`` and
     reuse one traced model; which rows are kept still varies. Fails with any size in [n/2, n]."""
     import numpy as np
-
     from tfpcheck.strategies._internal.configs import UserSetup
 
     n = 201
