@@ -37,6 +37,7 @@ class ParamCheck:
     value: tf.Tensor
     bijector: Any
 
+    @tf.autograph.experimental.do_not_convert  # plain TF ops: nothing to convert
     def bad_mask(self) -> tf.Tensor:
         """Elements outside the constraint (bools, in the bijector's inverse shape)."""
         inverse = self.bijector.inverse(self.value)
@@ -51,6 +52,7 @@ class ParamCheck:
             nan_value = tf.reduce_any(nan_value)  # e.g. FillScaleTriL: (n, n) -> n(n+1)/2
         return tf.logical_and(outside, tf.logical_not(nan_value))
 
+    @tf.autograph.experimental.do_not_convert  # plain TF ops: nothing to convert
     def summary(self) -> dict[str, tf.Tensor]:
         """Counts and range, as tensors (usable inside a ``tf.function``)."""
         value = tf.cast(self.value, tf.float32)
@@ -65,6 +67,7 @@ class ParamCheck:
         }
 
 
+@tf.autograph.experimental.do_not_convert  # plain TF ops: nothing to convert
 def unwrap(dist: Any) -> Any:
     """The plain distribution behind a tfp.layers output (``_TensorCoercible``)."""
     while hasattr(dist, "tensor_distribution"):

@@ -37,6 +37,7 @@ class Recorder:
     tensors: dict[str, Any] = field(default_factory=dict)
     distribution: Any = None
 
+    @tf.autograph.experimental.do_not_convert  # plain TF ops: nothing to convert
     def clear(self) -> None:
         self.tensors = {}
         self.distribution = None

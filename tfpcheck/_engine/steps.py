@@ -140,6 +140,7 @@ class Stepper:
             k += 1
         return rows.stack()
 
+    @tf.autograph.experimental.do_not_convert  # plain TF ops: nothing to convert
     def _packed(self, record: Any) -> Any:
         """The record's leaves flattened into one float64 vector (exact for the losses, norms,
         counts and flags it holds); its structure kept for unpacking."""
@@ -223,6 +224,7 @@ def _step_body(model: Any) -> tuple[Callable[..., Any], Meta]:
     return step, meta
 
 
+@tf.autograph.experimental.do_not_convert  # plain TF ops: nothing to convert
 def _step_loss(logs: Any) -> Any:
     if isinstance(logs, Mapping):
         if "loss" in logs:
