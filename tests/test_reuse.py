@@ -104,6 +104,25 @@ def test_a_new_architecture_or_shape_builds_a_new_model():
     assert after[-1].layers[0].kernel.shape[0] == 3
 
 
+def test_many_architectures_stay_cached_and_large_models_are_given_back(monkeypatch):
+    """``reuse.MAX_CACHED``: a search cycling through input widths and optimizer settings keeps
+    every model (a rebuild does not give back what TensorFlow keeps of its traces);
+    ``MAX_CACHED_BYTES`` of variables bounds what the kept models hold, the least recently used
+    going first."""
+    target = Target(models.healthy_normal, "healthy_normal")
+    for width in range(1, 7):
+        run_config(target, Config(seed=0, input_dim=width, steps=20))
+    models_kept = _cached_models()
+    assert [m.layers[0].kernel.shape[0] for m in models_kept] == [1, 2, 3, 4, 5, 6]
+    run_config(target, Config(seed=1, input_dim=1, steps=20))
+    assert _cached_models()[-1] is models_kept[0]  # reused, and now the most recently used
+    entries = list(reuse._CACHE.values())
+    assert all(e.nbytes > 0 for e in entries)
+    monkeypatch.setattr(reuse, "MAX_CACHED_BYTES", entries[-1].nbytes + 2 * entries[-2].nbytes)
+    run_config(target, Config(seed=0, input_dim=7, steps=20))
+    assert [m.layers[0].kernel.shape[0] for m in _cached_models()] == [1, 7]  # 6 and 7 do not fit
+
+
 def _start(target, seed):
     """The model as the engine hands it to training for ``seed`` (reused when cached)."""
     from tfpcheck._engine.train import _model_for, training_data

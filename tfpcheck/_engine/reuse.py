@@ -40,14 +40,22 @@ import tf_keras
 
 from tfpcheck._engine.tiered import traced
 
-__all__ = ["EAGER_SWAPS", "MAX_CACHED", "RESEED_EVERY", "Created", "cache_key", "capture", "clear", "lookup",
-           "materialise", "reinitialise", "seed_host", "set_aside", "store", "swap"]
+__all__ = ["EAGER_SWAPS", "MAX_CACHED", "MAX_CACHED_BYTES", "RESEED_EVERY", "Created", "cache_key", "capture",
+           "clear", "lookup", "materialise", "reinitialise", "seed_host", "set_aside", "store", "swap"]
 
 #: Eager set-asides and swaps of the twin's state (three an example) before they are traced
 #: (``tiered.py``): 2-4 ms a call eagerly, 0.11 s for the trace, under 1 ms traced.
 EAGER_SWAPS = 16
-#: Architectures kept at once: the target's, and those of interventions that rebuild it.
-MAX_CACHED = 4
+#: Architectures kept at once (a target's optimizer classes, input widths and interventions). A
+#: model dropped from the cache does not give back what TensorFlow keeps of its traces (+15 MB
+#: per new architecture, evicted or not), so a small cache only made the search rebuild: a fuzz
+#: worker on the seed's ``example2_fixed`` (4 input widths x 6 optimizer settings) grew +798 MB
+#: over 300 examples with 4 kept, +270 MB with 32 (flat after ~150), and ran them in 135 s
+#: instead of 204 s (``benchmarks/fuzz_rss.py``).
+MAX_CACHED = 32
+#: The variables (weights, optimizer state and the twin's copy of both) the kept models may
+#: hold together: what eviction does give back, for a target whose models are large.
+MAX_CACHED_BYTES = 512 * 2**20
 #: Reused examples between two settings of TensorFlow's global seed. Setting it clears the
 #: eager context's caches, after which each traced function costs ~0.2 s to instantiate again
 #: (measured: the first step 230 ms against 0.7 ms for a small DenseFlipout network), so it is
@@ -69,6 +77,7 @@ class Created:
 class _Entry:
     factory: Any  # held so that its id() is not reused by another factory while cached
     model: Any
+    nbytes: int = 0  # its variables and their spare copies (the twin's state)
 
 
 _CACHE: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
@@ -126,9 +135,10 @@ def store(key: tuple[Any, ...], factory: Any, model: Any, created: Created) -> b
             and isinstance(getattr(optimizer, "_learning_rate", None), tf.Variable)):
         return False
     model._tfpcheck_created = created
-    _CACHE[key] = _Entry(factory, model)
-    while len(_CACHE) > MAX_CACHED:
-        _CACHE.popitem(last=False)
+    _CACHE[key] = _Entry(factory, model, 2 * sum(value.nbytes for _, _, value in created.variables))
+    while len(_CACHE) > 1 and (len(_CACHE) > MAX_CACHED
+                               or sum(e.nbytes for e in _CACHE.values()) > MAX_CACHED_BYTES):
+        _CACHE.popitem(last=False)  # the least recently used
     return True
 
 
