@@ -265,11 +265,10 @@ def _bound(wall: float, report: Path) -> float:
     assignment splits them: what is not an item's (start-up, importing TensorFlow in each
     process, collection) is paid once either way."""
     seconds = [t["seconds"] for t in json.loads(report.read_text())["targets"]]
-    fixed = wall - sum(seconds)
-    best = min(max(sum(s for s, on in zip(seconds, pick, strict=True) if on),
-                   sum(s for s, on in zip(seconds, pick, strict=True) if not on))
-               for pick in itertools.product((True, False), repeat=len(seconds)))
-    return wall / (fixed + best)
+    total = sum(seconds)
+    shares = (sum(s for s, first in zip(seconds, pick, strict=True) if first)
+              for pick in itertools.product((True, False), repeat=len(seconds)))
+    return wall / (wall - total + min(max(share, total - share) for share in shares))
 
 
 def main(argv: list[str] | None = None) -> int:
