@@ -48,8 +48,10 @@ class ParamCheck:
         )
         # A NaN parameter comes from NaN weights: finite_loss/finite_gradients report that.
         nan_value = tf.math.is_nan(self.value)
-        if not (inverse.shape.is_fully_defined() and inverse.shape == self.value.shape):
-            nan_value = tf.reduce_any(nan_value)  # e.g. FillScaleTriL: (n, n) -> n(n+1)/2
+        # Elementwise when the shapes agree (a batch of None, traced for any batch size, agrees
+        # with itself); else reduced, e.g. FillScaleTriL: (n, n) -> n(n+1)/2.
+        if inverse.shape.rank is None or inverse.shape != self.value.shape:
+            nan_value = tf.reduce_any(nan_value)
         return tf.logical_and(outside, tf.logical_not(nan_value))
 
     @tf.autograph.experimental.do_not_convert  # plain TF ops: nothing to convert

@@ -119,7 +119,7 @@ def evaluate_loss(user_loss: Any, y_true: Any, y_pred: Any, keras_3: bool = Fals
     if tf.is_tensor(values) and values.shape.rank == 0:
         # The loss reduced the batch itself: its per-example terms are the log-probabilities of
         # the distribution it scored the targets with, where there is one.
-        picked = likelihood(found, log_probs, int(y_true.shape[0]))
+        picked = likelihood(found, log_probs, y_true.shape[0])
         if picked is not None:
             dist, values = picked[0], -picked[1]
     return values, dist
@@ -146,7 +146,7 @@ def compute_loss_likelihood(model: Any, x: Any, y: Any, y_pred: Any) -> tuple[An
     y = tf.convert_to_tensor(y)
     with capture_distributions(found, values):
         model.compute_loss(x=tf.convert_to_tensor(x), y=y, y_pred=y_pred, training=False)
-    return likelihood(found, values, int(y.shape[0]))
+    return likelihood(found, values, y.shape[0])
 
 
 def record_likelihood(recorder: Recorder, found: list[Any], values: list[Any], batch: Any) -> None:
@@ -161,11 +161,13 @@ def record_likelihood(recorder: Recorder, found: list[Any], values: list[Any], b
 def likelihood(found: list[Any], values: list[Any], batch: int | None) -> tuple[Any, Any] | None:
     """The (distribution, log_prob values) among those captured that scores the targets: the
     last whose values lead with the batch dimension (a KL estimated by sampling in a layer
-    evaluates the posterior's and prior's log_prob on weights, earlier in the forward pass)."""
+    evaluates the posterior's and prior's log_prob on weights, earlier in the forward pass).
+    ``batch`` is the targets' static leading dimension: None in a step traced for any batch
+    size, where the targets' log-probabilities lead with None and the weights' with their size."""
     pairs = list(zip(found, values, strict=False))  # a call that raised has no value
     for dist, value in reversed(pairs):
         shape = value.shape
-        if shape.rank and shape[0] is not None and (batch is None or shape[0] == batch):
+        if shape.rank and shape[0] == batch:
             return dist, value
     return pairs[-1] if pairs else None
 
