@@ -12,9 +12,10 @@ blocks run forwards then backwards so that drift hits all alike:
   (the model reused across examples: ``tfpcheck/_engine/reuse.py``; its x-denied twin trained
   too, so tfpcheck trains twice the steps of the other two).
 
-Then the resident memory of this process over ``--rss-configs`` tfpcheck configurations (growth
-from the first tenth to the end), and with ``--xdist`` the wall time of
-``pytest --tfpcheck -n 0`` against ``-n 2`` on four healthy targets (subprocesses).
+Then the resident memory of this process over ``--rss-configs`` configurations of one
+architecture, and over two cycles of more architectures than are cached (growth over the
+second, the cache full); with ``--xdist`` the wall time of ``pytest --tfpcheck -n 0`` against
+``-n 2`` on four healthy targets (subprocesses).
 
     .venv/bin/python benchmarks/throughput.py --configs 12 --steps 50
     .venv/bin/python benchmarks/throughput.py --configs 6 --rss-configs 300 --xdist
@@ -156,15 +157,19 @@ def throughput(n: int, steps: int) -> None:
 
 
 def memory(n: int, steps: int) -> None:
-    """RSS over ``n`` configurations of one architecture (the model reused), then over ``n // 10``
-    that each need a new model (the feature count cycles through more architectures than are
-    cached: every one rebuilt), and the naive loop over as many (a new model each, as always)."""
-    cycled = configs(max(n // 10, 10), steps, start=5000)
-    rebuilt = [c.replace(input_dim=1 + i % 8) for i, c in enumerate(cycled)]
-    for label, run, cs in (("tfpcheck, one architecture (reused)", engine, configs(n, steps, start=1000)),
-                           ("tfpcheck, a new architecture each", engine, rebuilt),
-                           ("naive loop, a new architecture each", naive, rebuilt)):
-        first = max(1, len(cs) // 10)
+    """RSS over ``n`` configurations of one architecture (the model reused); then with a new
+    architecture each (the feature count cycles through more widths than ``reuse.MAX_CACHED``
+    keeps: every one rebuilt, the least recently used given back), growth over a second cycle,
+    once the cache is full; and the naive loop over the same configurations."""
+    from tfpcheck._engine.reuse import MAX_CACHED
+
+    widths = MAX_CACHED + 8
+    cycled = [c.replace(input_dim=1 + i % widths)
+              for i, c in enumerate(configs(2 * widths, steps, start=5000))]
+    runs = (("tfpcheck, one architecture (reused)", engine, configs(n, steps, start=1000), max(1, n // 10)),
+            ("tfpcheck, a new architecture each", engine, cycled, widths),
+            ("naive loop, a new architecture each", naive, cycled, widths))
+    for label, run, cs, first in runs:
         for c in cs[:first]:
             run(c)
         base = rss_mb()

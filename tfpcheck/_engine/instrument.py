@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -237,6 +238,7 @@ def _recording_loss(user_loss: Any, recorder: Recorder, keras_3: bool = False) -
 
 def _record_gradients(optimizer: Any, recorder: Recorder) -> None:
     original = optimizer.apply_gradients
+    skip = "skip_gradients_aggregation" in inspect.signature(original).parameters
 
     def apply_gradients(grads_and_vars: Any, *args: Any, **kwargs: Any) -> Any:
         pairs = list(grads_and_vars)
@@ -246,6 +248,12 @@ def _record_gradients(optimizer: Any, recorder: Recorder) -> None:
             recorder.tensors["grad_finite"] = tf.reduce_all(
                 [tf.reduce_all(tf.math.is_finite(g)) for g in grads]
             )
+        if skip and tf.distribute.get_replica_context().num_replicas_in_sync == 1:
+            # Summing over one replica changes nothing, and tf_keras sums with a
+            # tf.custom_gradient, which in a traced step registers a gradient function in
+            # TensorFlow's global registry for good: it holds the whole traced graph (~10 MB a
+            # model, never given back; the naive loop a user writes leaks it too).
+            kwargs.setdefault("skip_gradients_aggregation", True)
         return original(pairs, *args, **kwargs)
 
     optimizer.apply_gradients = apply_gradients

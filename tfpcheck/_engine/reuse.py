@@ -46,12 +46,13 @@ __all__ = ["EAGER_SWAPS", "MAX_CACHED", "MAX_CACHED_BYTES", "RESEED_EVERY", "Cre
 #: Eager set-asides and swaps of the twin's state (three an example) before they are traced
 #: (``tiered.py``): 2-4 ms a call eagerly, 0.11 s for the trace, under 1 ms traced.
 EAGER_SWAPS = 16
-#: Architectures kept at once (a target's optimizer classes, input widths and interventions). A
-#: model dropped from the cache does not give back what TensorFlow keeps of its traces (+15 MB
-#: per new architecture, evicted or not), so a small cache only made the search rebuild: a fuzz
-#: worker on the seed's ``example2_fixed`` (4 input widths x 6 optimizer settings) grew +798 MB
-#: over 300 examples with 4 kept, +270 MB with 32 (flat after ~150), and ran them in 135 s
-#: instead of 204 s (``benchmarks/fuzz_rss.py``).
+#: Architectures kept at once (a target's optimizer classes, input widths and interventions): a
+#: search cycling through them rebuilds none. A model dropped from the cache gives its memory
+#: back (``retained.py``), so the cap weighs memory against rebuilds: a fuzz worker on the
+#: seed's ``example2_fixed`` (4 input widths x 6 optimizer settings, every one kept) grew
+#: +187 MB over 300 examples, and ran them in 135-142 s against 204 s with 4 kept; one on a
+#: width drawn per example (a new model nearly every time) +247 MB, +933 MB before
+#: ``retained.py`` (``benchmarks/fuzz_rss.py``).
 MAX_CACHED = 32
 #: The variables (weights, optimizer state and the twin's copy of both) the kept models may
 #: hold together: what eviction does give back, for a target whose models are large.

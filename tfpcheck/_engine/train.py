@@ -41,6 +41,7 @@ from tfpcheck._engine.instrument import (
     compile_for_check,
 )
 from tfpcheck._engine.passes import AVERAGED_PASSES, EVAL_PASSES, Pass, averaged, data_terms, evaluate
+from tfpcheck._engine.retained import forget_traced_tensors
 from tfpcheck._engine.schedule import WINDOW, settled
 from tfpcheck._engine.steps import STOP_AFTER_NONFINITE, StepFailed, stepper
 from tfpcheck._engine.variational import (
@@ -101,6 +102,7 @@ def run_config(
                     break
         finally:
             reset("float32", None, fresh_session=False)
+            forget_traced_tensors()  # else TFP's bijector cache keeps this example's graphs
     return trace
 
 
