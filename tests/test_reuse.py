@@ -96,7 +96,7 @@ def test_a_helper_is_traced_after_its_eager_calls_and_computes_the_same():
 
 def test_a_new_batch_size_reuses_the_traced_window():
     """The window is traced for any batch size, as Keras' ``fit`` traces its step: a dev run
-    draws three batch sizes a model, each a ~0.6 s trace of a DenseFlipout network before."""
+    draws three batch sizes a model, and traced with the batch it traced twice (~0.6 s each)."""
     target = Target(models.healthy_flipout, "healthy_flipout")
     for batch_size in (32, 16, 64):
         trace = run_config(target, Config(seed=0, input_dim=2, steps=40, batch_size=batch_size))

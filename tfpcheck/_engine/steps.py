@@ -117,8 +117,8 @@ class Stepper:
     def _window_for(self, xs: Any, ys: Any) -> Any:
         """The window traced once for any number of steps and any batch size, as Keras' own
         ``fit`` traces its step (a trace per window length would keep a second copy of the loop,
-        ~10 MB a model; one per batch size cost a dev run of a DenseFlipout target three traces
-        of ~0.6 s a model instead of one)."""
+        ~10 MB a model; traced with the batch size, a model drawing three traced twice, ~0.6 s
+        each for a DenseFlipout network, before ``reduce_retracing`` relaxed the batch)."""
         key = (tuple(xs.shape[2:]), tuple(ys.shape[2:]))
         if key not in self._concrete:
             specs = [tf.TensorSpec([None, None, *t.shape[2:]], t.dtype) for t in (xs, ys)]
