@@ -48,6 +48,7 @@ import tf_keras  # noqa: E402
 from tfpcheck._config import Config  # noqa: E402
 from tfpcheck._data import make_data  # noqa: E402
 from tfpcheck._engine import run_config  # noqa: E402
+from tfpcheck._engine.reuse import MAX_CACHED  # noqa: E402
 from tfpcheck._invariants import evaluate  # noqa: E402
 from tfpcheck._target import Target  # noqa: E402
 
@@ -161,8 +162,6 @@ def memory(n: int, steps: int) -> None:
     architecture each (the feature count cycles through more widths than ``reuse.MAX_CACHED``
     keeps: every one rebuilt, the least recently used given back), growth over a second cycle,
     once the cache is full; and the naive loop over the same configurations."""
-    from tfpcheck._engine.reuse import MAX_CACHED
-
     widths = MAX_CACHED + 8
     cycled = [c.replace(input_dim=1 + i % widths)
               for i, c in enumerate(configs(2 * widths, steps, start=5000))]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,7 +237,6 @@ def _recording_loss(user_loss: Any, recorder: Recorder, keras_3: bool = False) -
 
 def _record_gradients(optimizer: Any, recorder: Recorder) -> None:
     original = optimizer.apply_gradients
-    skip = "skip_gradients_aggregation" in inspect.signature(original).parameters
     _sum_one_replica_as_is(optimizer)
 
     def apply_gradients(grads_and_vars: Any, *args: Any, **kwargs: Any) -> Any:
@@ -249,32 +247,36 @@ def _record_gradients(optimizer: Any, recorder: Recorder) -> None:
             recorder.tensors["grad_finite"] = tf.reduce_all(
                 [tf.reduce_all(tf.math.is_finite(g)) for g in grads]
             )
-        if skip and _one_replica():
-            kwargs.setdefault("skip_gradients_aggregation", True)  # see _sum_one_replica_as_is
         return original(pairs, *args, **kwargs)
 
     optimizer.apply_gradients = apply_gradients
 
 
+#: Where each optimizer sums the gradients over replicas: tf_keras' method, tf_keras' legacy
+#: optimizers' ``gradient_aggregator`` (a constructor argument), Keras 3's on TensorFlow.
+_AGGREGATORS = ("aggregate_gradients", "gradient_aggregator", "_all_reduce_sum_gradients")
+
+
 def _sum_one_replica_as_is(optimizer: Any) -> None:
-    """Keras 3's optimizer without its all-reduce of the gradients over one replica, as tf_keras'
-    is with ``skip_gradients_aggregation``. Summing over one replica changes nothing, and both
-    sum with a ``tf.custom_gradient``, which in a traced step registers a gradient function in
-    TensorFlow's global registry for good: it holds the whole traced graph (a model's training
-    step, ~4-15 MB, never given back; the naive loop a user writes leaks it too)."""
-    reduce = getattr(optimizer, "_all_reduce_sum_gradients", None)
-    if not callable(reduce):
-        return
-
-    def all_reduce_sum_gradients(grads_and_vars: Any) -> Any:
-        return list(grads_and_vars) if _one_replica() else reduce(grads_and_vars)
-
-    optimizer._all_reduce_sum_gradients = all_reduce_sum_gradients
+    """The optimizer without its sum of the gradients over one replica. That sum changes nothing,
+    and it goes through a ``tf.custom_gradient``, which in a traced step registers a gradient
+    function in TensorFlow's global registry for good: it holds the whole traced graph (a model's
+    training step, ~4-15 MB, never given back; the naive loop a user writes leaks it too)."""
+    for name in _AGGREGATORS:
+        aggregate = getattr(optimizer, name, None)
+        if callable(aggregate):
+            setattr(optimizer, name, _unless_one_replica(aggregate))
+            return
 
 
-def _one_replica() -> bool:
-    context = tf.distribute.get_replica_context()
-    return context is not None and context.num_replicas_in_sync == 1
+def _unless_one_replica(aggregate: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def aggregated(grads_and_vars: Any) -> Any:
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync == 1:
+            return list(grads_and_vars)
+        return aggregate(grads_and_vars)
+
+    return aggregated
 
 
 def _user_metrics(model: Any) -> Any:
