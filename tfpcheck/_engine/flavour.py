@@ -104,6 +104,7 @@ def uses_own_compute_loss(model: Any) -> bool:
     return is_keras3_model(model) and type(model).compute_loss is not keras3().Model.compute_loss
 
 
+@tf.autograph.experimental.do_not_convert  # builds a function: nothing to convert
 def unreduced_loss(loss: Any, keras_3: bool) -> Callable[[Any, Any], Any]:
     """The user's loss per example, with the target handling of the Keras it was compiled with."""
     if keras_3:
@@ -130,6 +131,7 @@ def _tf_keras_matched_rank(y_true: Any, y_pred: Any) -> Any:
     return tf.expand_dims(y_true, -1) if y_true.shape.rank == 1 and rank == 2 else y_true
 
 
+@tf.autograph.experimental.do_not_convert  # builds a function: nothing to convert
 def _tf_keras_unreduced(loss: Any) -> Callable[[Any, Any], Any]:
     if isinstance(loss, str):
         return tf_keras.losses.get(loss)
@@ -143,6 +145,7 @@ def _tf_keras_unreduced(loss: Any) -> Callable[[Any, Any], Any]:
     raise TypeError(_ONE_LOSS.format(loss=loss))
 
 
+@tf.autograph.experimental.do_not_convert  # builds a function: nothing to convert
 def _keras3_unreduced(loss: Any) -> Callable[[Any, Any], Any]:
     """Keras 3 squeezes a trailing 1 to match ranks (``squeeze_or_expand_to_same_rank``) but
     never expands ``(B,)`` targets against ``(B, k)`` outputs: the same is done here."""

@@ -85,6 +85,7 @@ def compile_for_check(model: Any, config: Config, recorder: Recorder) -> None:
     model._tfpcheck_keras_3 = keras_3
 
 
+@tf.autograph.experimental.do_not_convert  # builds a function: nothing to convert
 def data_term(user_loss: Any, keras_3: bool = False) -> Callable[[Any, Any], Any]:
     """The user's loss per example, as Keras computes it before reducing: the data term of the
     training objective (the KL and regularisation terms of ``model.losses`` are not in it)."""

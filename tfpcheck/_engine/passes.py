@@ -161,6 +161,7 @@ def averaged(nll: np.ndarray) -> np.ndarray:
     return low - np.log(np.mean(np.exp(-(nll - low)), axis=0))
 
 
+@tf.autograph.experimental.do_not_convert  # plain TF ops on distributions: nothing to convert
 def _all_finite(dist: Any) -> Any:
     """Every numeric parameter of ``dist`` (and of the distributions nested in it) finite, as a
     boolean tensor: then drawing from it terminates. Families without a mean (a

@@ -210,10 +210,12 @@ class _Spare:
         copy = traced(model, f"_traced{name}", getattr(self, name), EAGER_SWAPS, keep_on=self)
         (copy or getattr(self, name))()
 
+    @tf.autograph.experimental.do_not_convert  # plain variable assignments: nothing to convert
     def _set_aside(self) -> None:
         for variable, spare in zip(self.variables, self.spares, strict=True):
             spare.assign(variable)
 
+    @tf.autograph.experimental.do_not_convert  # plain variable assignments: nothing to convert
     def _swap(self) -> None:
         # Every read happens before the assignment of the same variable: eagerly in order, traced
         # by automatic control dependencies (they follow program order per variable).

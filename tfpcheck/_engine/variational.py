@@ -120,6 +120,7 @@ def _traced_summaries(model: Any) -> list[LayerSummary] | None:
             for f, (kl, post, prior) in zip(facts, values, strict=True)]
 
 
+@tf.autograph.experimental.do_not_convert  # plain TF ops on distributions: nothing to convert
 def _layer_facts(layer: Any, pairs: list[tuple[Any, Any]]) -> tuple[str, str, int, bool]:
     return layer.name, type(layer).__name__, _n_weights(pairs), _prior_trainable(layer)
 
@@ -128,6 +129,7 @@ def _n_weights(pairs: list[tuple[Any, Any]]) -> int:
     return sum(max(int(np.prod(unwrap(q).event_shape) * np.prod(unwrap(q).batch_shape)), 1) for q, _ in pairs)
 
 
+@tf.autograph.experimental.do_not_convert  # plain TF ops on distributions: nothing to convert
 def _numbers(pairs: list[tuple[Any, Any]], eager: bool) -> tuple[Any, Any, Any]:
     """The summed KL and the posterior and prior spreads of ``pairs`` (as floats and arrays
     when ``eager``, as tensors when traced)."""
@@ -231,6 +233,7 @@ def _posterior_prior_pairs(layer: Any) -> list[tuple[Any, Any]]:
     return pairs
 
 
+@tf.autograph.experimental.do_not_convert  # plain TF ops on distributions: nothing to convert
 def _is_point(dist: Any) -> bool:
     """A Deterministic (point-mass) posterior, e.g. the default bias posterior: not variational."""
     d = unwrap(dist)
