@@ -9,7 +9,12 @@ it does not import TensorFlow; :func:`build_model` does, when called.
     @given(ts.model_specs())
     def test_fits(spec):
         trace = run_config(*ts.spec_target(spec))
+
+Importing it registers the ``tfpcheck-ci|dev|nightly`` Hypothesis profiles, for a user's own
+``@given`` tests (``settings.get_profile("tfpcheck-dev")``).
 """
+
+from tfpcheck._profiles import register as _register_profiles
 
 from ._internal.architectures import (
     HeadSpec,
@@ -28,6 +33,8 @@ from ._internal.modelspec import ModelSpec
 from ._internal.optimizers import OptimizerSpec, optimizers
 from ._internal.priors import PriorSpec, priors
 from ._internal.specs import KERAS_VERSIONS, model_specs, spec_arrays, spec_target
+
+_register_profiles()
 
 __all__ = [
     "DEFECTS",

@@ -21,6 +21,31 @@ def test_importing_tfpcheck_and_its_plugin_does_not_import_tensorflow():
     assert out == "False"
 
 
+def test_the_plugin_imports_neither_hypothesis_nor_numpy():
+    """pytest imports the plugin at every start-up, with or without ``--tfpcheck``: like
+    Hypothesis' own plugin, it imports nothing heavy (Hypothesis and NumPy cost ~0.3 s)."""
+    out = _python(
+        "import sys, tfpcheck, tfpcheck._pytestplugin, tfpcheck._plugin.report, tfpcheck._plugin.schedule;"
+        "print(sorted(m for m in ('hypothesis', 'numpy', 'tensorflow') if m in sys.modules))"
+    )
+    assert out == "[]"
+
+
+def test_the_lazy_public_names_are_the_modules_own():
+    """``tfpcheck.X`` (imported on first use) is the object its module defines, and
+    ``tfpcheck.InvalidArgument`` is still Hypothesis' InvalidArgument."""
+    import hypothesis.errors
+
+    import tfpcheck
+    from tfpcheck import _api, _target, errors
+
+    assert tfpcheck.check is _api.check and tfpcheck.model is _target.model
+    assert tfpcheck.InvalidArgument is errors.InvalidArgument
+    assert issubclass(tfpcheck.InvalidArgument, (hypothesis.errors.InvalidArgument, tfpcheck.TfpcheckError))
+    assert set(tfpcheck.__all__) <= set(dir(tfpcheck))
+    assert all(getattr(tfpcheck, name) is not None for name in tfpcheck.__all__)
+
+
 def test_strategies_install_as_tfpcheck_strategies_only():
     assert _python("import tfpcheck.strategies as ts; print(ts.__name__)") == "tfpcheck.strategies"
     missing = subprocess.run([sys.executable, "-c", "import strategies"], cwd="/",

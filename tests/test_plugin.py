@@ -281,9 +281,8 @@ def test_targets_named_in_pyproject_are_checked(pytester: pytest.Pytester):
 
 
 def test_hypothesis_profiles_are_registered():
+    import tfpcheck.strategies  # noqa: F401 - registering is part of importing the strategies
     from hypothesis import settings
-
-    import tfpcheck._pytestplugin  # noqa: F401 - registering is part of importing the plugin
 
     budgets = {n: settings.get_profile(f"tfpcheck-{n}").max_examples for n in ("ci", "dev", "nightly")}
     assert budgets == {"ci": 3, "dev": 10, "nightly": 100}

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from tfpcheck.errors import InvalidArgument
+from tfpcheck import errors  # errors.InvalidArgument imports Hypothesis when first raised
 
 __all__ = ["DEFAULT_STEPS", "TASKS", "OPTIMIZERS", "REGIMES", "Config", "DataFields", "OptimizerFields",
            "changed_fields", "field_values"]
@@ -68,14 +68,14 @@ class Config(OptimizerFields, DataFields):
         _check_choice("task", self.task, TASKS)
         if not isinstance(self.optimizer, str) or not self.optimizer:
             # Any name: a compiled model's own optimizer class (e.g. "nadam") is kept as it is.
-            raise InvalidArgument(f"Config(optimizer={self.optimizer!r}): a name such as "
+            raise errors.InvalidArgument(f"Config(optimizer={self.optimizer!r}): a name such as "
                                   f"{list(OPTIMIZERS)}.")
         for name in ("n_train", "input_dim", "output_dim", "batch_size", "steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise InvalidArgument(f"Config({name}={value!r}): must be an integer >= 1.")
+                raise errors.InvalidArgument(f"Config({name}={value!r}): must be an integer >= 1.")
         if not self.learning_rate > 0:
-            raise InvalidArgument(
+            raise errors.InvalidArgument(
                 f"Config(learning_rate={self.learning_rate!r}): must be > 0, e.g. 1e-3."
             )
 
@@ -91,7 +91,7 @@ class Config(OptimizerFields, DataFields):
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InvalidArgument(f"Config: unknown fields {unknown}; allowed: {sorted(known)}.")
+            raise errors.InvalidArgument(f"Config: unknown fields {unknown}; allowed: {sorted(known)}.")
         return cls(**data)
 
     def short(self) -> str:
@@ -117,4 +117,4 @@ def changed_fields(obj: Any) -> dict[str, Any]:
 
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise InvalidArgument(f"Config({name}={value!r}): allowed values are {list(allowed)}.")
+        raise errors.InvalidArgument(f"Config({name}={value!r}): allowed values are {list(allowed)}.")

@@ -2,20 +2,35 @@
 
 Registered with Hypothesis (``settings.get_profile("tfpcheck-nightly")``) rather than
 sprinkled over calls. Each example is a brief training, so no deadline, and the health
-checks about slow data generation do not apply.
+checks about slow data generation do not apply. Registered when first asked for and when
+``tfpcheck.strategies`` or a ``--tfpcheck`` run starts, not when this module is imported: the
+pytest plugin reads PROFILES at every pytest start-up, and importing Hypothesis costs ~0.3 s.
 """
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
+from typing import TYPE_CHECKING
 
-__all__ = ["PROFILES", "profile"]
+if TYPE_CHECKING:
+    from hypothesis import settings
+
+__all__ = ["PROFILES", "profile", "register"]
 
 #: Examples searched per target under each profile (``--tfpcheck-profile``).
 PROFILES = {"ci": 3, "dev": 10, "nightly": 100}
 
 
-def _register() -> None:
+_registered = False
+
+
+def register() -> None:
+    """Register every profile with Hypothesis (once a process)."""
+    global _registered
+    if _registered:
+        return
+    from hypothesis import HealthCheck, settings
+
+    _registered = True
     for name, examples in PROFILES.items():
         settings.register_profile(
             f"tfpcheck-{name}",
@@ -29,7 +44,7 @@ def _register() -> None:
 
 def profile(name: str) -> settings:
     """The registered settings of profile ``name`` (``ci``, ``dev`` or ``nightly``)."""
+    from hypothesis import settings
+
+    register()
     return settings.get_profile(f"tfpcheck-{name}")
-
-
-_register()

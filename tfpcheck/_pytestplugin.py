@@ -21,7 +21,7 @@ from tfpcheck._env import prepare_tf_environment
 from tfpcheck._heap import freeze_survivors
 from tfpcheck._plugin.collect import MODELS, add_model_items, make_items, sort_target_items
 from tfpcheck._plugin.item import OPTIONS, Options
-from tfpcheck._profiles import PROFILES, profile
+from tfpcheck._profiles import PROFILES
 
 #: Fixtures for users' own suites (``tfpcheck_check``, ``tfpcheck_assert``).
 pytest_plugins = ["tfpcheck._plugin.fixtures"]
@@ -74,7 +74,7 @@ def pytest_configure(config: Any) -> None:
     max_examples = config.getoption("tfpcheck_max_examples")
     config.stash[OPTIONS] = Options(
         enabled=enabled,
-        max_examples=max_examples or profile(config.getoption("tfpcheck_profile")).max_examples,
+        max_examples=max_examples or PROFILES[config.getoption("tfpcheck_profile")],
         steps=config.getoption("tfpcheck_steps"),
         seed=config.getoption("tfpcheck_seed"),
         regime=config.getoption("tfpcheck_regime"),

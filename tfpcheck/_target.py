@@ -12,12 +12,14 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from tfpcheck import errors  # errors.InvalidArgument imports Hypothesis when first raised
 from tfpcheck._config import REGIMES, TASKS
-from tfpcheck.errors import InvalidArgument, UsageError
+from tfpcheck.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["pyproject_models", "KNOWN_PARAMETERS", "VARY", "Target", "model", "load_target", "factory_kwargs"]
 
@@ -44,21 +46,21 @@ class Target:
 
     def __post_init__(self) -> None:
         if self.task is not None and self.task not in TASKS:
-            raise InvalidArgument(
+            raise errors.InvalidArgument(
                 f"{self.name}: task={self.task!r} is not one of {list(TASKS)}; "
                 "pick the task that matches your targets."
             )
         if self.regime is not None and self.regime not in REGIMES:
-            raise InvalidArgument(f"{self.name}: regime={self.regime!r}; allowed: {list(REGIMES)}.")
+            raise errors.InvalidArgument(f"{self.name}: regime={self.regime!r}; allowed: {list(REGIMES)}.")
         unknown = sorted(set(self.vary) - set(VARY))
         if unknown:
-            raise InvalidArgument(f"{self.name}: vary={sorted(self.vary)}; allowed: {list(VARY)}.")
+            raise errors.InvalidArgument(f"{self.name}: vary={sorted(self.vary)}; allowed: {list(VARY)}.")
         if self.data is not None:
             # Normalised to a tuple of arrays, so the engine sees exactly one form.
             object.__setattr__(self, "data", _checked_data(self.name, self.data))
         missing = unfilled_parameters(self.factory, self.strategies)
         if missing:
-            raise InvalidArgument(
+            raise errors.InvalidArgument(
                 f"{self.name}: the factory's parameter(s) {missing} are not ones tfpcheck "
                 f"fills ({', '.join(KNOWN_PARAMETERS)}); give each a Hypothesis strategy, e.g. "
                 f"@tfpcheck.model(task={self.task!r}, {missing[0]}=st.floats(0.1, 10.0)), "
@@ -160,6 +162,8 @@ def factory_kwargs(
 
 def _checked_data(name: str, data: Any) -> tuple[np.ndarray, np.ndarray]:
     """``data`` as a pair of NumPy arrays, or InvalidArgument saying what was given and the fix."""
+    import numpy as np  # here, not at import: the pytest plugin imports this module at start-up
+
     problem = None
     arrays: list[np.ndarray] = []
     if not isinstance(data, (tuple, list)) or len(data) != 2:
@@ -183,7 +187,7 @@ def _checked_data(name: str, data: Any) -> tuple[np.ndarray, np.ndarray]:
                        "they must have one row per example each")
     if problem is None:
         return arrays[0], arrays[1]
-    raise InvalidArgument(
+    raise errors.InvalidArgument(
         f"{name}: data={_describe(data)} can't be used because {problem}. data= takes None "
         "(tfpcheck generates data for the task) or a pair (x, y) of numeric array-likes "
         "(NumPy arrays, lists, tensors) with the same number of rows, x at least 1-D; "
