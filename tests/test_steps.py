@@ -130,3 +130,37 @@ def test_the_steps_train_as_keras_own_step():
     step = tf.function(lambda a, b: keras.train_step((a, b)))
     theirs = [float(step(x[b], y[b])["loss"]) for b in batches]
     np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+
+
+class _Rescaled(tf_keras.layers.Layer):
+    """A user's layer with Python control flow on a tensor: traced, it works only as Keras'
+    own ``fit`` runs it, converted by AutoGraph."""
+
+    def call(self, x):
+        if tf.reduce_max(tf.abs(x)) > 100.0:
+            return x / 100.0
+        return x
+
+
+def test_a_users_layer_with_control_flow_on_tensors_trains_and_is_evaluated_traced():
+    """tfpcheck leaves its own helpers unconverted where they only read distributions or assign
+    variables (``do_not_convert``); the window and the passes that call the model keep AutoGraph
+    on, so a layer Keras' ``fit`` trains still trains here, reused over examples until its
+    evaluation passes are traced too."""
+    reuse.clear()
+    x, y = _data(128)
+
+    def factory():
+        return tf_keras.Sequential([_Rescaled(), *_normal_regression().layers])
+
+    target = Target(factory, "rescaled", data=(x, y))
+    for seed in range(4):
+        trace = run_config(target, Config(seed=seed, input_dim=2, steps=20))
+        assert trace.build_failure is None, trace.build_failure
+        assert trace.steps_run == 20 and np.all(np.isfinite(trace.losses))
+    (entry,) = reuse._CACHE.values()  # one model, reused by every example
+    # Traced, not fallen back: a window that raises is stepped singly from then on, and a pass
+    # that fails traced is marked False and runs eagerly.
+    assert stepper(entry.model)._windows, "the window failed traced: the steps ran singly"
+    assert getattr(entry.model, "_tfpcheck_terms", None), "the data-term pass did not run traced"
+    assert getattr(entry.model, "_tfpcheck_eval_0", None) or getattr(entry.model, "_tfpcheck_eval_1", None)
