@@ -69,7 +69,7 @@ class Config(OptimizerFields, DataFields):
         if not isinstance(self.optimizer, str) or not self.optimizer:
             # Any name: a compiled model's own optimizer class (e.g. "nadam") is kept as it is.
             raise errors.InvalidArgument(f"Config(optimizer={self.optimizer!r}): a name such as "
-                                  f"{list(OPTIMIZERS)}.")
+                                         f"{list(OPTIMIZERS)}.")
         for name in ("n_train", "input_dim", "output_dim", "batch_size", "steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

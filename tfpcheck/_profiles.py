@@ -2,13 +2,14 @@
 
 Registered with Hypothesis (``settings.get_profile("tfpcheck-nightly")``) rather than
 sprinkled over calls. Each example is a brief training, so no deadline, and the health
-checks about slow data generation do not apply. Registered when first asked for and when
-``tfpcheck.strategies`` or a ``--tfpcheck`` run starts, not when this module is imported: the
+checks about slow data generation do not apply. Registered when a profile is first asked for
+(a search starts) and when ``tfpcheck.strategies`` is imported, not when this module is: the
 pytest plugin reads PROFILES at every pytest start-up, and importing Hypothesis costs ~0.3 s.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,17 +21,11 @@ __all__ = ["PROFILES", "profile", "register"]
 PROFILES = {"ci": 3, "dev": 10, "nightly": 100}
 
 
-_registered = False
-
-
+@functools.cache
 def register() -> None:
     """Register every profile with Hypothesis (once a process)."""
-    global _registered
-    if _registered:
-        return
     from hypothesis import HealthCheck, settings
 
-    _registered = True
     for name, examples in PROFILES.items():
         settings.register_profile(
             f"tfpcheck-{name}",

@@ -27,8 +27,7 @@ class TargetError(TfpcheckError):
 if TYPE_CHECKING:
     from hypothesis.errors import InvalidArgument as _HypothesisInvalidArgument
 
-    class InvalidArgument(TfpcheckError, _HypothesisInvalidArgument):
-        """A strategy or API argument is out of range; the message shows ``name=value`` and the fix."""
+    class InvalidArgument(TfpcheckError, _HypothesisInvalidArgument): ...  # made below, on first use
 
 
 def __getattr__(name: str) -> Any:
