@@ -143,10 +143,9 @@ class _Rescaled(tf_keras.layers.Layer):
 
 
 def test_a_users_layer_with_control_flow_on_tensors_trains_and_is_evaluated_traced():
-    """tfpcheck leaves its own helpers unconverted where they only read distributions or assign
-    variables (``do_not_convert``); the window and the passes that call the model keep AutoGraph
-    on, so a layer Keras' ``fit`` trains still trains here, reused over examples until its
-    evaluation passes are traced too."""
+    """tfpcheck traces its own window and passes as written (``_engine/tracing.py``), and Keras
+    still converts the user's layer inside them, as under ``fit``: the layer trains here, reused
+    over examples until its evaluation passes are traced too."""
     reuse.clear()
     x, y = _data(128)
 
@@ -164,3 +163,48 @@ def test_a_users_layer_with_control_flow_on_tensors_trains_and_is_evaluated_trac
     assert stepper(entry.model)._windows, "the window failed traced: the steps ran singly"
     assert getattr(entry.model, "_tfpcheck_terms", None), "the data-term pass did not run traced"
     assert getattr(entry.model, "_tfpcheck_eval_0", None) or getattr(entry.model, "_tfpcheck_eval_1", None)
+
+
+class _BranchingStep(tf_keras.Sequential):
+    """A user's own ``train_step`` with a Python ``if`` on a tensor (``tf.cond`` where ``cond``)."""
+
+    def __init__(self, *layers, cond=False):
+        super().__init__(list(layers))
+        self.cond = cond
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(-self(x, training=True).log_prob(y))
+            if self.cond:
+                loss = tf.cond(tf.reduce_sum(x) > 0.0, lambda: loss, lambda: 2.0 * loss)
+            elif tf.reduce_sum(x) > 0.0:
+                loss = loss * 1.0
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
+        return {"loss": loss}
+
+
+def test_a_users_train_step_runs_as_fit_runs_it():
+    """Keras' ``fit`` runs a user's ``train_step`` unconverted, so its Python ``if`` on a tensor
+    fails there; tfpcheck's window runs it the same way and reports ``builds`` (it used to
+    convert it, and passed a model the user's own ``fit`` refuses). With ``tf.cond`` both train."""
+    x, y = _data(128)
+    for cond in (False, True):
+        def factory(cond=cond):
+            model = _BranchingStep(*_normal_regression().layers, cond=cond)
+            model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda t, d: -d.log_prob(t))
+            return model
+
+        tf_keras.backend.clear_session()
+        fit_error = None
+        try:
+            factory().fit(x, y, epochs=1, batch_size=32, verbose=0)
+        except Exception as exc:  # noqa: BLE001 - what the user's own fit says
+            fit_error = exc
+        reuse.clear()
+        trace = run_config(Target(factory, "branching", data=(x, y)), Config(seed=0, input_dim=2, steps=10))
+        assert (fit_error is None) == cond
+        assert (trace.build_failure is None) == (fit_error is None), (fit_error, trace.build_failure)
+        if fit_error is not None:
+            assert type(fit_error).__name__ in str(trace.build_failure)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tfpcheck._engine import reuse
+from tfpcheck._engine import reuse, tracing
 from tfpcheck._engine.constraints import parameter_checks, unwrap
 from tfpcheck._engine.instrument import Recorder, capture_distributions, record_likelihood
 from tfpcheck._engine.variational import layer_distributions, variational_layers
@@ -63,7 +63,7 @@ class Stepper:
         xla = model._tfpcheck_xla or None
         self._xla = xla
         self._step: Any = None  # one step a call: made where a window can't run
-        self._window = tf.function(self._steps, reduce_retracing=True)
+        self._window = tracing.function(self._steps, reduce_retracing=True)
         # A window's TensorArray grows with the steps run, which XLA can't compile: one step a call.
         self._windows = not xla
         self._structure: Any = None  # each record leaf's TensorSpec, set when the window traces
@@ -97,7 +97,7 @@ class Stepper:
     def _singly(self, x: np.ndarray, y: np.ndarray, batches: list[np.ndarray], start: int) -> Iterator[
             dict[str, Any]]:
         if self._step is None:
-            self._step = tf.function(self.body, reduce_retracing=True, jit_compile=self._xla)
+            self._step = tracing.function(self.body, reduce_retracing=True, jit_compile=self._xla)
         for k, idx in enumerate(batches):
             try:
                 out = self._step(tf.constant(x[idx]), tf.constant(y[idx]))
@@ -125,21 +125,23 @@ class Stepper:
         return self._concrete[key]
 
     def _steps(self, xs: Any, ys: Any) -> Any:
-        """The step in a loop (AutoGraph converts it and the step, as Keras'
-        ``steps_per_execution`` loop is), each step's record packed into one float64 row of a
-        TensorArray (its structure is learnt as the loop body traces: no separate trace of the
-        step). The loop ends once STOP_AFTER_NONFINITE losses in a row were not finite; the guard
-        is in the loop's condition (a ``tf.cond`` around the step would keep another copy of it,
-        ~8 MB a model)."""
+        """The step in a ``tf.while_loop`` (as Keras' ``steps_per_execution`` loop), each step's
+        record packed into one float64 row of a TensorArray (its structure is learnt as the loop
+        body traces: no separate trace of the step). The loop ends once STOP_AFTER_NONFINITE
+        losses in a row were not finite; the guard is in the loop's condition (a ``tf.cond``
+        around the step would keep another copy of it, ~8 MB a model)."""
         n = tf.shape(xs)[0]
-        rows = tf.TensorArray(tf.float64, size=0, dynamic_size=True)
-        k, nonfinite = tf.constant(0), tf.constant(0)
-        while k < n and nonfinite < STOP_AFTER_NONFINITE:
+
+        def more(k: Any, nonfinite: Any, rows: Any) -> Any:
+            return tf.logical_and(k < n, nonfinite < STOP_AFTER_NONFINITE)
+
+        def one(k: Any, nonfinite: Any, rows: Any) -> tuple[Any, Any, Any]:
             record = self.body(xs[k], ys[k])
             rows = rows.write(k, self._packed(record))
-            nonfinite = tf.where(tf.math.is_finite(record["loss"]), 0, nonfinite + 1)
-            k += 1
-        return rows.stack()
+            return k + 1, tf.where(tf.math.is_finite(record["loss"]), 0, nonfinite + 1), rows
+
+        start = (tf.constant(0), tf.constant(0), tf.TensorArray(tf.float64, size=0, dynamic_size=True))
+        return tf.while_loop(more, one, start)[2].stack()
 
     @tf.autograph.experimental.do_not_convert  # plain TF ops: nothing to convert
     def _packed(self, record: Any) -> Any:

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfpcheck._engine import tracing
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.owners import owners
 from tfpcheck._engine.tiered import due
@@ -108,7 +109,7 @@ def _traced_summaries(model: Any) -> list[LayerSummary] | None:
                     out.append(_numbers(pairs, eager=False))
             return out
 
-        traced = (tf.function(numbers), facts)
+        traced = (tracing.function(numbers), facts)
         object.__setattr__(model, "_tfpcheck_summaries", traced)  # untracked: Keras 3 wraps tuples
     function, facts = traced
     try:

@@ -1,0 +1,37 @@
+"""How the engine traces its own functions: as written, with the user's code inside converted as
+Keras' ``fit`` converts it.
+
+``tf.function`` hands a function to AutoGraph, which converts it and every function it calls
+from a module AutoGraph does not know. Before this module, that meant the training window and
+step and the data-term and evaluation passes, ~0.6 s of AutoGraph work in each process's first
+example (six functions; measured by timing AutoGraph's transpiler over
+``benchmarks/throughput.py``'s alternating file). They are written with TensorFlow's own control
+flow (``tf.while_loop``, ``tf.cond``), so they are traced as written. They run under an
+unspecified conversion status, as code outside any ``tf.function`` does. So Keras' own layers,
+losses and metrics still convert the user's ``call``, loss and metric functions, as they do
+under ``fit``. A user's own ``train_step`` runs as ``fit`` runs it, unconverted: Python
+``if``/``while`` on tensors in it fails under both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import tensorflow as tf
+
+__all__ = ["as_written", "function"]
+
+#: The conversion status outside any ``tf.function`` (this module is imported outside one).
+_UNSPECIFIED = tf.__internal__.autograph.control_status_ctx()
+
+
+def as_written(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` marked for AutoGraph to call unconverted, under an unspecified status (Keras layers
+    and losses called in it convert the user's code by default)."""
+    return tf.__internal__.autograph.tf_convert(fn, _UNSPECIFIED, convert_by_default=False)
+
+
+def function(fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """``tf.function`` of ``fn`` traced as written (see the module docstring)."""
+    return tf.function(as_written(fn), **kwargs)
