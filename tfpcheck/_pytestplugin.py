@@ -96,10 +96,12 @@ def pytest_configure(config: Any) -> None:
             raise pytest.UsageError(f"--tfpcheck-model={spec}: {exc}") from None
     config.stash[MODELS] = loaded
 
+    from tfpcheck._plugin.idle import Prefetch
     from tfpcheck._plugin.report import TfpcheckReporter
     from tfpcheck._plugin.schedule import Durations
 
     config.pluginmanager.register(Durations(config), "tfpcheck-durations")
+    config.pluginmanager.register(Prefetch(), "tfpcheck-prefetch")
 
     report, html = config.getoption("tfpcheck_report"), config.getoption("tfpcheck_html")
     path = Path(config.invocation_params.dir, report) if report else None
