@@ -1,5 +1,5 @@
-"""How the engine traces its own functions: as written, with the user's code inside converted as
-Keras' ``fit`` converts it.
+"""How the engine traces its own functions: as written, with the user's layers inside converted as
+Keras' ``fit`` converts them.
 
 ``tf.function`` hands a function to AutoGraph, which converts it and every function it calls
 from a module AutoGraph does not know. Before this module, that meant the training window and
@@ -7,10 +7,12 @@ step and the data-term and evaluation passes, ~0.6 s of AutoGraph work in each p
 example (six functions; measured by timing AutoGraph's transpiler over
 ``benchmarks/throughput.py``'s alternating file). They are written with TensorFlow's own control
 flow (``tf.while_loop``, ``tf.cond``), so they are traced as written. They run under an
-unspecified conversion status, as code outside any ``tf.function`` does. So Keras' own layers,
-losses and metrics still convert the user's ``call``, loss and metric functions, as they do
-under ``fit``. A user's own ``train_step`` runs as ``fit`` runs it, unconverted: Python
-``if``/``while`` on tensors in it fails under both.
+unspecified conversion status, as code outside any ``tf.function`` does. So Keras' own layers
+and metrics still convert the user's ``call`` and metric functions, as they do under ``fit``. A
+user's own ``train_step`` runs as ``fit`` runs it, unconverted: Python ``if``/``while`` on
+tensors in it fails under both. The compiled loss is not converted, here or before this module:
+tfpcheck calls it through its recording wrappers (``instrument.py``, ``do_not_convert``), where
+``fit`` would convert it (a loss with a Python ``if`` on a tensor fails here, not there).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import tensorflow as tf
 
 __all__ = ["as_written", "function"]
 
-#: The conversion status outside any ``tf.function`` (this module is imported outside one).
+#: The conversion status outside any ``tf.function``: read at import, which the engine's modules
+#: do at their top level, outside any trace (read inside one, it would be that trace's status).
 _UNSPECIFIED = tf.__internal__.autograph.control_status_ctx()
 
 
