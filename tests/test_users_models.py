@@ -198,3 +198,60 @@ def test_broadcast_loss_is_one_finding_with_learns_as_its_consequence():
     assert invariants == ["loss_shape"], t.to_dict()
     assert t.violations[0].cause == "shape_broadcast"
     assert "learns" not in invariants
+
+
+# 7. The compiled loss runs as the user's own fit runs it.
+def _branching_nll(y, d):
+    nll = -d.log_prob(y)
+    if tf.reduce_mean(y) > 1e6:  # a Python `if` on a tensor: only AutoGraph makes it traceable
+        nll = 2.0 * nll
+    return nll
+
+
+class _BranchingNLL(tf_keras.losses.Loss):
+    def call(self, y_true, y_pred):
+        return _branching_nll(y_true, y_pred)
+
+
+def _k3_branching_nll(y, t):
+    return _branching_nll(y, tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])))
+
+
+def _fit_error(factory):
+    try:
+        factory().fit(X_REG, Y_REG, epochs=1, batch_size=32, verbose=0)
+    except Exception as exc:  # noqa: BLE001 - what the user's own fit says
+        return exc
+    return None
+
+
+def test_a_compiled_loss_is_converted_where_fit_converts_it():
+    """tf_keras' ``fit`` converts a compiled loss with AutoGraph (``LossFunctionWrapper``,
+    ``Loss.__call__``), so a Python ``if`` on a tensor in it trains; Keras 3's ``fit`` calls the
+    loss unconverted and the same ``if`` fails. tfpcheck's verdict on ``builds`` follows each
+    (it used to call the tf_keras loss unconverted: ``builds`` failed on a model that trains)."""
+    import keras
+
+    def tf_keras_model(loss):
+        def factory():
+            model = tf_keras.Sequential([tf_keras.layers.Dense(2), tfpl.DistributionLambda(
+                lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])))])
+            model.compile(tf_keras.optimizers.Adam(0.01), loss=loss)
+            return model
+        return factory
+
+    def keras3_model():
+        model = keras.Sequential([keras.layers.Dense(2)])
+        model.compile(keras.optimizers.Adam(0.01), loss=_k3_branching_nll)
+        return model
+
+    for factory, trains in [(tf_keras_model(_branching_nll), True),
+                            (tf_keras_model(_BranchingNLL()), True), (keras3_model, False)]:
+        error = _fit_error(factory)
+        assert (error is None) == trains, error
+        t = _check(tfpcheck.model(data=(X_REG, Y_REG))(factory), max_examples=1, steps=50)
+        builds = [v for v in t.violations if v.invariant == "builds"]
+        if trains:
+            assert not builds and t.status == "passed", t.to_dict()
+        else:
+            assert builds and type(error).__name__ in builds[0].message, t.to_dict()

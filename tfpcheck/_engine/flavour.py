@@ -22,6 +22,8 @@ import tensorflow as tf
 import tf_keras
 from tf_keras.src.utils import losses_utils
 
+from .tracing import as_keras_converts
+
 __all__ = ["BACKEND_FIX", "backend_problem", "gpu_xla_note", "is_keras3_model", "keras3",
            "note_keras3_used", "recording_jit_compile", "reset", "tf_keras_parts", "unreduced_loss",
            "uses_own_compute_loss"]
@@ -133,15 +135,17 @@ def _tf_keras_matched_rank(y_true: Any, y_pred: Any) -> Any:
 
 @tf.autograph.experimental.do_not_convert  # builds a function: nothing to convert
 def _tf_keras_unreduced(loss: Any) -> Callable[[Any, Any], Any]:
+    # Converted as tf_keras' ``Loss.__call__`` and ``LossFunctionWrapper`` convert them under
+    # ``fit``: a user's loss with a Python ``if`` on a tensor trains there, so it trains here.
     if isinstance(loss, str):
-        return tf_keras.losses.get(loss)
+        return as_keras_converts(tf_keras.losses.get(loss))
     wrapper = getattr(tf_keras.losses, "LossFunctionWrapper", None)
     if wrapper is not None and isinstance(loss, wrapper):
-        return _bound(loss.fn, dict(getattr(loss, "_fn_kwargs", {})))
+        return _bound(as_keras_converts(loss.fn), dict(getattr(loss, "_fn_kwargs", {})))
     if isinstance(loss, tf_keras.losses.Loss):
-        return loss.call
+        return as_keras_converts(loss.call)
     if callable(loss):
-        return loss
+        return as_keras_converts(loss)
     raise TypeError(_ONE_LOSS.format(loss=loss))
 
 

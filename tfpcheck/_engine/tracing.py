@@ -10,9 +10,10 @@ flow (``tf.while_loop``, ``tf.cond``), so they are traced as written. They run u
 unspecified conversion status, as code outside any ``tf.function`` does. So Keras' own layers
 and metrics still convert the user's ``call`` and metric functions, as they do under ``fit``. A
 user's own ``train_step`` runs as ``fit`` runs it, unconverted: Python ``if``/``while`` on
-tensors in it fails under both. The compiled loss is not converted, here or before this module:
-tfpcheck calls it through its recording wrappers (``instrument.py``, ``do_not_convert``), where
-``fit`` would convert it (a loss with a Python ``if`` on a tensor fails here, not there).
+tensors in it fails under both. A tf_keras model's compiled loss is called through tfpcheck's
+recording wrappers (``instrument.py``, ``do_not_convert``), which would hide it from AutoGraph:
+it is converted explicitly (:func:`as_keras_converts`), as tf_keras' ``LossFunctionWrapper``
+converts it under ``fit``. Keras 3 calls a loss unconverted, and so does tfpcheck.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import tensorflow as tf
 
-__all__ = ["as_written", "function"]
+__all__ = ["as_keras_converts", "as_written", "function"]
 
 #: The conversion status outside any ``tf.function``: read at import, which the engine's modules
 #: do at their top level, outside any trace (read inside one, it would be that trace's status).
@@ -33,6 +34,13 @@ def as_written(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` marked for AutoGraph to call unconverted, under an unspecified status (Keras layers
     and losses called in it convert the user's code by default)."""
     return tf.__internal__.autograph.tf_convert(fn, _UNSPECIFIED, convert_by_default=False)
+
+
+def as_keras_converts(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` converted by AutoGraph when called in a trace, whatever the status where it is
+    called: what tf_keras does to a compiled loss (``tf_convert`` with ``fit``'s enabled status,
+    recursive, the modules AutoGraph knows left alone)."""
+    return tf.__internal__.autograph.tf_convert(fn, _UNSPECIFIED)
 
 
 def function(fn: Callable[..., Any], **kwargs: Any) -> Any:
