@@ -24,7 +24,8 @@ import tfpcheck  # noqa: E402
 from tfpcheck._profiles import PROFILES  # noqa: E402
 from tfpcheck._target import _import_file, get_target, load_target  # noqa: E402
 
-FILES = ("examples/public_dl_book.py", "examples/public_tfp.py", "examples/public_keras3.py")
+FILES = ("examples/public_dl_book.py", "examples/public_tfp.py", "examples/public_tfp_regression.py",
+         "examples/public_keras3.py")
 _EXPECTED = re.compile(r"Expected:\s*(\w+)\s*/\s*(\w+)")
 
 

@@ -21,6 +21,14 @@ from public_tfp import (
     tfp_vae,
     tfp_vae_buggy,
 )
+from public_tfp_regression import (
+    tfp_regression_aleatoric,
+    tfp_regression_aleatoric_buggy,
+    tfp_regression_both,
+    tfp_regression_epistemic,
+    tfp_regression_epistemic_buggy,
+    tfp_regression_no_uncertainty,
+)
 
 __all__ = [
     "dl_book_custom_loss",
@@ -37,6 +45,12 @@ __all__ = [
     "keras_io_mdn_buggy",
     "keras_io_prob_bnn",
     "keras_io_prob_bnn_buggy",
+    "tfp_regression_aleatoric",
+    "tfp_regression_aleatoric_buggy",
+    "tfp_regression_both",
+    "tfp_regression_epistemic",
+    "tfp_regression_epistemic_buggy",
+    "tfp_regression_no_uncertainty",
     "tfp_flipout_classifier",
     "tfp_flipout_classifier_buggy",
     "tfp_vae",

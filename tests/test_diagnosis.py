@@ -434,11 +434,21 @@ def test_draws_each_confident_about_a_mean_the_next_moves_are_mc_sampling():
     assert check(healthy).holds and 0.32 < SAMPLING_SPREAD_RATIO
 
 
+def _fixed_scale_posterior(scale):
+    """A mean-field posterior whose scale is a constant: it cannot narrow, whatever the data say."""
+    def make(kernel_size, bias_size=0, dtype=None):
+        n = kernel_size + bias_size
+        return tf_keras.Sequential([tfpl.VariableLayer(n, dtype=dtype), tfpl.DistributionLambda(
+            lambda t: tfd.Independent(tfd.Normal(loc=t, scale=scale), reinterpreted_batch_ndims=1))])
+    return make
+
+
 def test_the_draws_spread_is_measured_against_the_predictives_own():
     """Real training: 0 for a deterministic model; for a variational layer started prior-wide
-    under a narrow head, the means move by more than the head's scale; started narrow, less."""
+    under a narrow head, the means move by more than the head's scale; started narrow, less.
+    The wide one is still narrowing at the cap (inconclusive); one that cannot narrow fails."""
     from tests import models
-    from tfpcheck._checks import SAMPLING_SPREAD_RATIO
+    from tfpcheck._checks import SAMPLING_SPREAD_RATIO, narrowing
     from tfpcheck._engine import run_config
     from tfpcheck._invariants import evaluate
     from tfpcheck._target import Target
@@ -447,21 +457,44 @@ def test_the_draws_spread_is_measured_against_the_predictives_own():
         return run_config(Target(factory, factory.__name__, task="regression"),
                           tfpcheck.Config(task="regression", steps=300, seed=0))
 
-    def narrow_head(init_scale):
+    def narrow_head(posterior):
         def confident(input_dim, n_train):
             return tf_keras.Sequential([
-                tfpl.DenseVariational(1, models._posterior(init_scale), models._fixed_prior,
-                                      kl_weight=1 / n_train),
+                tfpl.DenseVariational(1, posterior, models._fixed_prior, kl_weight=1 / n_train),
                 tfpl.DistributionLambda(lambda t: tfd.Normal(loc=t, scale=0.1)),
             ])
         return confident
 
     assert run(models.healthy_normal).draw_spread_ratio == 0.0
-    wide, narrow = run(narrow_head(0.3)), run(narrow_head(0.05))
+    wide, narrow = run(narrow_head(models._posterior(0.3))), run(narrow_head(models._posterior(0.05)))
     assert wide.draw_spread_ratio > SAMPLING_SPREAD_RATIO > narrow.draw_spread_ratio, (
         wide.draw_spread_ratio, narrow.draw_spread_ratio)
-    found = {v.invariant: v for v in evaluate(wide) if not v.holds}
+    (verdict,) = evaluate(wide, ("posterior_not_collapsed",))
+    assert verdict.holds and "still narrowing" in verdict.note, verdict
+    assert wide.steps_run == 300 and narrowing(wide) is not None
+    stuck = run(narrow_head(_fixed_scale_posterior(0.3)))
+    assert stuck.draw_spread_ratio > SAMPLING_SPREAD_RATIO and narrowing(stuck) is None
+    found = {v.invariant: v for v in evaluate(stuck) if not v.holds}
     assert found["posterior_not_collapsed"].evidence["collapse"] == "sampling_noise"
+
+
+def test_a_posterior_still_narrowing_at_the_cap_is_inconclusive_and_one_that_stopped_is_not():
+    """NARROWING_SHARE over the last NARROWING_SPAN of the recorded path, on both sides."""
+    from tfpcheck._checks import NARROWING_SHARE
+    from tfpcheck._checks import posterior_not_collapsed as check
+    from tfpcheck._trace import LayerSummary
+
+    wide = LayerSummary("dense_variational", "DenseVariational", 64, 0.3, 0.9, 1.0, False)
+
+    def trace(end):
+        path = [(100, (0.9,)), (200, (0.5,)), (300, (0.4,)), (400, (end,))]
+        return _stats_free_trace(layers_start=[wide], layers_end=[wide], prediction_noise=0.69,
+                                 draw_spread_ratio=2.5, posterior_path=path)
+
+    still = check(trace(0.4 * (1 - NARROWING_SHARE) - 0.01))
+    assert still.holds and "inconclusive" in still.note and "0.4 at step 300" in still.note, still
+    stopped = check(trace(0.4 * (1 - NARROWING_SHARE) + 0.01))
+    assert not stopped.holds and stopped.evidence["collapse"] == "sampling_noise", stopped
 
 
 def test_a_blow_up_inside_the_first_tenth_is_still_divergence():
@@ -556,3 +589,31 @@ def test_unseen_directions_are_collinear_columns_not_dead_ones():
     assert _unseen_directions(dead) == []
     (v,) = _unseen_directions(np.concatenate([dead, X_REG[:, 1:2]], axis=1))
     assert np.allclose(np.abs(v), [0, 2**-0.5, 0, 0, 2**-0.5], atol=1e-6)
+
+
+def test_a_model_closing_in_on_its_twin_at_the_cap_is_inconclusive_and_a_tie_is_not():
+    """CLOSING_SPAN/CLOSING_HORIZON on both sides: the model's whole-set data term falls faster
+    than its twin's by enough to make up what it lacks by four times the cap, or only as fast as
+    the twin's (a model that ignores x); on the stress regime's rescaled data it stays a failure."""
+    from tfpcheck._checks import CLOSING_HORIZON, learns
+
+    rng = np.random.default_rng(0)
+    twin = 2.0 + 0.1 * rng.normal(size=200)
+    model = twin + 0.5 + 0.05 * rng.normal(size=200)
+    gain = twin - model
+    lacks = -gain.mean() + 2.0 * gain.std(ddof=1) / np.sqrt(gain.size)
+    needed = lacks / (CLOSING_HORIZON * 4)  # the pace per span (a quarter of 400 steps) that makes it up
+
+    def trace(model_fall, config=None):
+        end = float(model.mean())
+        return _stats_free_trace(
+            config=config or tfpcheck.Config(), data_terms=list(model), twin_terms=list(twin), settled=True,
+            evaluations=[10.0, 4.0, 3.0, end + model_fall, end], evaluation_steps=[0, 100, 200, 300, 400],
+            twin_evaluations=[(0, 9.0), (100, 3.0), (200, 2.2), (300, 2.05), (400, 2.0)])
+
+    closing = learns(trace(0.05 + needed * 1.1))
+    assert closing.holds and "inconclusive" in closing.note and "since step 300" in closing.note, closing
+    assert not learns(trace(0.05 + needed * 0.9)).holds
+    assert not learns(trace(0.05)).holds  # falls as the twin falls: a tie
+    raw = tfpcheck.Config(x_scale=100.0)
+    assert not learns(trace(0.05 + needed * 1.1, config=raw)).holds

@@ -91,10 +91,12 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               f"paired per-example gain > {c.LEARNS_Z:g} standard errors, and the predictive "
               f"means reach the targets' average (within {c.UNREACHED_GAP:g} sd) on at least "
               f"{1 - c.UNREACHED_SHARE:.0%} of the target columns (a head confined like its twin "
-              "beats it by nothing that counts); a loss still falling at the step cap, or a failure "
-              "at the cap that no intervention explains and that learns when re-run at 4× the "
-              "cap, is *inconclusive* (a note, not a failure); costs a second training of the same "
-              "length"),
+              "beats it by nothing that counts); a loss still falling at the step cap, or on data "
+              "as given a data term that fell faster than the twin's over the last "
+              f"{c.CLOSING_SPAN:.0%} of the steps by enough to make up what it lacks within "
+              f"{1 + c.CLOSING_HORIZON:g}× the cap, or a failure at the cap that no intervention "
+              "explains and that learns when re-run at 4× the cap, is *inconclusive* (a note, not "
+              "a failure); costs a second training of the same length"),
     Invariant("posterior_not_collapsed", c.posterior_not_collapsed, d.collapsed,
               "no variational layer ends on its prior or on a point, nor is pushed onto its "
               "prior by an over-weighted KL term or dragged onto a fixed prior far narrower than "
@@ -107,7 +109,10 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               f"{c.KL_WEIGHT_FACTOR:g} / n_train (read as KL in the loss ÷ the layers' KL), or the "
               f"predictive means' spread across weight draws > {c.SAMPLING_NOISE_LIMIT:g} × the "
               f"targets' sd or > {c.SAMPLING_SPREAD_RATIO:g} × the predictive's own sd (posteriors "
-              f"not grown past {c.SPREAD_GROWN:g}× their initial sd), or a "
+              f"not grown past {c.SPREAD_GROWN:g}× their initial sd; a model so swamped trains to "
+              "the cap, and one whose posterior's narrowest tenth of weights lost more than "
+              f"{c.NARROWING_SHARE:.0%} of its sd over the last {c.NARROWING_SPAN:.0%} of the steps "
+              "is still narrowing: *inconclusive*, a note), or a "
               f"factorised first-layer posterior's sd along a direction x cannot see ≤ "
               f"{c.UNSEEN_SPREAD_LIMIT:g} × the prior's",
               explains=("learns",  # a posterior on its prior ignores the data

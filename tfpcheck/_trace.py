@@ -77,6 +77,8 @@ class Trace:
     output_kind: str | None = None  # "distribution", "loss_distribution", or a tensor's words
     settled: bool | None = None  # the loss had settled when training stopped (schedule.settled)
     evaluations: list[float] = field(default_factory=list)  # whole-set data term every WINDOW steps
+    evaluation_steps: list[int] = field(default_factory=list)  # the step of each evaluation
+    twin_evaluations: list[tuple[int, float]] = field(default_factory=list)  # (step, the twin's)
     data_terms: list[float] | None = None  # the trained model's data term per example
     twin_terms: list[float] | None = None  # the same for its x-denied twin (engine/train.py)
     prediction_noise: float | None = None  # sd of predictive means across weight draws / sd(y)
@@ -91,6 +93,10 @@ class Trace:
     domain: str | None = None  # the task's domain in words, e.g. "non-negative counts"
     layers_start: list[LayerSummary] = field(default_factory=list)
     layers_end: list[LayerSummary] = field(default_factory=list)
+    #: (step, each tfp.layers variational layer's posterior stddev at its tenth percentile over
+    #: the weights: those the data narrow first, a raw-feature slope long before its bias) at
+    #: every window's end: whether a posterior is still narrowing when training stops
+    posterior_path: list[tuple[int, tuple[float, ...]]] = field(default_factory=list)
     #: the trained first layer's posterior/prior spread along the directions of its kernel the
     #: inputs cannot see (engine/variational.unseen_spread); None where there are none
     unseen_spread: dict[str, Any] | None = None

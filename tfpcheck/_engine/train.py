@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import tf_keras
 
-from tfpcheck._checks import beats, reaches
+from tfpcheck._checks import beats, reaches, sampling_dominated
 from tfpcheck._config import Config
 from tfpcheck._confirm import PRIOR_WIDENING
 from tfpcheck._data import make_data, rescale_user_data
@@ -46,6 +46,7 @@ from tfpcheck._engine.schedule import WINDOW, settled
 from tfpcheck._engine.steps import STOP_AFTER_NONFINITE, StepFailed, stepper
 from tfpcheck._engine.variational import (
     kl_pairs,
+    posterior_lows,
     summarise_layers,
     unseen_spread,
     widen_priors,
@@ -98,6 +99,17 @@ def run_config(
                     break
                 _observe_final(model, x, y, trace, "predictive_averaged" in adjust)
                 trace.twin_terms = twin.terms(trace.steps_run) if twin else None
+                if twin is not None:
+                    trace.twin_evaluations = twin.evaluations
+                if sampling_dominated(trace) and trace.steps_run < config.steps:
+                    # Stopped early on a settled loss while the weights' draws still swamp the
+                    # predictions: the posterior may still be narrowing. Judged at the cap.
+                    _train(model, x, y, trace, until=config.steps)
+                    if trace.build_failure is None and _weights_finite(model):
+                        _observe_final(model, x, y, trace, "predictive_averaged" in adjust)
+                        trace.twin_terms = twin.terms(trace.steps_run) if twin else None
+                        trace.twin_evaluations = twin.evaluations if twin else []
+                    break
                 if not _train_on(trace, config):
                     break
         finally:
@@ -336,6 +348,7 @@ def _train(
     evaluations = trace.evaluations
     if not evaluations:
         evaluations.append(float(np.mean(data_terms(model, x, y))))
+        trace.evaluation_steps.append(trace.steps_run)
     batches = _batches(len(x), config.batch_size, until or config.steps, config.seed)
     i = trace.steps_run
     while i < len(batches):
@@ -357,11 +370,23 @@ def _train(
         if i % WINDOW == 0:
             terms = data_terms(model, x, y)
             evaluations.append(float(np.mean(terms)))
+            trace.evaluation_steps.append(i)
+            _record_posterior(model, trace, i)
             if until is None and settled(evaluations, i) and (beat is None or beats(terms, beat)):
                 break
     if trace.steps_run % WINDOW:
         evaluations.append(float(np.mean(data_terms(model, x, y))))
+        trace.evaluation_steps.append(trace.steps_run)
+        _record_posterior(model, trace, trace.steps_run)
     trace.settled = settled(evaluations, trace.steps_run)
+
+
+def _record_posterior(model: Any, trace: Trace, step: int) -> None:
+    """Each variational layer's narrowest weights' spread now (``Trace.posterior_path``)."""
+    if trace.layers_start:
+        lows = posterior_lows(model)
+        if lows:
+            trace.posterior_path.append((step, lows))
 
 
 def _nan_stop(trace: Trace) -> bool:
@@ -479,6 +504,11 @@ class _Twin:
     @property
     def ok(self) -> bool:
         return self.model is not None and self.trace.build_failure is None
+
+    @property
+    def evaluations(self) -> list[tuple[int, float]]:
+        """(step, whole-set data term) at each of its evaluations."""
+        return list(zip(self.trace.evaluation_steps, self.trace.evaluations, strict=False))
 
     def terms(self, steps: int) -> list[float] | None:
         """Its data term per example after at least ``steps`` steps; None if it can't be had."""

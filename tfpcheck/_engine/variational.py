@@ -26,7 +26,8 @@ from tfpcheck._trace import LayerSummary
 
 tfd = tfp.distributions
 
-__all__ = ["capture_kl", "kl_pairs", "layer_distributions", "summarise_layers", "variational_layers",
+__all__ = ["capture_kl", "kl_pairs", "layer_distributions", "posterior_lows", "summarise_layers",
+           "variational_layers",
            "widen_priors", "widened", "widening_kl"]
 
 _V1_ATTRS = (
@@ -84,6 +85,42 @@ def summarise_layers(model: Any, x: Any = None) -> list[LayerSummary]:
                  bool(unwrap(p).trainable_variables))
         summaries.append(_summary(facts, *_numbers([(q, p)], eager=True)))
     return summaries
+
+
+def posterior_lows(model: Any) -> tuple[float, ...]:
+    """The tenth percentile of each tfp.layers posterior's per-weight stddev, now, from one
+    traced call made once per model: no KL, so no random draw (a mixture prior's KL is sampled),
+    and training's random streams are left as they were. Empty for a model without tfp.layers
+    variational layers (a Keras 3 model's own layer) or where it can't be read."""
+    traced = getattr(model, "_tfpcheck_lows", None)
+    if traced is False:
+        return ()
+    if traced is None:
+        layers = variational_layers(model)
+        if not layers:
+            object.__setattr__(model, "_tfpcheck_lows", False)
+            return ()
+
+        def lows() -> list[Any]:
+            spreads = [tf.concat([tf.cast(_stddev(q), tf.float64) for q, _ in pairs], 0)
+                       for pairs in map(_posterior_prior_pairs, layers) if pairs]
+            return [_tenth(s[s > 0]) for s in spreads]
+
+        traced = tracing.function(lows)
+        object.__setattr__(model, "_tfpcheck_lows", traced)
+    try:
+        return tuple(float(v) for v in traced())
+    except Exception:  # noqa: BLE001 - the path is evidence, not a requirement
+        object.__setattr__(model, "_tfpcheck_lows", False)
+        return ()
+
+
+def _tenth(spreads: Any) -> Any:
+    """The tenth percentile (lower) of ``spreads``, 0 where there are none (a tensor)."""
+    n = tf.size(spreads)
+    padded = tf.sort(tf.concat([tf.zeros([1], spreads.dtype), spreads], 0))  # the 0 first
+    tenth = tf.cast(0.1 * tf.cast(tf.maximum(n - 1, 0), tf.float64), tf.int32)
+    return tf.gather(padded, tf.minimum(n, 1) + tenth)
 
 
 def _traced_summaries(model: Any) -> list[LayerSummary] | None:
