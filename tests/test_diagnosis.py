@@ -592,9 +592,10 @@ def test_unseen_directions_are_collinear_columns_not_dead_ones():
 
 
 def test_a_model_closing_in_on_its_twin_at_the_cap_is_inconclusive_and_a_tie_is_not():
-    """CLOSING_SPAN/CLOSING_HORIZON on both sides: the model's whole-set data term falls faster
-    than its twin's by enough to make up what it lacks by four times the cap, or only as fast as
-    the twin's (a model that ignores x); on the stress regime's rescaled data it stays a failure."""
+    """CLOSING_SPAN/CLOSING_HORIZON on both sides: over the last half of the steps the model's
+    whole-set data term falls faster than its twin's by enough to make up what it lacks by four
+    times the cap, or not quite, or only as fast as the twin's (a model that ignores x); on the
+    stress regime's rescaled data it stays a failure."""
     from tfpcheck._checks import CLOSING_HORIZON, learns
 
     rng = np.random.default_rng(0)
@@ -602,18 +603,20 @@ def test_a_model_closing_in_on_its_twin_at_the_cap_is_inconclusive_and_a_tie_is_
     model = twin + 0.5 + 0.05 * rng.normal(size=200)
     gain = twin - model
     lacks = -gain.mean() + 2.0 * gain.std(ddof=1) / np.sqrt(gain.size)
-    needed = lacks / (CLOSING_HORIZON * 4)  # the pace per span (a quarter of 400 steps) that makes it up
+    needed = lacks / (CLOSING_HORIZON * 400) * 100  # the fall per 100 steps, beyond the twin's
 
-    def trace(model_fall, config=None):
+    def trace(fall, twin_fall=0.0, config=None):
+        steps = [0, 100, 200, 300, 400]
+        twin_ev = [9.0, 3.0] + [2.0 + twin_fall * (400 - s) / 100 for s in steps[2:]]
         end = float(model.mean())
+        model_ev = [10.0, 4.0] + [end + (fall + twin_fall) * (400 - s) / 100 for s in steps[2:]]
         return _stats_free_trace(
             config=config or tfpcheck.Config(), data_terms=list(model), twin_terms=list(twin), settled=True,
-            evaluations=[10.0, 4.0, 3.0, end + model_fall, end], evaluation_steps=[0, 100, 200, 300, 400],
-            twin_evaluations=[(0, 9.0), (100, 3.0), (200, 2.2), (300, 2.05), (400, 2.0)])
+            evaluations=model_ev, evaluation_steps=steps,
+            twin_evaluations=list(zip(steps, twin_ev, strict=True)))
 
-    closing = learns(trace(0.05 + needed * 1.1))
-    assert closing.holds and "inconclusive" in closing.note and "since step 300" in closing.note, closing
-    assert not learns(trace(0.05 + needed * 0.9)).holds
-    assert not learns(trace(0.05)).holds  # falls as the twin falls: a tie
-    raw = tfpcheck.Config(x_scale=100.0)
-    assert not learns(trace(0.05 + needed * 1.1, config=raw)).holds
+    closing = learns(trace(needed * 1.1, twin_fall=0.3))
+    assert closing.holds and "inconclusive" in closing.note and "since step 200" in closing.note, closing
+    assert not learns(trace(needed * 0.9, twin_fall=0.3)).holds
+    assert not learns(trace(0.0, twin_fall=0.3)).holds  # falls as the twin falls: a tie
+    assert not learns(trace(needed * 1.1, config=tfpcheck.Config(x_scale=100.0))).holds

@@ -43,17 +43,17 @@ UNREACHED_GAP = 0.25
 UNREACHED_SHARE = 0.5
 #: learns, still closing in on the twin: on data as given (not the stress regime's rescaled
 #: data, whose slowness is data_scale's to report), a model that has not beaten its twin at the
-#: cap is inconclusive when its whole-set data term fell, over the last CLOSING_SPAN of the
-#: steps, faster than its twin's by enough that CLOSING_HORIZON times as many steps again at that
-#: pace would make up what it still lacks (the gap to the twin plus LEARNS_Z standard errors):
-#: it would learn by LONGER_RUN (4) times the cap, where ``_confirm.outlasts`` looks too.
-#: ``schedule.settled`` measures the last window against the progress since step 0, and a model
-#: started far off (raw features: TFP's "Probabilistic Layers Regression" tutorial, x in
-#: [-20, 60]) made most of that in its first windows: measured there, still falling 10 -> 5 nats
-#: per example between steps 1875 and 5000 under its own ``fit``, "settled" by that rule at
-#: 1600. A model that ignores x falls as its twin falls (they are the same model) and closes
-#: nothing.
-CLOSING_SPAN = 0.25
+#: cap is inconclusive when, over the last CLOSING_SPAN of the steps, its whole-set data term
+#: fell faster than its twin's (the least-squares slope of their difference) by enough that
+#: CLOSING_HORIZON times as many steps again at that pace would make up what it still lacks
+#: (the gap to the twin plus LEARNS_Z standard errors): it would learn by LONGER_RUN (4) times
+#: the cap, where ``_confirm.outlasts`` looks too. ``schedule.settled`` measures the last window
+#: against the progress since step 0, and a model started far off (raw features: TFP's
+#: "Probabilistic Layers Regression" tutorial, x in [-20, 60]) made most of that in its first
+#: windows: measured there (case 3), still falling 10 -> 5 nats per example between steps 1875
+#: and 5000 under its own ``fit``, "settled" by that rule at 1600. A model that ignores x falls
+#: as its twin falls (they are the same model) and closes nothing.
+CLOSING_SPAN = 0.5
 CLOSING_HORIZON = 3.0
 #: posterior_not_collapsed, onto the prior: KL(q || p) per weight below this many nats at the
 #: end of training means q equals the prior: the data left no trace. Default tfp.layers
@@ -326,10 +326,11 @@ def learns(t: Trace) -> Verdict:
                                "--tfpcheck-steps / --steps")
     pace = closing(t, model, t.twin_terms)
     if pace is not None:
-        fell, lacks, since = pace
+        per_step, lacks, since = pace
         return _not_applicable("learns", f"inconclusive: after {t.steps_run} steps (the cap) the "
                                f"model did not yet beat its x-denied twin, but since step {since} "
-                               f"its data term fell {fell:.3g} per example more than the twin's: "
+                               f"its data term fell {100 * per_step:.3g} per example every 100 "
+                               "steps more than the twin's: "
                                f"at that pace {1 + CLOSING_HORIZON:g} times the cap would make up "
                                f"the {lacks:.3g} it lacks; raise the cap with --tfpcheck-steps / "
                                "--steps")
@@ -343,31 +344,29 @@ def learns(t: Trace) -> Verdict:
 
 
 def closing(t: Trace, model: Any, twin: Any) -> tuple[float, float, int] | None:
-    """``(how much faster than its twin's the model's whole-set data term fell over the last
-    CLOSING_SPAN of the steps, what the model lacks to beat its twin, the step the span
-    starts)`` where that pace, kept up for CLOSING_HORIZON times as many steps again, makes up
-    what it lacks; None
-    otherwise, on rescaled data, and where the twin's own fall over the span is unread."""
+    """``(how much faster than its twin's the model's whole-set data term fell per step over the
+    last CLOSING_SPAN of the steps (the least-squares slope of their difference: single
+    evaluations of a variational model are noisy), what the model lacks to beat its twin, the
+    step the span starts)`` where that pace, kept up for CLOSING_HORIZON times as many steps
+    again, makes up what it lacks; None otherwise, on rescaled data, and where the twin's own
+    evaluations over the span are unread."""
     c = t.config
-    if (c.x_scale, c.x_offset, c.y_scale, c.y_offset) != (1.0, 0.0, 1.0, 0.0):
+    if (c.x_scale, c.x_offset, c.y_scale, c.y_offset) != (1.0, 0.0, 1.0, 0.0) or not t.evaluation_steps:
         return None
-    pairs = list(zip(t.evaluation_steps, t.evaluations, strict=False))
-    if len(pairs) < 3 or not all(math.isfinite(v) for _, v in pairs[-3:]):
-        return None
-    end_step, end = pairs[-1]
-    since, before = next(p for p in pairs if p[0] >= end_step * (1 - CLOSING_SPAN))
+    end_step = t.evaluation_steps[-1]
     twin_at = dict(t.twin_evaluations)
-    if since >= end_step or since not in twin_at or end_step not in twin_at:
+    span = [(s, v - twin_at[s]) for s, v in zip(t.evaluation_steps, t.evaluations, strict=False)
+            if s >= end_step * (1 - CLOSING_SPAN) and s in twin_at]
+    if len(span) < 3 or not all(math.isfinite(d) for _, d in span):
         return None
-    pace = (before - end) - (twin_at[since] - twin_at[end_step])
+    pace = -float(np.polyfit([s for s, _ in span], [d for _, d in span], 1)[0])
     gain = np.asarray(twin, dtype=float) - np.asarray(model, dtype=float)
     if gain.size < 2 or not np.all(np.isfinite(gain)):
         return None
     lacks = float(-np.mean(gain) + LEARNS_Z * np.std(gain, ddof=1) / math.sqrt(gain.size))
-    ahead = CLOSING_HORIZON * end_step / (end_step - since)  # spans in the steps still to come
-    if not pace > 0 or not math.isfinite(pace) or pace * ahead < lacks:
+    if not pace > 0 or pace * CLOSING_HORIZON * end_step < lacks:
         return None
-    return pace, lacks, since
+    return pace, lacks, span[0][0]
 
 
 def unreached_share(t: Trace) -> float | None:
