@@ -213,3 +213,25 @@ def test_merge_carries_task_notes_and_new_finding_fields():
     assert merged.task == "regression" and merged.notes == ["a", "b", "c"]
     assert merged.status == "failed" and merged.examples == 3
     assert merged.violations[0].consequences == ["learns"]
+
+
+def test_notes_of_one_kind_with_other_numbers_are_one_note_counted():
+    """Each example measures its own numbers: the same note with other numbers is counted, an
+    identical one is not, and notes of other kinds stay apart."""
+    from tfpcheck._notes import Notes
+
+    notes = Notes()
+    notes.update([
+        "learns: inconclusive: after 1600 steps its data term fell 0.237 per example",
+        "learns: inconclusive: after 1600 steps its data term fell 1.2e-05 per example",
+        "learns: inconclusive: after 1600 steps its data term fell 0.237 per example",
+        "positive_scales: not applicable (no scale)",
+        "positive_scales: not applicable (no scale)",
+        "task inferred: regression",
+    ])
+    assert notes.lines() == [
+        "learns: inconclusive: after 1600 steps its data term fell 0.237 per example (and 1 more "
+        "like it in other examples, with other numbers)",
+        "positive_scales: not applicable (no scale)",
+        "task inferred: regression",
+    ]

@@ -25,6 +25,7 @@ from tfpcheck._confirm import settle
 from tfpcheck._database import TargetDatabase
 from tfpcheck._intent import resolve_task, user_setup
 from tfpcheck._invariants import INVARIANTS, diagnose, evaluate, group
+from tfpcheck._notes import Notes
 from tfpcheck._profiles import profile
 from tfpcheck._report import Finding, TargetReport, reproduce_snippet
 from tfpcheck._target import Target
@@ -143,7 +144,7 @@ def check_target(
         report.status = "error"
         report.error = f"{target.name}: tfpcheck itself failed with {type(exc).__name__}: {exc}"
     report.examples = state.trained
-    report.notes += sorted(state.notes)
+    report.notes += state.notes.lines()
     report.seconds = time.perf_counter() - start
     return report
 
@@ -179,7 +180,7 @@ class _SearchState:
         self.target, self.invariants, self.budget = target, invariants, budget
         self.timeout, self.tell = timeout, tell
         self.user_config: dict[str, Any] | None = None  # what the user fixed, for the report
-        self.notes: set[str] = set()
+        self.notes = Notes()
         self.cache: dict[str, list[Finding]] = {}
         self.traces: dict[str, Trace] = {}  # of the failing configurations only
         self.failing_trace: Trace | None = None  # of the last configuration that failed
