@@ -105,8 +105,8 @@ SAMPLING_SPREAD_RATIO = 1.0
 #: where training on one noisy draw per step leaves the initial spread (1.0 -> 0.7-0.98).
 SPREAD_GROWN = 2.0
 #: ...and unless the posterior is still narrowing when training stops: some layer's narrowest
-#: tenth of weights (``LayerSummary.posterior_stddev_low``) lost more than this share of its
-#: spread over the last NARROWING_SPAN of the steps. Such a posterior is being informed by the
+#: tenth of weights (``Trace.posterior_path``) lost more than this share of its spread over the
+#: last NARROWING_SPAN of the steps. Such a posterior is being informed by the
 #: data, only slower than the cap: TFP's "Probabilistic Layers Regression" tutorial (raw x in
 #: [-20, 60], posterior started at the prior's scale 1.0, Adam 1e-2) narrows its slope's spread
 #: 0.22 -> 0.03 over its own 5000 steps, the draws' spread falling from 5.8 to 0.6-0.7 of the
