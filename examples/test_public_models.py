@@ -11,6 +11,10 @@ from public_dl_book import (
     dl_book_mixture_buggy,
     dl_book_poisson,
     dl_book_poisson_buggy,
+    dl_book_sine_mc_dropout,
+    dl_book_sine_nonbayes,
+    dl_book_sine_vi,
+    dl_book_sine_vi_buggy,
 )
 from public_keras3 import dl_keras3_gaussian, dl_keras3_gaussian_buggy, keras_io_mdn, keras_io_mdn_buggy
 from public_tfp import (
@@ -39,6 +43,10 @@ __all__ = [
     "dl_book_mixture_buggy",
     "dl_book_poisson",
     "dl_book_poisson_buggy",
+    "dl_book_sine_mc_dropout",
+    "dl_book_sine_nonbayes",
+    "dl_book_sine_vi",
+    "dl_book_sine_vi_buggy",
     "dl_keras3_gaussian",
     "dl_keras3_gaussian_buggy",
     "keras_io_mdn",

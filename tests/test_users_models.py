@@ -255,3 +255,24 @@ def test_a_compiled_loss_is_converted_where_fit_converts_it():
             assert not builds and t.status == "passed", t.to_dict()
         else:
             assert builds and type(error).__name__ in builds[0].message, t.to_dict()
+
+
+# 8. x of shape (N,): dl_book's chapter 8 notebooks fit Input((1,)) models on it (Keras reads one
+# feature); tfpcheck crashed on it (IndexError reading x.shape[1]).
+@tfpcheck.model(data=(X_REG[:, 0], Y_REG[:, 0]))
+def one_feature_on_flat_x():
+    inputs = tf_keras.layers.Input(shape=(1,))
+    params = tf_keras.layers.Dense(2)(inputs)
+    dist = tfpl.DistributionLambda(lambda t: tfd.Normal(t[:, :1], 1e-3 + tf.math.softplus(t[:, 1:])))(params)
+    model = tf_keras.Model(inputs=inputs, outputs=dist)
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_flat_x_is_one_feature_as_keras_reads_it():
+    model = one_feature_on_flat_x()
+    model.fit(X_REG[:, 0], Y_REG[:, 0], epochs=1, verbose=0)  # the user's own fit takes it
+    assert tfpcheck.Target(one_feature_on_flat_x, "t", data=(X_REG[:, 0], Y_REG)).data[0].shape == (256, 1)
+    t = _check(one_feature_on_flat_x)
+    assert t.status == "passed", t.to_dict()
+    assert t.examples >= 1

@@ -186,7 +186,8 @@ def _checked_data(name: str, data: Any) -> tuple[np.ndarray, np.ndarray]:
             problem = (f"x has {arrays[0].shape[0]} rows and y has {arrays[1].shape[0]}: "
                        "they must have one row per example each")
     if problem is None:
-        return arrays[0], arrays[1]
+        x = arrays[0][:, None] if arrays[0].ndim == 1 else arrays[0]
+        return x, arrays[1]  # x of shape (N,): N examples of one feature, as Keras feeds an Input((1,))
     raise errors.InvalidArgument(
         f"{name}: data={_describe(data)} can't be used because {problem}. data= takes None "
         "(tfpcheck generates data for the task) or a pair (x, y) of numeric array-likes "
