@@ -32,6 +32,7 @@ from public_tfp_regression import (
     tfp_regression_epistemic,
     tfp_regression_epistemic_buggy,
     tfp_regression_no_uncertainty,
+    tfp_regression_vgp,
 )
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "tfp_regression_epistemic",
     "tfp_regression_epistemic_buggy",
     "tfp_regression_no_uncertainty",
+    "tfp_regression_vgp",
     "tfp_flipout_classifier",
     "tfp_flipout_classifier_buggy",
     "tfp_vae",

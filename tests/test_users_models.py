@@ -276,3 +276,42 @@ def test_flat_x_is_one_feature_as_keras_reads_it():
     t = _check(one_feature_on_flat_x)
     assert t.status == "passed", t.to_dict()
     assert t.examples >= 1
+
+
+# 9. A loss that reduces the batch to one number shaped (1,): TFP's "Probabilistic Layers
+# Regression" case 5 trains a VariationalGaussianProcess on its own variational_loss; tfpcheck
+# called that a (1,)-shaped per-example loss and failed loss_shape.
+class _Rbf(tf_keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._amplitude = self.add_weight(initializer="zeros", name="amplitude")
+        self._length_scale = self.add_weight(initializer="zeros", name="length_scale")
+
+    def call(self, x):
+        return x
+
+    @property
+    def kernel(self):
+        return tfp.math.psd_kernels.ExponentiatedQuadratic(tf.nn.softplus(self._amplitude),
+                                                            tf.nn.softplus(self._length_scale))
+
+
+@tfpcheck.model(data=(X_REG[:, :1], Y_REG[:, 0]))
+def variational_gp(n_train):
+    model = tf_keras.Sequential([
+        tf_keras.layers.InputLayer(input_shape=[1]),
+        tfpl.VariationalGaussianProcess(
+            num_inducing_points=8, kernel_provider=_Rbf(), event_shape=[1],
+            inducing_index_points_initializer=tf_keras.initializers.Constant(
+                np.linspace(-2, 2, 8, dtype="float32")[:, None])),
+    ])
+    model.compile(tf_keras.optimizers.Adam(0.01),
+                  loss=lambda y, d: d.variational_loss(y, kl_weight=np.float32(32 / n_train)))
+    return model
+
+
+def test_a_loss_reduced_to_one_number_leaves_loss_shape_not_applicable():
+    t = _check(variational_gp, max_examples=1, steps=100)
+    assert t.status == "passed", t.to_dict()
+    assert any(n.startswith("loss_shape: the loss reduces the batch to one number itself (shape (1,))")
+               for n in t.notes), t.notes

@@ -208,9 +208,10 @@ def loss_shape(t: Trace) -> Verdict:
     """
     if t.loss_shape is None or t.batch_size is None or t.loss_shape == (-1,):
         return _ok("loss_shape")
-    if t.loss_shape == ():
-        return _not_applicable("loss_shape", "the loss reduces the batch to one number itself and "
-                               "builds no tfd distribution whose log_prob shows the per-example shape")
+    if int(np.prod(t.loss_shape)) == 1 and t.batch_size > 1:  # () or (1,): TFP's variational_loss
+        return _not_applicable("loss_shape", f"the loss reduces the batch to one number itself "
+                               f"(shape {t.loss_shape}) and builds no tfd distribution whose log_prob "
+                               "shows the per-example shape")
     per_row = int(np.prod(t.target_shape[1:])) if t.target_shape and len(t.target_shape) > 1 else 1
     shape, n = t.loss_shape, t.batch_size
     size = int(np.prod(shape)) if shape else 1

@@ -7,7 +7,12 @@ constraint exactly when that bijector can invert it to a finite number. One smal
 override table lists the parameters whose constraint includes its boundary
 (a probability of exactly 0 or 1 is allowed; a scale of exactly 0 is not). TFP's own
 bijectors also set the numerically safe edge: a scale's is softplus with ``low`` = float
-eps, so a scale that underflowed to 1e-22 is reported too.
+eps, so a scale that underflowed to 1e-22 is reported too. One constraint is wider than its
+bijector's image: FillScaleTriL makes a positive diagonal, but TFP's contract for a
+lower-triangular scale is a non-zero diagonal (its log-determinant is the sum of log|diag|),
+and TFP's own VariationalGaussianProcess layer trains the raw matrix from 1e-5 times the
+identity, whose diagonal crosses zero in healthy training; so only a zero (or infinite)
+diagonal is outside there.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ class ParamCheck:
     @tf.autograph.experimental.do_not_convert  # plain TF ops: nothing to convert
     def bad_mask(self) -> tf.Tensor:
         """Elements outside the constraint (bools, in the bijector's inverse shape)."""
+        if isinstance(self.bijector, tfp.bijectors.FillScaleTriL):  # a non-zero diagonal
+            diag = tf.linalg.diag_part(self.value)
+            return tf.logical_or(tf.equal(diag, 0.0), tf.math.is_inf(diag))
         inverse = self.bijector.inverse(self.value)
         outside = (
             tf.math.is_nan(inverse)

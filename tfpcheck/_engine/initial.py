@@ -67,7 +67,7 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
         bool(tf.reduce_all(tf.math.is_finite(tf.cast(c.value, tf.float32)))) for c in checks
     ):
         return  # parameters invalid or NaN already: support is moot, other invariants report it
-    _check_support(dist, y, trace, values if trace.output_kind == "loss_distribution" else None)
+    _check_support(dist, y, trace, values if trace.output_kind == "loss_distribution" else None, keras_3)
 
 
 
@@ -95,29 +95,37 @@ def _forward(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any] | None
 
 def _record_nonfinite(values: np.ndarray, y: np.ndarray, trace: Trace) -> None:
     """How many targets have a non-finite log-prob (or loss), and the first few of them."""
-    bad = ~np.isfinite(values)
+    bad = ~np.isfinite(np.atleast_1d(values))  # 0-d: one joint log-prob (a Gaussian process)
     trace.support_nonfinite = int(bad.sum())
     rows = np.unique(np.nonzero(bad)[0])[:5]
     trace.support_examples = [float(np.ravel(y[r])[0]) for r in rows if r < len(y)]
 
 
-def _check_support(dist: Any, y: np.ndarray, trace: Trace, loss_values: Any = None) -> None:
+def _check_support(dist: Any, y: np.ndarray, trace: Trace, loss_values: Any = None,
+                   keras_3: bool = False) -> None:
     """Every target's log-probability finite? A distribution the loss builds is asked about the
     targets as the loss hands them over where they don't fit it as given (a loss that reshapes
-    (N,) targets to (N, 1) itself): its own per-example terms then answer."""
-    try:
-        lp = np.asarray(dist.log_prob(tf.cast(y, dist.dtype)))
-    except Exception as exc:  # noqa: BLE001
+    (N,) targets to (N, 1) itself): its own per-example terms then answer. (N,) targets that fit
+    only as (N, 1) are asked that way where tf_keras hands them to the loss so (a
+    VariationalGaussianProcess of event shape [1]): a shape error is no evidence about support."""
+    shapes = [y] if keras_3 or y.ndim != 1 else [y, y[:, None]]
+    for targets in shapes:
+        try:
+            lp = np.asarray(dist.log_prob(tf.cast(targets, dist.dtype)))
+            break
+        except Exception as exc:  # noqa: BLE001
+            error = exc
+    else:
         per_example = None if loss_values is None else np.asarray(loss_values)
         if per_example is not None and per_example.size and per_example.size % len(y) == 0:
             _record_nonfinite(per_example.reshape(len(y), -1), y, trace)
             return
-        trace.support_error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        trace.support_error = f"{type(error).__name__}: {str(error).splitlines()[0]}"
         return
     _record_nonfinite(lp, y, trace)
-    error = _value_assertion(dist, tf.cast(y, dist.dtype))
-    if error:
-        trace.support_error = error[:300]
+    error_text = _value_assertion(dist, tf.cast(targets, dist.dtype))
+    if error_text:
+        trace.support_error = error_text[:300]
 
 
 def _value_assertion(dist: Any, value: Any) -> str | None:

@@ -228,7 +228,8 @@ def _recording_loss(user_loss: Any, recorder: Recorder, keras_3: bool = False) -
         recorder.distribution = y_pred if hasattr(unwrap(y_pred), "log_prob") else (
             found[0] if found else None)
         recorder.tensors["loss_shape"] = tf.shape(values)
-        if values.shape.rank == 0:  # reduced by the loss itself: the shape it reduced is the evidence
+        if values.shape.num_elements() == 1:  # reduced by the loss itself (a scalar, or (1,) from
+            # tfd.VariationalGaussianProcess.variational_loss): the shape it reduced is the evidence
             record_likelihood(recorder, found, log_probs, y_true.shape[0])
         return values
 
