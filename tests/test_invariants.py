@@ -97,3 +97,23 @@ def test_builds_failure_skips_the_other_invariants():
     found = violations(models.raises_in_factory)
     assert list(found) == ["builds"]
     assert "units must be positive" in found["builds"][0].message
+
+
+def test_a_lower_triangular_scale_needs_a_non_zero_diagonal_of_either_sign():
+    """TFP's scale_tril contract is a non-zero diagonal (log|diag| in the log-determinant); the
+    positive diagonal of FillScaleTriL, its constraining bijector, is one choice of sign."""
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    from tfpcheck._engine.constraints import parameter_checks
+
+    def n_bad(diagonal):
+        tril = tf.constant([[diagonal[0], 0.0], [0.3, diagonal[1]]])
+        mvn = tfp.distributions.MultivariateNormalTriL(loc=tf.zeros(2), scale_tril=tril)
+        (check,) = [c for c in parameter_checks(mvn, "output") if c.name == "scale_tril"]
+        return int(check.summary()["n_bad"])
+
+    assert n_bad([1.0, 2.0]) == 0
+    assert n_bad([-0.5, 2.0]) == 0  # a sign TFP allows (TFP's VariationalGaussianProcess layer trains to it)
+    assert n_bad([0.0, 2.0]) == 1  # singular: outside
+    assert n_bad([1.0, float("inf")]) == 1

@@ -56,7 +56,8 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               "lies in its TFP constraint, read from `parameter_properties()`",
               "the constraining bijector inverts it to a finite value (`probs` may touch 0 and "
               "1; for a scale TFP's bijector is softplus with `low` = float eps, so a scale that "
-              "underflowed below 1.2e-7 in float32 counts too)",
+              "underflowed below 1.2e-7 in float32 counts too; a lower-triangular scale needs a "
+              "non-zero diagonal, TFP's contract, of either sign)",
               explains=(
                   "finite_loss",  # a scale <= 0 (or rate < 0) gives log-prob NaN/inf
                   "finite_gradients",  # ...and so NaN/inf gradients
@@ -65,7 +66,8 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
                   "predictive_in_domain",  # draws from an invalid parameter are NaN/invalid
               )),
     Invariant("loss_shape", c.loss_shape, d.loss_shape, "the per-example loss has the batch's shape",
-              "leading dim = batch and no more elements than the targets",
+              "leading dim = batch and no more elements than the targets (a loss of one number, "
+              "shape () or (1,), with no per-example log_prob: not applicable)",
               explains=(
                   "learns",  # a broadcast (N, N) loss trains on mismatched pairs: no fit
                   "no_divergence",  # ...and its gradient can push the loss up
