@@ -56,7 +56,8 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
     if dist is None:
         # A plain Keras loss on tensor outputs: the support question is whether every target's
         # loss is finite at initialisation (a label outside the classes gives inf).
-        trace.output_kind = f"a {output_type} under the loss {loss_name(model._tfpcheck_loss)}"
+        article = "an" if output_type[:1] in tuple("AEIOU") else "a"
+        trace.output_kind = f"{article} {output_type} under the loss {loss_name(model._tfpcheck_loss)}"
         _record_nonfinite(np.asarray(values).reshape(len(y), -1), y, trace)
         return
     dist = unwrap(dist)

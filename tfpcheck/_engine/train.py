@@ -97,18 +97,13 @@ def run_config(
                 _train(model, x, y, trace, beat=twin.terms(0) if twin else None)
                 if trace.build_failure is not None or not trace.steps_run or not _weights_finite(model):
                     break
-                _observe_final(model, x, y, trace, "predictive_averaged" in adjust)
-                trace.twin_terms = twin.terms(trace.steps_run) if twin else None
-                if twin is not None:
-                    trace.twin_evaluations = twin.evaluations
+                _observe_with_twin(model, x, y, trace, twin, adjust)
                 if sampling_dominated(trace) and trace.steps_run < config.steps:
                     # Stopped early on a settled loss while the weights' draws still swamp the
                     # predictions: the posterior may still be narrowing. Judged at the cap.
                     _train(model, x, y, trace, until=config.steps)
                     if trace.build_failure is None and _weights_finite(model):
-                        _observe_final(model, x, y, trace, "predictive_averaged" in adjust)
-                        trace.twin_terms = twin.terms(trace.steps_run) if twin else None
-                        trace.twin_evaluations = twin.evaluations if twin else []
+                        _observe_with_twin(model, x, y, trace, twin, adjust)
                     break
                 if not _train_on(trace, config):
                     break
@@ -116,6 +111,14 @@ def run_config(
             reset("float32", None, fresh_session=False)
             forget_traced_tensors()  # else TFP's bijector cache keeps this example's graphs
     return trace
+
+
+def _observe_with_twin(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace, twin: _Twin | None,
+                       adjust: frozenset[str]) -> None:
+    """The final observation of the model and its x-denied twin at the same step."""
+    _observe_final(model, x, y, trace, "predictive_averaged" in adjust)
+    trace.twin_terms = twin.terms(trace.steps_run) if twin else None
+    trace.twin_evaluations = twin.evaluations if twin else []
 
 
 def _train_on(trace: Trace, config: Config) -> bool:
