@@ -47,9 +47,6 @@ def train_and_check(
     unknown = sorted(set(names) - set(INVARIANTS))
     if unknown:
         raise InvalidArgument(f"invariants={unknown!r}: allowed are {list(INVARIANTS)}.")
-    x, y = np.asarray(x), np.asarray(y)
-    if x.ndim == 1:
-        x = x[:, None]
     prepare_tf_environment()
     from tfpcheck._engine import run_config
     from tfpcheck._search import findings_for
@@ -58,6 +55,7 @@ def train_and_check(
     factory = (lambda: model) if built_already else model
     name = getattr(model, "name", None) or getattr(model, "__name__", "model")
     target = Target(factory, name, task=task, data=(x, y), vary=frozenset())
+    x, y = target.data  # arrays, x of shape (N,) made (N, 1), as for a decorated target
     if built_already:
         learning_rate = _compiled_learning_rate(model) or learning_rate
     else:

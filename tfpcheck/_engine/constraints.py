@@ -44,7 +44,8 @@ class ParamCheck:
 
     @tf.autograph.experimental.do_not_convert  # plain TF ops: nothing to convert
     def bad_mask(self) -> tf.Tensor:
-        """Elements outside the constraint (bools, in the bijector's inverse shape)."""
+        """Elements outside the constraint (bools, in the bijector's inverse shape; for a
+        lower-triangular scale, the diagonal's)."""
         if isinstance(self.bijector, tfp.bijectors.FillScaleTriL):  # a non-zero diagonal
             diag = tf.linalg.diag_part(self.value)
             return tf.logical_or(tf.equal(diag, 0.0), tf.math.is_inf(diag))

@@ -130,7 +130,13 @@ def _tf_keras_matched_rank(y_true: Any, y_pred: Any) -> Any:
         rank = y_pred.shape.rank
     except (AttributeError, TypeError, ValueError):  # a distribution without a tensor shape
         return y_true
-    return tf.expand_dims(y_true, -1) if y_true.shape.rank == 1 and rank == 2 else y_true
+    return tf_keras_targets(y_true, rank)
+
+
+def tf_keras_targets(y_true: Any, output_rank: int | None) -> Any:
+    """The targets as tf_keras's loss container hands them to the loss: (N,) expanded to (N, 1)
+    against an output of rank 2."""
+    return tf.expand_dims(y_true, -1) if y_true.shape.rank == 1 and output_rank == 2 else y_true
 
 
 @tf.autograph.experimental.do_not_convert  # builds a function: nothing to convert

@@ -18,7 +18,7 @@ import tf_keras
 
 from tfpcheck._engine.classify import classify_exception, not_a_distribution
 from tfpcheck._engine.constraints import parameter_checks, unwrap
-from tfpcheck._engine.flavour import keras3
+from tfpcheck._engine.flavour import keras3, tf_keras_targets
 from tfpcheck._engine.instrument import loss_name, model_loss
 from tfpcheck._engine.tiered import traced, untraceable
 from tfpcheck._engine.variational import summarise_layers
@@ -106,10 +106,14 @@ def _check_support(dist: Any, y: np.ndarray, trace: Trace, loss_values: Any = No
                    keras_3: bool = False) -> None:
     """Every target's log-probability finite? A distribution the loss builds is asked about the
     targets as the loss hands them over where they don't fit it as given (a loss that reshapes
-    (N,) targets to (N, 1) itself): its own per-example terms then answer. (N,) targets that fit
-    only as (N, 1) are asked that way where tf_keras hands them to the loss so (a
-    VariationalGaussianProcess of event shape [1]): a shape error is no evidence about support."""
-    shapes = [y] if keras_3 or y.ndim != 1 else [y, y[:, None]]
+    (N,) targets to (N, 1) itself): its own per-example terms then answer. Targets that fit only
+    as tf_keras hands them to the loss (a VariationalGaussianProcess of event shape [1] takes (N,)
+    as (N, 1)) are asked that way too: a shape error is no evidence about support."""
+    shapes = [y]
+    if not keras_3:
+        output_rank = dist.batch_shape.concatenate(dist.event_shape).rank
+        handed = np.asarray(tf_keras_targets(tf.constant(y), output_rank))
+        shapes += [handed] if handed.shape != y.shape else []
     for targets in shapes:
         try:
             lp = np.asarray(dist.log_prob(tf.cast(targets, dist.dtype)))
