@@ -144,6 +144,39 @@ def poisson_head(input_dim):
     )
 
 
+def poisson_raw_rate(input_dim):
+    """positive_scales, and a hang to avoid: a rate straight from a Dense unit goes negative, the
+    loss and then the weights go NaN, and TF's Poisson sampler (which tfp.layers call on every
+    forward pass) never returns on a NaN rate (tensorflow/tensorflow#55243)."""
+    return tf_keras.Sequential(
+        [tf_keras.layers.Dense(1), tfpl.DistributionLambda(lambda t: tfd.Poisson(rate=t))]
+    )
+
+
+def poisson_sqrt_rate(input_dim):
+    """finite_gradients with a finite loss: sqrt(relu(t)) has an inf*0 = NaN gradient where
+    t < 0, so one update makes the weights NaN, and the next forward pass samples a NaN rate."""
+    return tf_keras.Sequential(
+        [
+            tf_keras.layers.Dense(1),
+            tfpl.DistributionLambda(lambda t: tfd.Poisson(rate=tf.sqrt(tf.nn.relu(t)) + 1e-3)),
+        ]
+    )
+
+
+def negbin_raw_total_count(input_dim):
+    """positive_scales at the first forward pass: a negative total_count makes the Gamma draw
+    inside NegativeBinomial's sampler NaN, and the Poisson draw of that never returned."""
+    return tf_keras.Sequential(
+        [
+            tf_keras.layers.Dense(2),
+            tfpl.DistributionLambda(
+                lambda t: tfd.NegativeBinomial(total_count=t[..., :1], logits=t[..., 1:])
+            ),
+        ]
+    )
+
+
 def huge_sgd(input_dim):
     """no_divergence: SGD at lr 2.5 on a fixed-scale linear model: the loss grows ~2x a step."""
     return tf_keras.Sequential(

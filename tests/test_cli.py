@@ -70,3 +70,27 @@ def test_a_failure_is_saved_and_replayed_first(tmp_path):
     again = tfpcheck(*args[:-4], "--max-examples", "1", "--database", str(db))
     assert again.returncode == 1, again.stdout
     assert "learns violated" in again.stdout or "no_divergence violated" in again.stdout
+
+
+@pytest.mark.parametrize("factory, invariant, cause, words", [
+    ("poisson_raw_rate", "positive_scales", "parameterization", "log_rate="),
+    ("poisson_sqrt_rate", "finite_gradients", "numerical_instability", "the loss was finite but"),
+    ("negbin_raw_total_count", "positive_scales", "parameterization", "softplus"),
+])
+def test_a_poisson_head_whose_weights_went_nan_is_reported_not_hung(factory, invariant, cause, words,
+                                                                    tmp_path):
+    """TF's Poisson sampler never returns on a NaN rate (tensorflow/tensorflow#55243), and a
+    tfp.layers head samples on every forward pass: each of these hung ``check`` for good (the
+    NegativeBinomial in the probe's first forward pass) before tfpcheck's Poisson draws returned
+    NaN for a NaN rate (``_engine/samplers.py``)."""
+    out = tmp_path / "r.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "tfpcheck", "check", f"tests/models.py::{factory}", "--task", "count",
+         "--max-examples", "1", "--seed", "0", "--no-database", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 1, run.stderr[-2000:]
+    (target,) = json.loads(out.read_text())["targets"]
+    first = target["violations"][0]
+    assert (first["invariant"], first["cause"]) == (invariant, cause)
+    assert words in first["fix"]

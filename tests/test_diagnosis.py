@@ -3,6 +3,8 @@ user writes it, trains it through tfpcheck and asserts the invariant, the cause 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -166,9 +168,32 @@ def test_a_saturating_probs_head_is_numerical_with_the_logits_fix():
     from tfpcheck._diagnose import nonfinite as rule
 
     t = _stats_free_trace(losses=[0.7] * 10 + [float("inf")] * 5, grad_norms=[1.0] * 15,
-                          output_parameters=["output.probs"], config=Config(task="binary"))
-    cause, fix, _ = rule(check(t), t)
+                          output_parameters=["output.probs"], config=Config(task="binary"),
+                          nonfinite_ranges={"output.probs": (0.0, 0.93)})
+    cause, fix, evidence = rule(check(t), t)
     assert cause == "numerical_instability" and "logits=" in fix
+    assert "output.probs reached 0 at step 10" in fix and evidence["range"] == [0.0, 0.93]
+    saturated_high = dataclasses.replace(t, nonfinite_ranges={"output.probs": (0.02, 1.0)})
+    assert "output.probs reached 1 at step 10" in rule(check(saturated_high), saturated_high)[1]
+
+
+def test_a_probs_or_rate_that_stayed_inside_is_not_said_to_have_a_log_of_minus_inf():
+    """A rate of 1e-3 has a finite log: the head's parameter alone is no evidence of an underflow
+    (found on a Poisson head with rate=sqrt(relu(t)) + 1e-3, whose gradient, not log, was NaN)."""
+    from tfpcheck._checks import finite_gradients, finite_loss
+    from tfpcheck._diagnose import nonfinite as rule
+
+    losses = [0.7] * 10 + [float("nan")] * 5
+    t = _stats_free_trace(losses=losses, grad_norms=[1.0] * 15, output_parameters=["output.rate"],
+                          config=Config(task="count"), nonfinite_ranges={"output.rate": (1e-3, 4.0)})
+    cause, fix, _ = rule(finite_loss(t), t)
+    assert cause == "numerical_instability" and "reached" not in fix and "-inf" not in fix
+    nan_gradient = _stats_free_trace(losses=[0.7] * 3, grad_norms=[1.0, 1.0, float("nan")],
+                                     grad_finite=[True, True, False], output_parameters=["output.rate"],
+                                     nonfinite_ranges={"output.rate": (1e-3, 4.0)})
+    cause, fix, evidence = rule(finite_gradients(nan_gradient), nan_gradient)
+    assert cause == "numerical_instability" and "the loss was finite but its gradient was not" in fix
+    assert evidence == {"loss": 0.7}
 
 
 def test_a_late_learner_at_the_cap_is_inconclusive_not_a_failure():

@@ -213,8 +213,8 @@ def test_a_wrong_call_exits_2_with_one_line_naming_the_option(args: list[str]) -
 
 
 def test_a_hang_or_a_crash_is_killed_reported_and_the_other_target_finishes(tmp_path: Path) -> None:
-    """poisson_nan_rate samples a Poisson with a NaN rate in its forward pass: the sampler never
-    returns and SIGALRM cannot reach it. crashes ends its process (os._exit). The first worker is
+    """poisson_nan_rate calls TF's Poisson kernel on a NaN rate in its forward pass: the kernel
+    never returns and SIGALRM cannot reach it. crashes ends its process (os._exit). The first worker is
     killed at --timeout, the second dies; both are reported and replaced, and the healthy target
     beside them trains to the end of the budget, through a recycled worker."""
     start = time.monotonic()

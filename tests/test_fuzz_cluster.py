@@ -118,7 +118,7 @@ def test_ray_without_an_address_starts_a_loopback_cluster_and_kills_a_hung_actor
 ) -> None:
     """The default Ray path: ``--executor ray`` alone starts a one-machine cluster of its own (on
     loopback: tfpcheck sets Ray's switch before importing it), even while another cluster
-    (``ray_address``) runs on this machine; an actor stuck in TFP's Poisson sampler (a NaN rate)
+    (``ray_address``) runs on this machine; an actor stuck in TF's Poisson kernel (a NaN rate)
     is killed at --timeout and replaced, and the healthy target trains on."""
     hangs = "tests/fuzz_models/hangs.py"
     # tfpcheck's own loopback switch, not the test's; and not the cluster the fixture started

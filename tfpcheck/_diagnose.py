@@ -163,6 +163,16 @@ FIXES = {
 _FIX_MID_TRAINING = f"the parameter went invalid mid-training: {FIXES['optimizer_settings']}"
 
 
+#: A finite loss whose gradient is NaN, with every parameter inside its constraint: backprop met
+#: an infinite derivative times 0 (the chain rule of sqrt(relu(t)) where t < 0 is inf * 0).
+_FIX_NAN_GRADIENT = (
+    "the loss was finite but its gradient was not: an operation in the model or loss has an "
+    "infinite derivative at a value it reaches (tf.sqrt or x ** 0.5 at 0, tf.math.log inside a "
+    "tf.where that masks it, tf.norm of a zero vector), and backprop multiplies that inf by 0. "
+    "Map through a function that is smooth there (tf.math.softplus), or keep the argument off "
+    "the point (tf.sqrt(x + 1e-6))")
+
+
 def has_evidence(cause: str, t: Trace) -> bool:
     """Whether the trace holds any evidence for ``cause`` (weaker than a rule's: enough to make
     it a candidate that an intervention then tests)."""
@@ -276,6 +286,17 @@ def _raw_data(t: Trace) -> tuple[str, str, dict[str, Any]]:
         "data": t.data_stats}
 
 
+def _log_is_infinite(path: str, value_range: tuple[float, float] | None) -> bool:
+    """A probs or rate that reached exactly 0 (a probs also 1), where log(p) or log1p(-p) is
+    -inf: the evidence that a head in probability space saturated or underflowed (a small but
+    positive value has a finite log, and is no such evidence)."""
+    name = path.rsplit(".", 1)[-1]
+    if value_range is None or name not in ("probs", "rate"):
+        return False
+    low, high = value_range
+    return low == 0.0 or (name == "probs" and high == 1.0)
+
+
 def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     step = v.step if v.step is not None else 0
     early = [p for p in t.param_violations if p.step <= step]
@@ -298,12 +319,16 @@ def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if grad_blew_up(t, step + 1):
         return "optimizer_settings", FIXES["optimizer_settings"], {
             "grad_norms": _grad_range(t, step + 1)}
-    in_log_space = [p for p in t.output_parameters if p.rsplit(".", 1)[-1] in ("probs", "rate")]
-    if in_log_space:
+    at_log_zero = [p for p in t.output_parameters if _log_is_infinite(p, (t.nonfinite_ranges or {}).get(p))]
+    if at_log_zero:
+        low, high = (t.nonfinite_ranges or {})[at_log_zero[0]]
         return "numerical_instability", (
-            f"the head is parameterised by {in_log_space[0]}, whose log underflows to -inf: "
-            f"{parameter_fix(in_log_space[0])}"
-        ), {"output_parameters": t.output_parameters}
+            f"{at_log_zero[0]} reached {0.0 if low == 0.0 else 1.0:g} at step {step} (range "
+            f"[{low:.3g}, {high:.3g}]), where its log is -inf: {parameter_fix(at_log_zero[0])}"
+        ), {"output_parameters": t.output_parameters, "parameter": at_log_zero[0],
+            "range": [low, high]}
+    if v.invariant == "finite_gradients" and step < len(t.losses) and math.isfinite(t.losses[step]):
+        return "numerical_instability", _FIX_NAN_GRADIENT, {"loss": t.losses[step]}
     return "numerical_instability", FIXES["numerical_instability"], {
         "output_parameters": t.output_parameters}
 

@@ -68,6 +68,10 @@ class Trace:
     param_violations: list[ParamViolation] = field(default_factory=list)
     output_distribution: str | None = None
     output_parameters: list[str] = field(default_factory=list)  # checked paths, "output.probs"
+    #: each checked parameter's (min, max) in the forward pass of the first step whose loss or
+    #: gradients were not finite: whether a probs or rate had reached the 0 (or 1) where its log is
+    #: -inf. None: every step finite.
+    nonfinite_ranges: dict[str, tuple[float, float]] | None = None
     loss_shape: tuple[int, ...] | None = None
     batch_size: int | None = None
     target_shape: tuple[int, ...] | None = None

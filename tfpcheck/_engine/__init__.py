@@ -7,7 +7,8 @@ traced step per architecture, reused across examples (``reuse``), the whole-set 
 traced once per model (``passes``), the constraints
 read from ``parameter_properties()`` (``constraints``), the variational layers' posteriors
 and priors (``variational``), the predictive domain (``domain``), the naming of exceptions
-(``classify``) and the probe that infers a task and reads the optimizer (``probe``). The
+(``classify``), the probe that infers a task and reads the optimizer (``probe``), and Poisson
+draws that return on a NaN rate while a model runs (``samplers``). The
 rest of the package imports this folder only inside functions, so that importing tfpcheck
 (and its pytest plugin) stays free of TensorFlow.
 """

@@ -26,8 +26,7 @@ from tfpcheck._engine.tiered import traced as _traced
 from tfpcheck._engine.tiered import untraceable as _untraceable
 
 __all__ = ["AVERAGED_PASSES", "DOMAIN_DRAWS", "EVAL_PASSES", "Pass", "averaged", "data_terms", "evaluate",
-           "finite_parameters",
-           "per_example"]
+           "finite_parameters", "per_example", "weights_finite"]
 
 #: Forward passes averaged for the final NLL of a stochastic (variational) model.
 EVAL_PASSES = 4
@@ -61,6 +60,8 @@ def data_terms(model: Any, x: np.ndarray, y: np.ndarray, passes: int = 2,
     """The data term per example on the whole training set, averaged over ``passes`` forward
     passes (weight draws), or combined by ``combine`` (``averaged``); NaN when it can't be
     computed (a step raises it too, and classifies it)."""
+    if not weights_finite(model):
+        return np.full(len(y), np.nan)
     def term(x_: Any, y_: Any) -> Any:
         return model_loss(model, x_, y_, model(x_, training=False))[0]
 
@@ -74,6 +75,16 @@ def data_terms(model: Any, x: np.ndarray, y: np.ndarray, passes: int = 2,
         except Exception:  # noqa: BLE001
             _untraceable(model, "_tfpcheck_terms", fn)
     return np.full(len(y), np.nan)
+
+
+def weights_finite(model: Any) -> bool:
+    """Every weight of the model finite. A forward pass of NaN weights proves nothing, and can
+    hang: a tfp.layers head draws a sample on every call, and TF's Poisson sampler (under
+    Poisson and NegativeBinomial) never returns on a NaN rate (tensorflow/tensorflow#55243).
+    finite_loss/finite_gradients report why the weights went NaN."""
+    if not getattr(model, "_tfpcheck_weights", None):  # get_weights() walks the model: ~0.1 s a time
+        object.__setattr__(model, "_tfpcheck_weights", list(model.weights))  # none yet: unbuilt
+    return all(np.all(np.isfinite(np.asarray(w))) for w in model._tfpcheck_weights)
 
 
 def evaluate(

@@ -7,7 +7,9 @@ small network (measured on a two-layer DenseFlipout network: 0.55 ms a step call
 time, 0.18 ms in a loop inside one call), so a model trains a window of steps per call: the
 step in a loop (what Keras' ``steps_per_execution`` does), each step's record packed into one
 row and returned. A window stops training after STOP_AFTER_NONFINITE non-finite losses in a row,
-as the one-at-a-time loop did (a sampler fed NaN may never return).
+as the one-at-a-time loop does, or after a step whose gradients were not finite: its update made
+the weights NaN, and the next forward pass would sample a tfp.layers head from NaN parameters,
+which for a Poisson or NegativeBinomial never returns (tensorflow/tensorflow#55243).
 A window that raises is undone (every variable put back) and its steps are run one at a time,
 so that the step that raises is the one reported.
 """
@@ -128,20 +130,23 @@ class Stepper:
         """The step in a ``tf.while_loop`` (as Keras' ``steps_per_execution`` loop), each step's
         record packed into one float64 row of a TensorArray (its structure is learnt as the loop
         body traces: no separate trace of the step). The loop ends once STOP_AFTER_NONFINITE
-        losses in a row were not finite; the guard is in the loop's condition (a ``tf.cond``
-        around the step would keep another copy of it, ~8 MB a model)."""
+        losses in a row were not finite, or after a step whose gradients were not finite; the
+        guard is in the loop's condition (a ``tf.cond`` around the step would keep another copy
+        of it, ~8 MB a model)."""
         n = tf.shape(xs)[0]
 
-        def more(k: Any, nonfinite: Any, rows: Any) -> Any:
-            return tf.logical_and(k < n, nonfinite < STOP_AFTER_NONFINITE)
+        def more(k: Any, nonfinite: Any, weights_ok: Any, rows: Any) -> Any:
+            return tf.logical_and(tf.logical_and(k < n, nonfinite < STOP_AFTER_NONFINITE), weights_ok)
 
-        def one(k: Any, nonfinite: Any, rows: Any) -> tuple[Any, Any, Any]:
+        def one(k: Any, nonfinite: Any, weights_ok: Any, rows: Any) -> tuple[Any, Any, Any, Any]:
             record = self.body(xs[k], ys[k])
             rows = rows.write(k, self._packed(record))
-            return k + 1, tf.where(tf.math.is_finite(record["loss"]), 0, nonfinite + 1), rows
+            nonfinite = tf.where(tf.math.is_finite(record["loss"]), 0, nonfinite + 1)
+            return k + 1, nonfinite, tf.cast(record["grad_finite"], tf.bool), rows
 
-        start = (tf.constant(0), tf.constant(0), tf.TensorArray(tf.float64, size=0, dynamic_size=True))
-        return tf.while_loop(more, one, start)[2].stack()
+        start = (tf.constant(0), tf.constant(0), tf.constant(True),
+                 tf.TensorArray(tf.float64, size=0, dynamic_size=True))
+        return tf.while_loop(more, one, start)[3].stack()
 
     @tf.autograph.experimental.do_not_convert  # plain TF ops: nothing to convert
     def _packed(self, record: Any) -> Any:

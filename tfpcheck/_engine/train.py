@@ -40,8 +40,17 @@ from tfpcheck._engine.instrument import (
     Recorder,
     compile_for_check,
 )
-from tfpcheck._engine.passes import AVERAGED_PASSES, EVAL_PASSES, Pass, averaged, data_terms, evaluate
+from tfpcheck._engine.passes import (
+    AVERAGED_PASSES,
+    EVAL_PASSES,
+    Pass,
+    averaged,
+    data_terms,
+    evaluate,
+    weights_finite,
+)
 from tfpcheck._engine.retained import forget_traced_tensors
+from tfpcheck._engine.samplers import terminating_samplers
 from tfpcheck._engine.schedule import WINDOW, settled
 from tfpcheck._engine.steps import STOP_AFTER_NONFINITE, StepFailed, stepper
 from tfpcheck._engine.variational import (
@@ -84,7 +93,7 @@ def run_config(
     trace.target_shape = tuple(y.shape)
     trace.data_stats = _data_stats(x, y)
     widening = widening_kl(PRIOR_WIDENING) if "prior_widened" in adjust else nullcontext()
-    with widening:  # a no-op unless prior_widened
+    with widening, terminating_samplers():  # widening: a no-op unless prior_widened
         try:
             # The twin first: the model may only stop early once it beats what the twin reached,
             # so a plateau (sigmoid units, a slow rate) is trained through rather than judged.
@@ -95,14 +104,14 @@ def run_config(
             observe_initial(model, x, y, trace)
             while trace.build_failure is None:
                 _train(model, x, y, trace, beat=twin.terms(0) if twin else None)
-                if trace.build_failure is not None or not trace.steps_run or not _weights_finite(model):
+                if trace.build_failure is not None or not trace.steps_run or not weights_finite(model):
                     break
                 _observe_with_twin(model, x, y, trace, twin, adjust)
                 if sampling_dominated(trace) and trace.steps_run < config.steps:
                     # Stopped early on a settled loss while the weights' draws still swamp the
                     # predictions: the posterior may still be narrowing. Judged at the cap.
                     _train(model, x, y, trace, until=config.steps)
-                    if trace.build_failure is None and _weights_finite(model):
+                    if trace.build_failure is None and weights_finite(model):
                         _observe_with_twin(model, x, y, trace, twin, adjust)
                     break
                 if not _train_on(trace, config):
@@ -128,15 +137,7 @@ def _train_on(trace: Trace, config: Config) -> bool:
     return (trace.steps_run < config.steps and trace.data_terms is not None
             and trace.twin_terms is not None
             and not (beats(trace.data_terms, trace.twin_terms) and reaches(trace))
-            and bool(np.any(np.isfinite(trace.losses[-STOP_AFTER_NONFINITE:]))))  # not a NaN stop
-
-
-def _weights_finite(model: Any) -> bool:
-    """NaN weights make the final evaluation meaningless, and can hang it: TFP's Poisson
-    sampler loops forever on a NaN rate. finite_loss/finite_gradients report why."""
-    if not hasattr(model, "_tfpcheck_weights"):  # get_weights() walks the model: ~0.1 s each time
-        object.__setattr__(model, "_tfpcheck_weights", list(model.weights))
-    return all(np.all(np.isfinite(w.numpy())) for w in model._tfpcheck_weights)
+            and not _nan_stop(trace))
 
 
 def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -393,8 +394,11 @@ def _record_posterior(model: Any, trace: Trace, step: int) -> None:
 
 
 def _nan_stop(trace: Trace) -> bool:
+    """Training is over: STOP_AFTER_NONFINITE non-finite losses in a row, or a step whose
+    gradients were not finite (its update made the weights NaN), as a window stops."""
     recent = trace.losses[-STOP_AFTER_NONFINITE:]
-    return len(recent) == STOP_AFTER_NONFINITE and not np.any(np.isfinite(recent))
+    return (len(recent) == STOP_AFTER_NONFINITE and not np.any(np.isfinite(recent))) or (
+        bool(trace.grad_finite) and not trace.grad_finite[-1])
 
 
 def _record_step(
@@ -409,6 +413,8 @@ def _record_step(
     if i == 0:
         trace.loss_shape = tuple(int(d) for d in np.asarray(out["loss_shape"]))
         trace.batch_size = batch
+    if trace.nonfinite_ranges is None and not (np.isfinite(trace.losses[-1]) and trace.grad_finite[-1]):
+        trace.nonfinite_ranges = {p: (float(r["min"]), float(r["max"])) for p, r in out["params"].items()}
     for path, s in out["params"].items():
         n_bad = int(s["n_bad"])
         if n_bad and path not in seen:
@@ -518,7 +524,7 @@ class _Twin:
         with self._swapped_in():
             if self.ok and self.trace.steps_run < steps:
                 _train(self.model, self.x, self.y, self.trace, until=steps)
-            if not self.ok or not _weights_finite(self.model):
+            if not self.ok or not weights_finite(self.model):
                 return None
             passes = AVERAGED_PASSES if self.average else EVAL_PASSES
             terms = data_terms(self.model, self.x, self.y, passes, averaged if self.average else None)
