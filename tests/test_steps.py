@@ -128,8 +128,29 @@ def test_the_steps_train_as_keras_own_step():
     ours = [float(r["loss"]) for r in stepper(_prepared(_normal_regression)).run(x, y, batches, 0)]
     keras = _prepared(_normal_regression)
     step = tf.function(lambda a, b: keras.train_step((a, b)))
-    theirs = [float(step(x[b], y[b])["loss"]) for b in batches]
+    theirs = []
+    for b in batches:  # Keras' step reports the mean since the metrics' last reset: each batch's
+        theirs.append(float(step(x[b], y[b])["loss"]))
+        keras.reset_metrics()
     np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+
+
+def test_each_step_records_its_own_batchs_loss_not_the_mean_so_far():
+    """Two batches far apart, a learning rate too small to move the weights: each step's loss
+    is its batch's, alternating. The loss's running mean, which tf_keras lists in model.metrics
+    only after the first step traced, was not reset: the records were the mean so far (1538,
+    770, 1026, 770, 924, ... where the two batches give 1538 and 2.3)."""
+    x, y = _data()
+    y = y.copy()
+    y[:16] += 30.0  # batch A far off the untrained model's predictions, batch B near them
+    batches = [np.arange(16), np.arange(16, 32)] * 5
+    for windowed in (True, False):
+        run = stepper(_prepared(_normal_regression, learning_rate=1e-9))
+        run._windows = windowed
+        losses = np.array([float(r["loss"]) for r in run.run(x, y, batches, 0)])
+        np.testing.assert_allclose(losses[0::2], losses[0], rtol=1e-4)
+        np.testing.assert_allclose(losses[1::2], losses[1], rtol=1e-4)
+        assert losses[0] > 10 * losses[1]
 
 
 class _Rescaled(tf_keras.layers.Layer):

@@ -208,6 +208,28 @@ def test_healthy_sgd_draws_keep_their_effective_rate_within_reach():
     assert asked.optimizer.learning_rate >= 0.5
 
 
+@pytest.mark.parametrize("task", ["regression", "count", "positive", "binary"])
+def test_a_users_data_is_never_rescaled_in_the_default_regime(task):
+    """Found on a LogNormal regression of the user's positive targets: its failing example ran on
+    them times 2.72 ('y_scale=2.72 (yours: 1.0)'), since count and positive rates drew y_scale
+    from their own range whatever bounds were passed. Only ``vary=("data",)`` or stress rescale."""
+    from tfpcheck.strategies._internal.configs import UserSetup
+
+    user = UserSetup(optimizer="adam", learning_rate=0.01, n_train=200, input_dim=2)
+    seen = []
+
+    @settings(max_examples=60, derandomize=True, **_QUIET)
+    @given(ts.configs(task=task, user=user))
+    def draw(config):
+        seen.append((config.x_scale, config.x_offset, config.y_scale, config.y_offset))
+
+    draw()
+    assert set(seen) == {(1.0, 0.0, 1.0, 0.0)}
+    varied = find(ts.configs(task=task, user=user, vary={"data"}), lambda c: c.y_scale != 1.0,
+                  settings=settings(**_QUIET)) if task != "binary" else None
+    assert varied is None or varied.y_scale != 1.0
+
+
 def test_a_users_data_is_subsampled_to_few_sizes_all_rows_first():
     """Few subsample sizes (data.SUBSAMPLE_FRACTIONS), so that examples share ``n_train`` and
     reuse one traced model; which rows are kept still varies. Fails with any size in [n/2, n]."""

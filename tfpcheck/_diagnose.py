@@ -338,11 +338,13 @@ def no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         return _raw_data(t)
     if grad_blew_up(t):
         return "optimizer_settings", FIXES["optimizer_settings"], {"grad_norms": _grad_range(t)}
-    if t.layers_end and _loss_noise(t) > 1.0:
+    # Evidence of sampling noise is the weight draws' (predictions that move between draws), not
+    # the loss's step-to-step spread: a minibatch's own noise is in that too, in every model.
+    if _sampled_noisily(t):
         return "mc_sampling", (
             "single-sample gradients of the variational layers are too noisy: "
             f"{FIXES['mc_sampling']}"
-        ), {"loss_noise": _loss_noise(t)}
+        ), {"prediction_noise": t.prediction_noise}
     return UNCLASSIFIED
 
 
@@ -453,11 +455,3 @@ def _narrow_prior(t: Trace) -> LayerSummary | None:
         if not layer.prior_trainable and layer.prior_stddev < max(NARROW_PRIOR, wide):
             return layer
     return None
-
-
-def _loss_noise(t: Trace) -> float:
-    """Spread of step-to-step loss changes relative to the loss level (second half)."""
-    half = np.asarray(t.losses[len(t.losses) // 2 :], dtype=float)
-    if half.size < 4:
-        return 0.0
-    return float(np.std(np.diff(half)) / (abs(np.median(half)) + 1e-12))

@@ -73,7 +73,7 @@ class UserSetup:
         if self.optimizer is not None and self.learning_rate is not None:
             out.update(optimizer=self.optimizer, learning_rate=self.learning_rate)
         if self.n_train is not None:
-            out.update(n_train=self.n_train, x_scale=1.0, x_offset=0.0, y_scale=1.0, y_offset=0.0)
+            out.update(n_train=self.n_train, **UNSCALED)
         return out
 
 
@@ -96,9 +96,11 @@ def configs(
     bounds = REGIME_BOUNDS[regime]
     vary_data = regime == "stress" or "data" in vary
     vary_optimizer = regime == "stress" or "optimizer" in vary
-    data = draw(data_specs(task=task, **(bounds["data"] if vary_data or user.n_train is None
-                                         else _FIXED_DATA)))
+    users_data = user.n_train is not None and not vary_data
+    data = draw(data_specs(task=task, **(_FIXED_DATA if users_data else bounds["data"])))
     fields = data.config_fields()
+    if users_data:  # count and positive rates draw y_scale from a range of their own
+        fields.update(UNSCALED)
     if user.n_train is not None:
         fields.update(n_train=draw(subsample_sizes(user.n_train, MIN_SUBSAMPLE)),
                       input_dim=user.input_dim or 1, output_dim=1)
@@ -117,6 +119,8 @@ def configs(
     return Config(**fields, **opt_fields)
 
 
+#: The user's own data as they gave it: neither rescaled nor offset.
+UNSCALED = {"x_scale": 1.0, "x_offset": 0.0, "y_scale": 1.0, "y_offset": 0.0}
 #: Bounds for data the user fixed: unit-scale, centred (their own data is used as it is).
 _FIXED_DATA = {"min_x_scale": 1.0, "max_x_scale": 1.0, "min_x_offset": 0.0, "max_x_offset": 0.0,
                "min_y_scale": 1.0, "max_y_scale": 1.0, "min_y_offset": 0.0, "max_y_offset": 0.0}
