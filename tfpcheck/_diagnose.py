@@ -319,9 +319,10 @@ def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     if grad_blew_up(t, step + 1):
         return "optimizer_settings", FIXES["optimizer_settings"], {
             "grad_norms": _grad_range(t, step + 1)}
-    at_log_zero = [p for p in t.output_parameters if _log_is_infinite(p, (t.nonfinite_ranges or {}).get(p))]
+    ranges = t.nonfinite_ranges or {}
+    at_log_zero = [p for p in t.output_parameters if _log_is_infinite(p, ranges.get(p))]
     if at_log_zero:
-        low, high = (t.nonfinite_ranges or {})[at_log_zero[0]]
+        low, high = ranges[at_log_zero[0]]
         return "numerical_instability", (
             f"{at_log_zero[0]} reached {0.0 if low == 0.0 else 1.0:g} at step {step} (range "
             f"[{low:.3g}, {high:.3g}]), where its log is -inf: {parameter_fix(at_log_zero[0])}"

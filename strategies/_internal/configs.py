@@ -121,6 +121,5 @@ def configs(
 
 #: The user's own data as they gave it: neither rescaled nor offset.
 UNSCALED = {"x_scale": 1.0, "x_offset": 0.0, "y_scale": 1.0, "y_offset": 0.0}
-#: Bounds for data the user fixed: unit-scale, centred (their own data is used as it is).
-_FIXED_DATA = {"min_x_scale": 1.0, "max_x_scale": 1.0, "min_x_offset": 0.0, "max_x_offset": 0.0,
-               "min_y_scale": 1.0, "max_y_scale": 1.0, "min_y_offset": 0.0, "max_y_offset": 0.0}
+#: Bounds for data the user fixed: each pinned to its UNSCALED value.
+_FIXED_DATA = {f"{bound}_{name}": value for name, value in UNSCALED.items() for bound in ("min", "max")}

@@ -42,6 +42,13 @@ def terminating_samplers() -> Iterator[None]:
         poisson_lib.random_poisson, samplers_lib.poisson = originals
 
 
+def _without_nan(rate: Any) -> tuple[Any, Any]:
+    """Where ``rate`` is not NaN, and the rate with 0 in the NaN places (0 draws 0 at once)."""
+    rate = tf.convert_to_tensor(rate)
+    ok = tf.logical_not(tf.math.is_nan(rate))
+    return ok, tf.where(ok, rate, tf.zeros_like(rate))
+
+
 def _nan_where(ok: Any, samples: Any) -> Any:
     """``samples`` where ``ok`` (broadcast from the right, as the rate is), NaN (0 for an integer
     dtype, which has no NaN) elsewhere."""
@@ -53,9 +60,7 @@ def _guard_random_poisson(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def random_poisson(shape: Any, rates: Any = None, log_rates: Any = None, **kwargs: Any) -> Any:
         which = "rates" if rates is not None else "log_rates"
-        value = tf.convert_to_tensor(rates if rates is not None else log_rates)
-        ok = tf.logical_not(tf.math.is_nan(value))
-        safe = tf.where(ok, value, tf.zeros_like(value))
+        ok, safe = _without_nan(rates if rates is not None else log_rates)
         samples, runtime = original(shape, **{which: safe}, **kwargs)
         return _nan_where(ok, samples), runtime
 
@@ -66,8 +71,7 @@ def _guard_random_poisson(original: Callable[..., Any]) -> Callable[..., Any]:
 def _guard_poisson(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def poisson(shape: Any, lam: Any, *args: Any, **kwargs: Any) -> Any:
-        lam = tf.convert_to_tensor(lam)
-        ok = tf.logical_not(tf.math.is_nan(lam))
-        return _nan_where(ok, original(shape, tf.where(ok, lam, tf.zeros_like(lam)), *args, **kwargs))
+        ok, safe = _without_nan(lam)
+        return _nan_where(ok, original(shape, safe, *args, **kwargs))
 
     return poisson
