@@ -245,6 +245,16 @@ _x[3, 0] = np.nan
 @tfpcheck.model(task="regression", data=(_x, _y))
 def nan_data(input_dim):
     return healthy(input_dim)
+
+
+@tfpcheck.model(data=([_y, _y * 2, _y], _y))  # a model with three inputs
+def several_inputs(input_dim):
+    return healthy(input_dim)
+
+
+@tfpcheck.model(task="regresion")
+def misspelt_task(input_dim):
+    return healthy(input_dim)
 """
 
 
@@ -253,16 +263,24 @@ def test_each_bad_input_fails_alone_with_a_clear_message(pytester: pytest.Pytest
     result = pytester.runpytest_subprocess(
         *FAST, "-p", "no:xdist", "--tfpcheck-timeout=5", "--tfpcheck-report=r.json", "-k", "not buggy"
     )
-    result.assert_outcomes(passed=1, failed=4)
+    result.assert_outcomes(passed=1, failed=6)
     out = result.stdout.str()
     assert "the factory returned int, not a tf_keras.Model" in out
     assert "the model's output is a" in out and "not a tfd.Distribution" in out
     assert "ran past the time limit of 5s" in out
     assert "contains NaN or inf" in out
+    # A decorator's bad argument fails its own target when checked, not its file's import.
+    assert "one array per input of a model with several inputs" in out
+    assert "np.concatenate(xs, axis=1)" in out
+    assert "task='regresion' is not one of" in out
     statuses = {t["target"].split("::")[1]: t["status"] for t in _report(pytester)["targets"]}
     assert statuses == {"healthy": "passed", "not_a_model": "failed", "no_distribution": "failed",
-                        "hangs": "error", "nan_data": "error"}
+                        "hangs": "error", "nan_data": "error", "several_inputs": "error",
+                        "misspelt_task": "error"}
     assert "test_models.py::hangs: test_models.py::hangs with" not in out  # named once, not twice
+    assert "several_inputs: test_models.py::several_inputs" not in out
+    plain = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:xdist")  # no --tfpcheck
+    plain.assert_outcomes(skipped=8)  # the ordinary run collects the file; nothing errors
 
 
 PYPROJECT_TARGETS = """

@@ -1,6 +1,7 @@
 """What a report says: ``data=`` refused unless it is usable, one root per failure with its
 echoes as consequences, and the JSON and text fields of PRODUCT.md's report. Hand-made
-verdicts, traces and findings throughout; one brief training for the user's data."""
+verdicts, traces and findings throughout; brief trainings for the user's data and beside a
+refused target."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tfpcheck._plugin.report import merge
 from tfpcheck._render import finding_text, target_text
 from tfpcheck._report import Finding, Report, TargetReport
 from tfpcheck._search import findings_for
-from tfpcheck._target import Target
+from tfpcheck._target import Target, raise_if_invalid
 from tfpcheck._trace import Trace
 from tfpcheck.errors import InvalidArgument
 
@@ -31,10 +32,19 @@ def tiny_factory(input_dim):
 X, Y = np.zeros((8, 2)), np.zeros(8)
 
 
-def test_x_alone_is_refused_naming_the_factory():
+def _refusal(data):
+    """The decorator's deferred refusal of ``data`` (raised where the target is checked)."""
+    tfpcheck.model(data=data)(tiny_factory)
+    target = tiny_factory.__tfpcheck_target__
     with pytest.raises(InvalidArgument) as err:
-        tfpcheck.model(data=X)(tiny_factory)
-    message = str(err.value)
+        raise_if_invalid(target)
+    with pytest.raises(InvalidArgument):  # built directly, a Target refuses at once
+        Target(tiny_factory, target.name, data=data)
+    return str(err.value)
+
+
+def test_x_alone_is_refused_naming_the_factory():
+    message = _refusal(X)
     assert "tiny_factory" in message
     assert "data=ndarray(shape=(8, 2), dtype=float64)" in message
     assert "data=(x_train, y_train)" in message
@@ -49,11 +59,33 @@ def test_x_alone_is_refused_naming_the_factory():
     ("x.csv", "data=str"),
     ((np.float64(1.0), Y), "at least one row"),
     (([[1.0, 2.0], [3.0]], [1.0, 2.0]), "can't be read as an array"),
+    (([X, X[:, :1]], Y), "one array per input of a model with several inputs"),
+    (([X, X], Y), "one array per input of a model with several inputs"),
+    (({"a": X, "b": X}, Y), "one array per input of a model with several inputs"),
 ])
 def test_unusable_data_is_refused(data, fragment):
-    with pytest.raises(InvalidArgument, match="tiny_factory") as err:
-        tfpcheck.model(data=data)(tiny_factory)
-    assert fragment in str(err.value)
+    message = _refusal(data)
+    assert "tiny_factory" in message and fragment in message
+
+
+def test_rows_given_as_a_list_of_arrays_are_rows_not_inputs():
+    rows = [np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([5.0, 6.0])]
+    tfpcheck.model(data=(rows, [0.5, 1.5, 2.5]))(tiny_factory)
+    target = tiny_factory.__tfpcheck_target__
+    assert target.invalid is None and target.data[0].shape == (3, 2)
+
+
+def test_a_refused_target_is_reported_as_its_error_and_the_others_are_checked():
+    """One bad decorator argument costs its own target only (check reports it, runs the rest)."""
+    from tests import models
+
+    tfpcheck.model(data=([X, X], Y))(tiny_factory)
+    report = tfpcheck.check(tiny_factory, models.healthy_normal, task="regression", max_examples=1,
+                            steps=50)
+    bad, good = report.targets
+    assert bad.status == "error" and bad.examples == 0
+    assert bad.error.startswith(f"{bad.target}: data=") and bad.error.count(bad.target) == 1
+    assert good.status == "passed" and good.examples == 1
 
 
 def test_lists_and_tensor_likes_are_accepted_as_arrays():

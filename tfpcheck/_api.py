@@ -12,7 +12,7 @@ from tfpcheck._env import prepare_tf_environment
 from tfpcheck._invariants import INVARIANTS
 from tfpcheck._render import findings_text
 from tfpcheck._report import Finding, Report
-from tfpcheck._target import Target, get_target, load_target
+from tfpcheck._target import Target, get_target, load_target, raise_if_invalid, renamed
 from tfpcheck.errors import InvalidArgument
 
 __all__ = ["check", "reproduce", "explain", "as_target"]
@@ -27,8 +27,7 @@ def as_target(obj: Any, *, task: str | None = None) -> Target:
     if marked is not None:
         if task is None or task == marked.task:
             return marked
-        return Target(marked.factory, marked.name, task, marked.strategies, marked.data,
-                      marked.regime, marked.vary)
+        return renamed(marked, marked.name, task)
     if callable(obj):
         return Target(obj, getattr(obj, "__qualname__", repr(obj)), task)
     raise InvalidArgument(
@@ -81,7 +80,9 @@ def reproduce(target: Any, config: dict[str, Any] | Config, *, task: str | None 
     from tfpcheck._search import run_once
 
     cfg = config if isinstance(config, Config) else Config.from_dict(dict(config))
-    return run_once(as_target(target, task=task or cfg.task), cfg)
+    resolved = as_target(target, task=task or cfg.task)
+    raise_if_invalid(resolved)
+    return run_once(resolved, cfg)
 
 def explain(findings: Iterable[Finding]) -> str:
     """Human-readable text for a list of findings."""

@@ -110,9 +110,10 @@ def target_text(t: TargetReport) -> str:
     """A target's status line, its error, and every finding in full."""
     lines = [status_line(t), *note_lines(t)]
     if t.error:
-        lines += [f"{_INDENT}error: {t.error}",
-                  f"{_INDENT}Fix the factory so that it builds and returns a model tfpcheck can "
-                  "train, then rerun."]
+        lines.append(f"{_INDENT}error: {t.error}")
+        if "Fix:" not in t.error:  # the error's own fix is the specific one
+            lines.append(f"{_INDENT}Fix the factory so that it builds and returns a model tfpcheck "
+                         "can train, then rerun.")
     if t.violations:
         lines += [_INDENT + s for s in findings_text(t.violations, full=True).splitlines()[1:]]
     return "\n".join(lines)

@@ -28,7 +28,7 @@ from tfpcheck._invariants import INVARIANTS, diagnose, evaluate, group
 from tfpcheck._notes import Notes
 from tfpcheck._profiles import profile
 from tfpcheck._report import Finding, TargetReport, reproduce_snippet
-from tfpcheck._target import Target
+from tfpcheck._target import Target, raise_if_invalid
 from tfpcheck._timeout import ExampleTimeout, time_limit
 from tfpcheck._trace import Trace
 from tfpcheck.errors import TfpcheckError
@@ -113,6 +113,7 @@ def check_target(
     tell = progress or (lambda stage, config: None)
     state = _SearchState(target, invariants, shrink_budget, timeout, tell)
     try:
+        raise_if_invalid(target)
         tell("probe", None)
         task, setup, how = _intent(target, timeout)
         report.task, report.notes = task, [f"task {how}"]
@@ -139,7 +140,9 @@ def check_target(
             report.violations = _with_curves(report.violations, state.failing_trace)
         report.status = "failed" if report.violations else "passed"
     except TfpcheckError as exc:
-        report.status, report.error = "error", f"{target.name}: {exc}"
+        text = str(exc)  # a deferred decorator error names the target already
+        named = text.startswith(f"{target.name}: ")
+        report.status, report.error = "error", text if named else f"{target.name}: {text}"
     except Exception as exc:  # noqa: BLE001 - one target's crash must not lose the others
         report.status = "error"
         report.error = f"{target.name}: tfpcheck itself failed with {type(exc).__name__}: {exc}"

@@ -6,6 +6,7 @@ here may import TensorFlow.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import inspect
 import sys
@@ -21,7 +22,8 @@ from tfpcheck.errors import UsageError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["pyproject_models", "KNOWN_PARAMETERS", "VARY", "Target", "model", "load_target", "factory_kwargs"]
+__all__ = ["pyproject_models", "KNOWN_PARAMETERS", "VARY", "Target", "model", "load_target", "factory_kwargs",
+           "raise_if_invalid", "renamed"]
 
 #: Factory parameters tfpcheck fills from what it draws.
 KNOWN_PARAMETERS = ("input_dim", "output_dim", "n_train", "x_train", "y_train")
@@ -43,8 +45,14 @@ class Target:
     data: Any = None
     regime: str | None = None
     vary: frozenset[str] = frozenset()
+    #: Why the decorator's arguments can't be used: raised when the target is checked, not when
+    #: its file is imported, so that one bad target costs neither its file's other targets nor a
+    #: plain ``pytest`` run (Hypothesis' ``@given`` reports a bad strategy the same way).
+    invalid: str | None = None
 
     def __post_init__(self) -> None:
+        if self.invalid is not None:
+            return
         if self.task is not None and self.task not in TASKS:
             raise errors.InvalidArgument(
                 f"{self.name}: task={self.task!r} is not one of {list(TASKS)}; "
@@ -85,15 +93,12 @@ def model(
     """
 
     def mark(factory: Callable[..., Any]) -> Callable[..., Any]:
-        target = Target(
-            factory=factory,
-            name=_default_name(factory),
-            task=task,
-            strategies=dict(strategies),
-            data=data,
-            regime=regime,
-            vary=frozenset(vary),
-        )
+        name = _default_name(factory)
+        try:
+            target = Target(factory=factory, name=name, task=task, strategies=dict(strategies),
+                            data=data, regime=regime, vary=frozenset(vary))
+        except errors.InvalidArgument as exc:
+            target = Target(factory=factory, name=name, invalid=str(exc))
         setattr(factory, _ATTR, target)
         return factory
 
@@ -125,15 +130,19 @@ def load_target(spec: str, *, task: str | None = None) -> Target:
     label = f"{path_text}::{name}"
     if found is None:
         return Target(factory=factory, name=label, task=task)
-    return Target(
-        factory=found.factory,
-        name=label,
-        task=task or found.task,
-        strategies=found.strategies,
-        data=found.data,
-        regime=found.regime,
-        vary=found.vary,
-    )
+    return renamed(found, label, task or found.task)
+
+
+def renamed(target: Target, name: str, task: str | None) -> Target:
+    """``target`` under another name or task; a deferred error (``invalid``) names the new name."""
+    invalid = target.invalid and target.invalid.replace(target.name, name, 1)
+    return dataclasses.replace(target, name=name, task=None if invalid else task, invalid=invalid)
+
+
+def raise_if_invalid(target: Target) -> None:
+    """The decorator's deferred InvalidArgument, raised where the target is checked."""
+    if target.invalid is not None:
+        raise errors.InvalidArgument(target.invalid)
 
 
 def unfilled_parameters(factory: Callable[..., Any], strategies: Mapping[str, Any]) -> list[str]:
@@ -165,9 +174,15 @@ def _checked_data(name: str, data: Any) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np  # here, not at import: the pytest plugin imports this module at start-up
 
     problem = None
+    fix = "pass data=(x_train, y_train) as NumPy arrays with one row per example"
     arrays: list[np.ndarray] = []
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         problem = "it is not a pair (x, y)"
+    elif _several_inputs(*data):
+        problem = (f"x is {_describe(data[0])}, one array per input of a model with several inputs, "
+                   "and tfpcheck trains models with one input")
+        fix = ("concatenate the inputs into one array (np.concatenate(xs, axis=1)) and split its "
+               "columns inside the model (a Lambda layer slicing them, one per former input)")
     else:
         for label, part in zip("xy", data, strict=True):
             try:
@@ -192,9 +207,18 @@ def _checked_data(name: str, data: Any) -> tuple[np.ndarray, np.ndarray]:
         f"{name}: data={_describe(data)} can't be used because {problem}. data= takes None "
         "(tfpcheck generates data for the task) or a pair (x, y) of numeric array-likes "
         "(NumPy arrays, lists, tensors) with the same number of rows, x at least 1-D; "
-        "anything else is refused rather than replaced by generated data. Fix: pass "
-        "data=(x_train, y_train) as NumPy arrays with one row per example."
+        f"anything else is refused rather than replaced by generated data. Fix: {fix}."
     )
+
+
+def _several_inputs(x: Any, y: Any) -> bool:
+    """Whether ``x`` is one array per input of a multi-input model (a dict of arrays, or a list of
+    arrays each with y's rows), not a list of rows."""
+    parts = list(x.values()) if isinstance(x, dict) else x if isinstance(x, (list, tuple)) else None
+    rows = getattr(y, "shape", (len(y),) if isinstance(y, (list, tuple)) else ())[:1]
+    if not parts or not rows or len(parts) == rows[0]:
+        return False
+    return all(len(getattr(p, "shape", ())) >= 1 and p.shape[0] == rows[0] for p in parts)
 
 
 def _describe(value: Any, depth: int = 0) -> str:
