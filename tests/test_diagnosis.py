@@ -645,3 +645,41 @@ def test_a_model_closing_in_on_its_twin_at_the_cap_is_inconclusive_and_a_tie_is_
     assert not learns(trace(needed * 0.9, twin_fall=0.3)).holds
     assert not learns(trace(0.0, twin_fall=0.3)).holds  # falls as the twin falls: a tie
     assert not learns(trace(needed * 1.1, config=tfpcheck.Config(x_scale=100.0))).holds
+
+
+# A sequence model's targets and head disagree by one trailing axis: (N, T) targets against a
+# (N, T, 1) Normal (the targets lost their axis), or (N, T, 1) targets against loc t[..., 0].
+_SEQ_X = np.random.default_rng(3).normal(size=(64, 5, 2)).astype("float32")
+_SEQ_Y = np.cumsum(_SEQ_X[..., :1], axis=1).astype("float32")  # (64, 5, 1)
+
+
+def _sequence_head(loc_axis):
+    model = tf_keras.Sequential([
+        tf_keras.layers.Dense(2),  # applied at every time step
+        tfpl.DistributionLambda(lambda t: tfd.Normal(loc_axis(t), 1.0)),
+    ])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+@tfpcheck.model(data=(_SEQ_X, _SEQ_Y[..., 0]))
+def sequence_targets_lost_their_axis():
+    return _sequence_head(lambda t: t[..., :1])
+
+
+@tfpcheck.model(data=(_SEQ_X, _SEQ_Y))
+def sequence_loc_dropped_its_axis():
+    return _sequence_head(lambda t: t[..., 0])
+
+
+@pytest.mark.parametrize("factory, shapes, words", [
+    (sequence_targets_lost_their_axis, "(64, 5) and the distribution's batch shape is (64, 5, 1)",
+     "one trailing axis more: give the targets that axis (y[..., None]"),
+    (sequence_loc_dropped_its_axis, "(64, 5, 1) and the distribution's batch shape is (64, 5)",
+     "one trailing axis fewer: keep it in the distribution (t[..., :1]"),
+])
+def test_a_shape_mismatch_fix_names_the_targets_and_the_distributions_shapes(factory, shapes, words):
+    (t,) = tfpcheck.check(factory, max_examples=1).targets
+    (finding,) = t.violations
+    assert (finding.invariant, finding.cause) == ("builds", "shape_broadcast")
+    assert f"the targets have shape {shapes}" in finding.fix and words in finding.fix

@@ -43,7 +43,8 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
                 return
             values, dist = model_loss(model, x, y, output)
         except Exception as exc:  # noqa: BLE001
-            trace.build_failure = classify_exception(exc, "forward", keras_3=keras_3)
+            trace.build_failure = classify_exception(exc, "forward", keras_3=keras_3,
+                                                     target_shape=np.shape(y)[1:])
             return
         object.__setattr__(model, "_tfpcheck_output", (type(output).__name__,
                                                         hasattr(unwrap(output), "log_prob")))
