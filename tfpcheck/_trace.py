@@ -92,6 +92,7 @@ class Trace:
     #: per target column: how far (in the column's standard deviations) the targets' mean lies
     #: outside the range of the trained model's predictive means; 0 where the range covers it
     mean_gaps: list[float] | None = None
+    mean_gaps_start: list[float] | None = None  # the same for the untrained model (step 0)
     worst_mean_gap: dict[str, float] | None = None  # that column: target mean, predicted range
     outside_domain: float | None = None  # share of final predictive draws the targets can't take
     domain: str | None = None  # the task's domain in words, e.g. "non-negative counts"

@@ -20,6 +20,7 @@ from tfpcheck._engine.classify import classify_exception, not_a_distribution
 from tfpcheck._engine.constraints import parameter_checks, unwrap
 from tfpcheck._engine.flavour import keras3, tf_keras_targets
 from tfpcheck._engine.instrument import loss_name, model_loss
+from tfpcheck._engine.passes import mean_gaps
 from tfpcheck._engine.tiered import traced, untraceable
 from tfpcheck._engine.variational import summarise_layers
 from tfpcheck._trace import Trace
@@ -69,9 +70,22 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
         bool(tf.reduce_all(tf.math.is_finite(tf.cast(c.value, tf.float32)))) for c in checks
     ):
         return  # parameters invalid or NaN already: support is moot, other invariants report it
+    _observe_start_gaps(dist, y, trace)
     _check_support(dist, y, trace, values if trace.output_kind == "loss_distribution" else None, keras_3)
 
 
+
+
+def _observe_start_gaps(dist: Any, y: np.ndarray, trace: Trace) -> None:
+    """The untrained model's mean gaps (``passes.mean_gaps``): ``learns`` reads how fast
+    training closes them."""
+    try:
+        means = np.asarray(dist.mean(), dtype=float)
+    except Exception:  # noqa: BLE001 - a family without a mean, or one TFP can't compute here
+        return
+    found = mean_gaps(means, y) if np.all(np.isfinite(means)) else None
+    if found is not None:
+        trace.mean_gaps_start = found[0]
 
 
 def _forward(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any] | None:

@@ -26,7 +26,7 @@ from tfpcheck._engine.tiered import traced as _traced
 from tfpcheck._engine.tiered import untraceable as _untraceable
 
 __all__ = ["AVERAGED_PASSES", "DOMAIN_DRAWS", "EVAL_PASSES", "Pass", "averaged", "data_terms", "evaluate",
-           "finite_parameters", "per_example", "weights_finite"]
+           "finite_parameters", "mean_gaps", "per_example", "weights_finite"]
 
 #: Forward passes averaged for the final NLL of a stochastic (variational) model.
 EVAL_PASSES = 4
@@ -205,3 +205,18 @@ def per_example(values: np.ndarray, y: np.ndarray) -> np.ndarray:
     if rows.shape[0] == n and rows.shape[1] <= per_row:
         return rows.sum(1)
     return np.full(n, float(np.mean(values)) * per_row)
+
+
+def mean_gaps(means: np.ndarray, y: np.ndarray) -> tuple[list[float], tuple[int, float, float, float]] | None:
+    """Per target column, the targets' mean's gap to the range of ``means`` in the column's
+    standard deviations, and the worst column's (index, targets' mean, predicted min and max);
+    None where the means do not match the targets one for one."""
+    n = len(y)
+    if means.size != np.size(y):
+        return None
+    pred, obs = means.reshape(n, -1), np.asarray(y, dtype=float).reshape(n, -1)
+    lo, hi, centre, sd = pred.min(0), pred.max(0), obs.mean(0), obs.std(0)
+    gap = np.maximum(np.maximum(lo - centre, centre - hi), 0.0)
+    gaps = np.where(sd > 0, gap / np.where(sd > 0, sd, 1.0), 0.0)
+    j = int(np.argmax(gaps))
+    return [float(g) for g in gaps], (j, float(centre[j]), float(lo[j]), float(hi[j]))

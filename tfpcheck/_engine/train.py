@@ -47,6 +47,7 @@ from tfpcheck._engine.passes import (
     averaged,
     data_terms,
     evaluate,
+    mean_gaps,
     weights_finite,
 )
 from tfpcheck._engine.retained import forget_traced_tensors
@@ -476,17 +477,13 @@ def _observe_mean_gaps(means: np.ndarray, y: np.ndarray, trace: Trace) -> None:
     between the targets' mean and the range the model's predictive means span, in the column's
     standard deviations: a head whose parameter is confined (a sigmoid before ``logits=``, a ReLU
     before ``loc=``) cannot reach it, on any input."""
-    n = len(y)
-    if means.size != y.size:
+    found = mean_gaps(means, y)
+    if found is None:
         return
-    pred, obs = means.reshape(n, -1), np.asarray(y, dtype=float).reshape(n, -1)
-    lo, hi, centre, sd = pred.min(0), pred.max(0), obs.mean(0), obs.std(0)
-    gap = np.maximum(np.maximum(lo - centre, centre - hi), 0.0)
-    gaps = np.where(sd > 0, gap / np.where(sd > 0, sd, 1.0), 0.0)
-    trace.mean_gaps = [float(g) for g in gaps]
-    j = int(np.argmax(gaps))
-    trace.worst_mean_gap = {"column": j, "target_mean": float(centre[j]),
-                            "predicted_min": float(lo[j]), "predicted_max": float(hi[j])}
+    gaps, (j, centre, lo, hi) = found
+    trace.mean_gaps = gaps
+    trace.worst_mean_gap = {"column": j, "target_mean": centre, "predicted_min": lo, "predicted_max": hi}
+
 
 
 class _Twin:
