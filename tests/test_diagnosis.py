@@ -647,6 +647,38 @@ def test_a_model_closing_in_on_its_twin_at_the_cap_is_inconclusive_and_a_tie_is_
     assert not learns(trace(needed * 1.1, config=tfpcheck.Config(x_scale=100.0))).holds
 
 
+
+def test_predictive_means_out_of_reach_at_the_cap_fail_learns_and_a_closing_gap_stays_inconclusive():
+    """REACH_HORIZON on both sides: a model stopped at the cap (not settled) with its predictive
+    means 3.8 sd short of the targets' average fails learns when its pace since step 0 needs
+    over REACH_HORIZON times the default cap more, and stays inconclusive when that pace gets
+    there sooner; a short run is measured against the default cap, not its own length."""
+    from tfpcheck._checks import REACH_HORIZON, learns
+    from tfpcheck._config import DEFAULT_STEPS
+
+    rng = np.random.default_rng(0)
+    twin = 5.0 + 0.1 * rng.normal(size=200)
+    model = twin - 0.3 + 0.05 * rng.normal(size=200)  # beats its twin: both far off
+
+    def trace(start, steps=1600):
+        return _stats_free_trace(
+            losses=[1.0] * steps, grad_norms=[1.0] * steps, grad_finite=[True] * steps,
+            data_terms=list(model), twin_terms=list(twin), settled=False, mean_gaps=[3.8],
+            mean_gaps_start=[start], worst_mean_gap={"column": 0, "target_mean": 2.5e5,
+                                                     "predicted_min": 0.0, "predicted_max": 10.0})
+
+    horizon = REACH_HORIZON * DEFAULT_STEPS
+    slow = 3.8 + (3.8 - 0.25) / horizon * 1600 * 0.9  # needs 1/0.9 of the horizon
+    fast = 3.8 + (3.8 - 0.25) / horizon * 1600 * 1.1
+    far = learns(trace(slow))
+    assert not far.holds and far.evidence["steps_to_reach"] > horizon, far
+    assert "3.8 target standard deviations from the targets' average" in far.message
+    assert learns(trace(fast)).holds and "inconclusive" in learns(trace(fast)).note
+    assert not learns(trace(3.8)).holds  # no closer at all
+    short = 3.8 + (3.8 - 0.25) / horizon * 100 * 1.1  # 100 steps run, the horizon still the cap's
+    assert learns(trace(short, steps=100)).holds
+
+
 # A sequence model's targets and head disagree by one trailing axis: (N, T) targets against a
 # (N, T, 1) Normal (the targets lost their axis), or (N, T, 1) targets against loc t[..., 0].
 _SEQ_X = np.random.default_rng(3).normal(size=(64, 5, 2)).astype("float32")
@@ -683,3 +715,86 @@ def test_a_shape_mismatch_fix_names_the_targets_and_the_distributions_shapes(fac
     (finding,) = t.violations
     assert (finding.invariant, finding.cause) == ("builds", "shape_broadcast")
     assert f"the targets have shape {shapes}" in finding.fix and words in finding.fix
+
+
+# House prices in dollars under a fixed-scale Normal: Adam moves the mean by about its learning
+# rate a step, and the targets' average is 2.5e5 away (the seed's "data centred far from zero").
+_HOUSE_X = np.random.default_rng(2).normal(size=(500, 4)).astype("float32")
+_HOUSE_Y = (2.5e5 + 6e4 * _HOUSE_X[:, :1] + 2e4 * np.random.default_rng(3).normal(size=(500, 1))).astype(
+    "float32")
+
+
+@tfpcheck.model(data=(_HOUSE_X, _HOUSE_Y))
+def house_prices_in_dollars():
+    model = tf_keras.Sequential([
+        tf_keras.layers.Dense(16, activation="relu"), tf_keras.layers.Dense(1),
+        tfpl.DistributionLambda(lambda t: tfd.Normal(t, 1.0)),
+    ])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_targets_training_cannot_reach_fail_learns_as_data_scale_not_inconclusive():
+    (t,) = tfpcheck.check(house_prices_in_dollars, max_examples=3).targets
+    assert t.status == "failed", t.to_dict()
+    (finding,) = t.violations
+    assert (finding.invariant, finding.cause, finding.confirmed) == ("learns", "data_scale", True)
+    assert finding.evidence["steps_to_reach"] > 16000
+
+
+# Targets moved out of a restricted family's support by preprocessing, or by zeros in amounts.
+_SUPPORT_X = np.random.default_rng(5).normal(size=(400, 3)).astype("float32")
+_COUNTS = np.random.default_rng(6).poisson(np.exp(0.5 + 0.7 * _SUPPORT_X[:, :1])).astype("float32")
+_AMOUNTS = np.exp(1.0 + 0.5 * _SUPPORT_X[:, :1] + 0.3 * np.random.default_rng(7).normal(size=(400, 1)))
+_AMOUNTS = _AMOUNTS.astype("float32")
+_ZEROED = np.where(np.arange(400)[:, None] % 25 == 0, 0.0, _AMOUNTS).astype("float32")
+
+
+def _z(v):
+    return ((v - v.mean()) / v.std()).astype("float32")
+
+
+def _support_model(head):
+    model = tf_keras.Sequential([tf_keras.layers.Dense(8, activation="relu"), tf_keras.layers.Dense(2),
+                                 tfpl.DistributionLambda(head)])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+@tfpcheck.model(data=(_SUPPORT_X, _z(_COUNTS)))
+def poisson_on_standardised_counts():
+    return _support_model(lambda t: tfd.Poisson(log_rate=t[..., :1]))
+
+
+@tfpcheck.model(data=(_SUPPORT_X, _z(_AMOUNTS)))
+def gamma_on_standardised_amounts():
+    return _support_model(lambda t: tfd.Gamma(1e-3 + tf.nn.softplus(t[..., :1]),
+                                              1e-3 + tf.nn.softplus(t[..., 1:])))
+
+
+@tfpcheck.model(data=(_SUPPORT_X, _ZEROED))
+def lognormal_on_amounts_with_zeros():
+    return _support_model(lambda t: tfd.LogNormal(t[..., :1], 1e-3 + tf.nn.softplus(t[..., 1:])))
+
+
+@pytest.mark.parametrize("factory, cause, words", [
+    (poisson_on_standardised_counts, "data_scale", "lie on an evenly spaced grid (step 0."),
+    (gamma_on_standardised_amounts, "data_scale", "standardised before the model"),
+    (lognormal_on_amounts_with_zeros, "distribution_choice", "16 targets are exactly 0"),
+])
+def test_targets_out_of_a_familys_support_name_what_moved_them(factory, cause, words):
+    (t,) = tfpcheck.check(factory, max_examples=1).targets
+    finding = t.violations[0]
+    assert (finding.invariant, finding.cause) == ("data_in_support", cause), t.to_dict()
+    assert words in finding.fix
+    assert "`[" not in finding.message  # TFP's dump of every target is left out
+
+
+def test_grid_step_reads_counts_and_rescaled_counts_and_nothing_else():
+    from tfpcheck._engine.train import grid_step
+
+    assert grid_step(_COUNTS) == 1.0
+    assert grid_step(_z(_COUNTS)) == pytest.approx(1 / _COUNTS.std(), rel=1e-4)
+    assert grid_step(_AMOUNTS) == 0.0  # continuous
+    assert grid_step(np.array([0.0, 1.0, 0.0, 1.0])) == 0.0  # two values: no grid to read
+    assert grid_step(np.array([0.0, 1.0, 2.5])) == 0.0  # not evenly spaced

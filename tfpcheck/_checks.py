@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tfpcheck._config import DEFAULT_STEPS
 from tfpcheck._trace import Trace
 
 __all__ = ["Verdict", "beats", "kl_weight", "paired_gain", "prior_conflict", "reaches", "sampling_dominated",
@@ -58,8 +59,9 @@ CLOSING_HORIZON = 3.0
 #: learns, out of reach: a model stopped at the cap with its predictive means still short of
 #: the targets' average (UNREACHED_GAP) is inconclusive only while the pace at which training
 #: has closed that gap since step 0 (in the column's standard deviations per step) would close
-#: the rest within REACH_HORIZON times the steps run. Past that, on more than UNREACHED_SHARE of
-#: the columns, learns fails: what is left to learn is not a longer run's to find. Measured:
+#: the rest within REACH_HORIZON times the steps run, or the default cap where a user ran fewer
+#: (a short --steps must not turn a slow start into a failure). Past that, on more than
+#: UNREACHED_SHARE of the columns, learns fails: no longer run is what is missing. Measured:
 #: house prices (mean 2.5e5, sd 6.3e4) under a fixed-scale Normal and Adam at 0.01 closed 4.0
 #: sd by 2.6e-4 in 1600 steps (about 2.5e7 steps to go); a linear extrapolation flatters a
 #: model whose pace falls as it nears (SGD's geometric approach), so the rule errs towards
@@ -393,14 +395,14 @@ def out_of_reach(t: Trace) -> Verdict | None:
     steps = t.steps_run
     to_go = [(g1 - UNREACHED_GAP) / ((g0 - g1) / steps) if g0 > g1 else math.inf
              for g0, g1 in zip(start, end, strict=True) if g1 > UNREACHED_GAP]
-    beyond = [n for n in to_go if n > REACH_HORIZON * steps]
+    beyond = [n for n in to_go if n > REACH_HORIZON * max(steps, DEFAULT_STEPS)]
     if len(beyond) <= UNREACHED_SHARE * len(end):
         return None
     j = int(np.argmax(end))
     need = min(beyond)
     pace = ("training has brought them no closer" if math.isinf(need) else
             f"at the pace training has closed the gap it would need about {need:.2g} more steps, "
-            f"over {REACH_HORIZON:g} times the steps run")
+            f"over {REACH_HORIZON:g} times {max(steps, DEFAULT_STEPS)}")
     return Verdict(
         "learns", False,
         f"after {steps} steps (the cap) the model's predictive means are still {end[j]:.3g} target "
@@ -428,8 +430,9 @@ def reaches(t: Trace) -> bool:
 def paired_gain(model: Any, twin: Any) -> tuple[float, float]:
     """``(mean, z)`` of the per-example gain ``twin - model``: how much better the model's data
     term is, and in how many standard errors of that mean."""
-    gain = np.asarray(twin, dtype=float) - np.asarray(model, dtype=float)
-    mean, se = float(np.mean(gain)), float(np.std(gain, ddof=1) / math.sqrt(gain.size))
+    with np.errstate(invalid="ignore"):  # inf - inf: a NaN gain, which beats nothing
+        gain = np.asarray(twin, dtype=float) - np.asarray(model, dtype=float)
+        mean, se = float(np.mean(gain)), float(np.std(gain, ddof=1) / math.sqrt(gain.size))
     return mean, mean / se if se > 0 else (math.inf if mean > 0 else 0.0)
 
 

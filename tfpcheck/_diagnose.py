@@ -267,10 +267,43 @@ def loss_shape(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 
 def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     family = t.output_distribution or "the output distribution"
+    s, task = t.data_stats, t.config.task
+    step = s.get("y_grid_step", 0.0)
+    if task == "count" and step > 0 and not math.isclose(step, 1.0, rel_tol=1e-3):
+        return "data_scale", (
+            f"the targets lie on an evenly spaced grid (step {step:.4g}, from {s['y_min']:.4g}): "
+            f"counts rescaled or standardised before the model, which {family} cannot produce. "
+            "Give it the counts as counted (standardise the features only); from standardised "
+            f"ones, y * sd + mean (with the smallest count 0: (y {'+' if s['y_min'] < 0 else '-'} "
+            f"{abs(s['y_min']):.4g}) / {step:.4g})"
+        ), {"y_grid_step": step, "y_min": s["y_min"]}
+    if task in ("count", "positive", "binary") and _standardised_targets(s):
+        return "data_scale", (
+            f"the targets have mean {s['y_abs_mean']:.2g} (in absolute value) and standard deviation "
+            f"{s['y_std']:.3g}: standardised before the model, which moves them out of {family}'s "
+            "support. Give it the targets on their own scale (standardise the features only)"
+        ), {"data": s}
+    zeros = t.support_examples and all(e == 0 for e in t.support_examples)
+    if task == "positive" and zeros:
+        return "distribution_choice", (
+            f"{t.support_nonfinite} targets are exactly 0, outside {family}'s support (0, inf): "
+            "model the zeros apart (a hurdle: a Bernoulli for y > 0 times "
+            f"{family} on the positive targets), or if they are small amounts rounded down, add "
+            "a small offset to every target"
+        ), {}
     return "distribution_choice", (
         f"{family} cannot produce these targets: choose a family whose support holds the data "
         f"{_FAMILIES_BY_SUPPORT}"
     ), {}
+
+
+#: Targets whose column mean is within STANDARDISED_TOL of 0 and whose spread is within it of
+#: 1 were standardised (z-scores): no raw data set lands there by chance.
+STANDARDISED_TOL = 0.02
+
+
+def _standardised_targets(s: dict[str, float]) -> bool:
+    return bool(s) and s["y_abs_mean"] < STANDARDISED_TOL and abs(s["y_std"] - 1.0) < STANDARDISED_TOL
 
 
 def in_domain(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:

@@ -156,7 +156,25 @@ def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
         "x_off_centre": float(np.max(mean[beyond_unit] / std[beyond_unit])) if beyond_unit.any() else 0.0,
         "y_abs_mean": float(np.max(np.abs(np.mean(y, 0)))),
         "y_std": float(np.max(np.std(y, 0))),
+        "y_min": float(np.min(y)),
+        "y_grid_step": grid_step(y),
     }
+
+
+#: The most distinct target values ``grid_step`` reads as a grid (counts, ratings).
+GRID_VALUES = 200
+
+
+def grid_step(y: np.ndarray) -> float:
+    """The step of the evenly spaced grid the targets' distinct values lie on (1.0 for counts as
+    counted; 1/sd for counts standardised), or 0.0 where they take fewer than 3 or more than
+    GRID_VALUES values, or lie on no grid: the evidence that counts were rescaled."""
+    values = np.unique(np.asarray(y, dtype=float))
+    if not 3 <= values.size <= GRID_VALUES or not np.all(np.isfinite(values)):
+        return 0.0
+    step = float(np.min(np.diff(values)))
+    multiples = (values - values[0]) / step
+    return step if np.allclose(multiples, np.round(multiples), atol=1e-3) else 0.0
 
 
 def _model_for(
