@@ -206,6 +206,20 @@ def test_a_finding_marks_what_differs_from_the_users_config():
     assert "minimal config" not in text
 
 
+def test_on_the_users_data_only_the_fields_that_apply_to_it_are_shown():
+    """noise draws generated data; the rescaling fields matter where they changed the user's."""
+    users_data = {"optimizer": "adam", "learning_rate": 0.01, "n_train": 256, "x_scale": 1.0,
+                  "x_offset": 0.0, "y_scale": 1.0, "y_offset": 0.0}
+    text = finding_text(finding(user_config=users_data), full=True)
+    assert "noise=" not in text and "x_scale=" not in text and "y_offset=" not in text
+    assert "n_train=256" in text and "learning_rate=0.01" in text
+    rescaled = finding_text(finding(config=Config(y_scale=1000.0).to_dict(), user_config=users_data),
+                            full=True)
+    assert "y_scale=1000.0 (yours: 1.0)" in rescaled and "x_scale=" not in rescaled
+    generated = finding_text(finding(user_config={"optimizer": "adam", "learning_rate": 0.01}), full=True)
+    assert "noise=0.3" in generated and "x_scale=1.0" in generated  # generated data: all apply
+
+
 def test_without_the_users_config_the_minimal_config_is_shown():
     text = finding_text(finding(config=Config(learning_rate=0.1).to_dict()), full=True)
     assert "minimal config: learning_rate=0.1" in text

@@ -82,15 +82,26 @@ def findings_text(findings: list[Finding], *, full: bool = False) -> str:
     )
 
 
+#: Config fields that draw generated data: on the user's own data (``n_train`` among what the
+#: user fixed) ``noise`` means nothing, and the rescaling fields only where they changed it.
+_GENERATED_ONLY = ("noise",)
+_RESCALING = ("x_scale", "x_offset", "y_scale", "y_offset")
+
+
 def config_text(config: dict[str, Any], user_config: dict[str, Any]) -> str:
-    """Every field of ``config`` as ``name=value``, each one that differs from the user's own
-    marked ``(yours: value)``."""
+    """Every field of ``config`` that applies as ``name=value``, each one that differs from the
+    user's own marked ``(yours: value)``."""
     def differs(key: str) -> bool:
         return key in user_config and jsonable(user_config[key]) != jsonable(config[key])
 
+    def applies(key: str) -> bool:
+        if "n_train" not in user_config:
+            return True
+        return key not in _GENERATED_ONLY and (key not in _RESCALING or differs(key))
+
     return ", ".join(
         f"{k}={v!r}" + (f" (yours: {user_config[k]!r})" if differs(k) else "")
-        for k, v in config.items()
+        for k, v in config.items() if applies(k)
     )
 
 
