@@ -679,6 +679,33 @@ def test_predictive_means_out_of_reach_at_the_cap_fail_learns_and_a_closing_gap_
     assert learns(trace(short, steps=100)).holds
 
 
+
+def test_a_loss_raised_by_its_kl_term_is_divergence_and_a_kl_that_grows_as_the_loss_falls_is_not():
+    """DIVERGENCE_REL's KL clause, on keras-io's BNN at RMSprop 1.0 (seed 0, per 100 steps): the
+    loss rises 75 -> 100, inside the allowed 50%, because the KL term went 0.024 -> 95; a
+    posterior that moves off its prior while the loss falls is learning, and a KL that rose by
+    less than the allowance is noise."""
+    from tfpcheck._checks import no_divergence as check
+    from tfpcheck._diagnose import no_divergence as rule
+
+    rng = np.random.default_rng(0)
+
+    def trace(loss_from, loss_to, kl_from, kl_to):
+        n = 400
+        losses = list(np.linspace(loss_from, loss_to, n) * (1 + 0.05 * rng.normal(size=n)))
+        kl = [kl_from] + list(np.full(n - 1, kl_to) * (1 + 0.01 * rng.normal(size=n - 1)))
+        return _stats_free_trace(losses=losses, grad_norms=[1.0] * n, grad_finite=[True] * n, kl_terms=kl)
+
+    blown = trace(75.0, 100.0, 0.024, 95.0)
+    verdict = check(blown)
+    assert not verdict.holds and verdict.evidence["kl_start"] == 0.024 and verdict.step == 1, verdict
+    assert "because its KL term rose from 0.024 at step 0" in verdict.message
+    cause, fix, _ = rule(verdict, blown)
+    assert cause == "optimizer_settings" and "lower the learning rate" in fix
+    assert check(trace(75.0, 40.0, 0.024, 30.0)).holds  # the loss fell: the posterior is learning
+    assert check(trace(75.0, 80.0, 0.024, 20.0)).holds  # KL rose less than the allowed 37.5
+
+
 # A sequence model's targets and head disagree by one trailing axis: (N, T) targets against a
 # (N, T, 1) Normal (the targets lost their axis), or (N, T, 1) targets against loc t[..., 0].
 _SEQ_X = np.random.default_rng(3).normal(size=(64, 5, 2)).astype("float32")

@@ -368,6 +368,11 @@ def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 
 
 def no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    if "kl_start" in v.evidence:  # the optimizer raised the KL it minimises: its steps are too big
+        return "optimizer_settings", (
+            f"the KL term rose {v.evidence['kl_end'] / max(abs(v.evidence['kl_start']), 1e-12):.3g}-fold "
+            f"while training minimised it: {FIXES['optimizer_settings']}"
+        ), {}
     if data_is_raw(t):
         return _raw_data(t)
     if grad_blew_up(t):
