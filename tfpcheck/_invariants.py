@@ -84,7 +84,8 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
     Invariant("no_divergence", c.no_divergence, d.no_divergence, "the loss does not blow up",
               f"last-tenth median ≤ first-tenth median + max({c.DIVERGENCE_MIN_NATS:g} nat, "
               f"{c.DIVERGENCE_REL:.0%}); the whole-set data term at the end ≤ its value at step 0 "
-              "+ the same",
+              "+ the same; a loss that rose less than that, with its KL term's last-tenth median "
+              "above its step-0 value by more than the same, diverged too",
               explains=("learns",)),  # a loss that went up ends above where it began
     Invariant("learns", c.learns, d.learns,
               "the trained model's data term (its loss without KL/regularisation terms) beats "
