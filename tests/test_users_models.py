@@ -315,3 +315,32 @@ def test_a_loss_reduced_to_one_number_leaves_loss_shape_not_applicable():
     assert t.status == "passed", t.to_dict()
     assert any(n.startswith("loss_shape: the loss reduces the batch to one number itself (shape (1,))")
                for n in t.notes), t.notes
+
+
+# 9. A learning-rate schedule: tfpcheck crashed ("tfpcheck itself failed with TypeError") reading
+# it as a rate. The schedule is the user's: kept, started at the example's rate.
+@tfpcheck.model(data=(X_REG, Y_REG))
+def decaying_rate():
+    schedule = tf_keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=200, decay_rate=0.9)
+    model = tf_keras.Sequential([tf_keras.layers.Dense(16, activation="relu"), tf_keras.layers.Dense(2),
+                                 tfpl.DistributionLambda(
+                                     lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])))])
+    model.compile(tf_keras.optimizers.Adam(schedule, amsgrad=True), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_a_learning_rate_schedule_is_the_users_started_at_the_examples_rate():
+    from tfpcheck._config import Config
+    from tfpcheck._engine.instrument import config_optimizer
+    from tfpcheck._engine.optimizers import schedule_of
+
+    t = _check(decaying_rate, max_examples=2)
+    assert t.status == "passed", t.to_dict()
+    template = decaying_rate().optimizer
+    made = config_optimizer(Config(learning_rate=0.03), template)
+    schedule = schedule_of(made)
+    assert made.get_config()["amsgrad"] is True
+    assert schedule.get_config() == {**schedule_of(template).get_config(), "initial_learning_rate": 0.03}
+    piecewise = tf_keras.optimizers.schedules.PiecewiseConstantDecay([100], [0.01, 0.001])
+    made = config_optimizer(Config(learning_rate=0.02), tf_keras.optimizers.SGD(piecewise))
+    assert np.allclose(schedule_of(made).get_config()["values"], [0.02, 0.002])

@@ -20,7 +20,7 @@ import tensorflow_probability as tfp
 from tfpcheck._config import Config
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.flavour import is_keras3_model, unreduced_loss, uses_own_compute_loss
-from tfpcheck._engine.optimizers import make_optimizer
+from tfpcheck._engine.optimizers import make_optimizer, rescaled, schedule_of
 from tfpcheck._engine.owners import owners
 
 __all__ = ["Recorder", "capture_distributions", "compile_for_check", "config_optimizer", "data_term",
@@ -52,7 +52,9 @@ def config_optimizer(config: Config, template: Any = None, keras_3: bool = False
     """A fresh optimizer: the template's class and settings, with the config's learning rate."""
     if template is not None:
         settings = dict(template.get_config())
-        settings["learning_rate"] = config.learning_rate
+        schedule = schedule_of(template)  # a schedule keeps its shape, started at the config's rate
+        settings["learning_rate"] = config.learning_rate if schedule is None else rescaled(
+            schedule, config.learning_rate)
         return type(template).from_config(settings)
     return make_optimizer(config.optimizer, config.learning_rate, momentum=config.momentum,
                           clipnorm=config.clipnorm, keras_3=keras_3)

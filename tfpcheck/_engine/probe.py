@@ -19,6 +19,7 @@ from tfpcheck._data import make_data
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.flavour import is_keras3_model, note_keras3_used, uses_own_compute_loss
 from tfpcheck._engine.instrument import compute_loss_likelihood, loss_distribution, loss_name
+from tfpcheck._engine.optimizers import initial_rate, schedule_of
 from tfpcheck._engine.samplers import terminating_samplers
 from tfpcheck._target import Target, factory_kwargs
 
@@ -137,6 +138,7 @@ def _user_optimizer(model: Any) -> tuple[str | None, float | None]:
     if opt is None or (getattr(model, "loss", None) is None and not uses_own_compute_loss(model)):
         return None, None
     name = type(opt).__name__.lower()
-    lr = opt.get_config().get("learning_rate")  # a schedule's config is a dict: not a rate
+    schedule = schedule_of(opt)
+    lr = initial_rate(schedule) if schedule is not None else opt.get_config().get("learning_rate")
     lr = float(f"{float(lr):.6g}") if isinstance(lr, (int, float, np.floating)) else None
     return name, lr
