@@ -825,3 +825,44 @@ def test_grid_step_reads_counts_and_rescaled_counts_and_nothing_else():
     assert grid_step(_AMOUNTS) == 0.0  # continuous
     assert grid_step(np.array([0.0, 1.0, 0.0, 1.0])) == 0.0  # two values: no grid to read
     assert grid_step(np.array([0.0, 1.0, 2.5])) == 0.0  # not evenly spaced
+
+
+# Class labels in the encoding the other family takes, and 0/1 outcomes under a Normal.
+_LABEL_X = np.random.default_rng(8).normal(size=(300, 5)).astype("float32")
+_LABELS = np.argmax(_LABEL_X[:, :4] * 2 + np.random.default_rng(9).gumbel(size=(300, 4)) * 0.5, 1)
+
+
+def _classifier(head):
+    model = tf_keras.Sequential([tf_keras.layers.Dense(16, activation="relu"), tf_keras.layers.Dense(4),
+                                 head])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+@tfpcheck.model(data=(_LABEL_X, np.eye(4, dtype="float32")[_LABELS]))
+def categorical_on_one_hot_rows():
+    return _classifier(tfpl.DistributionLambda(lambda t: tfd.Categorical(logits=t)))
+
+
+@tfpcheck.model(data=(_LABEL_X, _LABELS.astype("float32")))
+def one_hot_categorical_on_class_indices():
+    return _classifier(tfpl.OneHotCategorical(4))
+
+
+@tfpcheck.model(data=(_LABEL_X, (_LABEL_X[:, :1] > 0).astype("float32")))
+def normal_on_outcomes():
+    return _classifier(tfpl.DistributionLambda(lambda t: tfd.Normal(t[..., :1],
+                                                                    1e-3 + tf.nn.softplus(t[..., 1:2]))))
+
+
+@pytest.mark.parametrize("factory, invariant, cause, words", [
+    (categorical_on_one_hot_rows, "builds", "shape_broadcast",
+     "takes class indices: use tfpl.OneHotCategorical(4)"),
+    (one_hot_categorical_on_class_indices, "data_in_support", "shape_broadcast", "to_categorical(y)"),
+    (normal_on_outcomes, "predictive_in_domain", "distribution_choice", "Bernoulli for 0/1 outcomes"),
+])
+def test_labels_in_the_other_encoding_and_outcomes_under_a_normal_are_named(factory, invariant, cause, words):
+    (t,) = tfpcheck.check(factory, max_examples=1).targets
+    finding = t.violations[0]
+    assert (finding.invariant, finding.cause) == (invariant, cause), t.to_dict()
+    assert words in finding.fix and "batch shape is" not in finding.fix

@@ -283,6 +283,11 @@ def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             f"{s['y_std']:.3g}: standardised before the model, which moves them out of {family}'s "
             "support. Give it the targets on their own scale (standardise the features only)"
         ), {"data": s}
+    if family == "OneHotCategorical" and step == 1.0 and s.get("y_min") == 0.0:
+        return "shape_broadcast", (
+            "the targets are class indices (0, 1, 2, ...) and OneHotCategorical takes one-hot rows: "
+            "encode them (tf_keras.utils.to_categorical(y)), or read indices with tfd.Categorical"
+        ), {"y_grid_step": step}
     zeros = t.support_examples and all(e == 0 for e in t.support_examples)
     if task == "positive" and zeros:
         return "distribution_choice", (

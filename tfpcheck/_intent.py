@@ -29,11 +29,21 @@ def resolve_task(target: Any, inferred: str | None, evidence: str) -> tuple[str,
         return target.task, "declared"
     if inferred is None:
         return "regression", f"inferred: regression (default; {evidence})"
-    if inferred == "regression" and target.data is not None and _counts(np.asarray(target.data[1])):
-        # A real-valued family on count data is itself a finding (predictive_in_domain): the
-        # domain is the data's, not the family's.
-        return "count", f"inferred: count (the targets are non-negative integers; {evidence})"
+    if inferred == "regression" and target.data is not None:
+        # A real-valued family on count data or 0/1 outcomes is itself a finding
+        # (predictive_in_domain): the domain is the data's, not the family's.
+        y = np.asarray(target.data[1])
+        if _counts(y):
+            return "count", f"inferred: count (the targets are non-negative integers; {evidence})"
+        if _outcomes(y):
+            return "binary", f"inferred: binary (the targets are 0/1 outcomes; {evidence})"
     return inferred, f"inferred: {inferred} ({evidence})"
+
+
+def _outcomes(y: np.ndarray) -> bool:
+    """Every target 0 or 1, both present: outcomes, whatever family the model reads them with."""
+    values = np.unique(y.astype(float))
+    return values.size == 2 and bool(np.all(values == [0.0, 1.0]))
 
 
 def _counts(y: np.ndarray) -> bool:

@@ -47,12 +47,13 @@ _EVENT_SIZE_FIX = (
 
 def classify_exception(
     exc: BaseException, stage: str, step: int | None = None, *, keras_3: bool = False,
-    target_shape: tuple[int, ...] | None = None,
+    target_shape: tuple[int, ...] | None = None, dist_shape: tuple[int, ...] | None = None,
 ) -> BuildFailure:
     """A :class:`BuildFailure` with the cause and fix for ``exc`` raised at ``stage``. In a Keras 3
     model every traceback runs through Keras 3's files: only tf_keras or tfp.layers objects in it
-    mean a version mix there. ``target_shape`` (the targets' shape past the batch axis) tells
-    which side of a shape mismatch the targets are."""
+    mean a version mix there. ``target_shape`` (the targets' shape past the batch axis) and
+    ``dist_shape`` (the output distribution's batch + event shape) tell which side of a shape
+    mismatch is which."""
     root = _root_cause(exc)
     message = _strip_keras_wrapper(f"{exc}".strip())
     if root is not exc:
@@ -60,7 +61,8 @@ def classify_exception(
     files = " ".join(
         f.filename for e in (exc, root) for f in traceback.extract_tb(e.__traceback__)
     )
-    cause, fix = _match(type(exc).__name__, message, files, keras_3, target_shape)
+    shapes = None if target_shape is None or dist_shape is None else (target_shape, dist_shape)
+    cause, fix = _match(type(exc).__name__, message, files, keras_3, shapes)
     return BuildFailure(
         stage=stage,
         error_type=type(exc).__name__,
@@ -107,7 +109,7 @@ def not_a_distribution(kind: str, keras_3: bool = False) -> BuildFailure:
 
 
 def _match(kind: str, message: str, files: str, keras_3: bool = False,
-           target_shape: tuple[int, ...] | None = None) -> tuple[str, str]:
+           shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None) -> tuple[str, str]:
     if keras_3 and ("tf_keras" in message or "tf_keras/" in files
                     or "tensorflow_probability/python/layers/" in files):
         return "keras_version", _KERAS3_FIX  # a tfp.layers / tf_keras object in a Keras 3 model
@@ -129,7 +131,7 @@ def _match(kind: str, message: str, files: str, keras_3: bool = False,
     if "log_prob" in message and kind == "AttributeError":
         return "tfp_layer_misuse", "the loss calls .log_prob: the model must output a distribution."
     if _shape_mismatch(message):
-        return "shape_broadcast", _shape_fix(message, target_shape)
+        return "shape_broadcast", _shape_fix(message, shapes)
     if "Argument `" in message and ("must be positive" in message or "non-negative" in message):
         return "parameterization", (
             "map the raw network output into the parameter's domain, e.g. "
@@ -149,21 +151,23 @@ def _match(kind: str, message: str, files: str, keras_3: bool = False,
 _SHAPE_PAIR = re.compile(r"\[(\d+(?:, ?\d+)*)\] vs\. \[(\d+(?:, ?\d+)*)\]")
 
 
-def _shape_fix(message: str, target_shape: tuple[int, ...] | None) -> str:
-    """The fix for a shape mismatch, said with the shapes where the op's message gives them and
-    one side is the targets' (a sequence model's (N, T) targets against a (N, T, 1) head)."""
+def _shape_fix(message: str, shapes: tuple[tuple[int, ...], tuple[int, ...]] | None) -> str:
+    """The fix for a shape mismatch, said with the shapes where the op's message gives the
+    targets' and the output distribution's (``shapes``: each past the batch axis, the
+    distribution's batch + event shape): a sequence model's (N, T) targets against a (N, T, 1)
+    head. An op inside ``log_prob`` may mismatch shapes of its own: then the generic fix."""
     pair = _SHAPE_PAIR.search(message)
-    if pair is not None and target_shape is not None:
+    if pair is not None and shapes is not None:
         a, b = (tuple(int(v) for v in side.split(",")) for side in pair.groups())
-        tail = tuple(target_shape)
+        tail, dist_tail = (tuple(s) for s in shapes)
         for targets, dist in ((a, b), (b, a)):
-            if targets[1:] != tail:
+            if targets[1:] != tail or dist[1:] != dist_tail:
                 continue
             said = f"the targets have shape {targets} and the distribution's batch shape is {dist}"
-            if dist[1:] == (*tail, 1):
+            if dist_tail == (*tail, 1):
                 return (f"{said}, one trailing axis more: give the targets that axis (y[..., None] "
                         "before fit) or build the distribution from t[..., 0] instead of t[..., :1].")
-            if (*dist[1:], 1) == tail:
+            if (*dist_tail, 1) == tail:
                 return (f"{said}, one trailing axis fewer: keep it in the distribution (t[..., :1], "
                         "not t[..., 0]) or give the targets as y[..., 0].")
     return ("make the distribution's batch shape match the targets: keep loc as (N, 1) for (N, 1) "

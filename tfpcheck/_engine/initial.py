@@ -10,6 +10,7 @@ costs ~22 ms, the traced one ~1.5 ms, its trace ~0.2 s.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -37,6 +38,7 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
     keras_3 = model._tfpcheck_keras_3
     forward = _forward(model, x, y)
     if forward is None:
+        output = None
         try:
             output = model(x, training=False)
             if (model._tfpcheck_loss is None and not model._tfpcheck_own_loss
@@ -45,8 +47,11 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
                 return
             values, dist = model_loss(model, x, y, output)
         except Exception as exc:  # noqa: BLE001
-            trace.build_failure = classify_exception(exc, "forward", keras_3=keras_3,
-                                                     target_shape=np.shape(y)[1:])
+            failure = classify_exception(exc, "forward", keras_3=keras_3, target_shape=np.shape(y)[1:],
+                                         dist_shape=_full_shape(output))
+            fix = _one_hot_into_categorical(output, y)
+            trace.build_failure = failure if fix is None else dataclasses.replace(
+                failure, cause="shape_broadcast", fix=fix)
             return
         object.__setattr__(model, "_tfpcheck_output", (type(output).__name__,
                                                         hasattr(unwrap(output), "log_prob")))
@@ -75,6 +80,27 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
     _check_support(dist, y, trace, values if trace.output_kind == "loss_distribution" else None, keras_3)
 
 
+
+
+def _full_shape(output: Any) -> tuple[int, ...] | None:
+    """The output distribution's batch + event shape past the batch axis; None for a tensor."""
+    dist = unwrap(output)
+    try:
+        return tuple(int(d) for d in dist.batch_shape.concatenate(dist.event_shape))[1:]
+    except (AttributeError, TypeError, ValueError):  # not a distribution, or an unknown shape
+        return None
+
+
+def _one_hot_into_categorical(output: Any, y: np.ndarray) -> str | None:
+    """The fix where a Categorical's log_prob was handed one-hot rows: it takes class indices."""
+    if type(unwrap(output)).__name__ != "Categorical" or np.ndim(y) != 2 or np.shape(y)[1] < 2:
+        return None
+    rows = np.asarray(y, dtype=float)
+    if not (np.isin(rows, (0.0, 1.0)).all() and np.all(rows.sum(1) == 1.0)):
+        return None
+    return (f"the targets are one-hot rows (shape {np.shape(y)}) and Categorical's log_prob takes "
+            f"class indices: use tfpl.OneHotCategorical({np.shape(y)[1]}) (tfd.OneHotCategorical) "
+            "for one-hot targets, or give Categorical np.argmax(y, axis=-1).")
 
 
 def _observe_start_gaps(dist: Any, y: np.ndarray, trace: Trace) -> None:

@@ -384,8 +384,7 @@ def _train(
                     break  # the weights are NaN by now
         except StepFailed as failed:
             trace.build_failure = classify_exception(failed.error, "train_step", step=failed.step,
-                                                     keras_3=model._tfpcheck_keras_3,
-                                                     target_shape=np.shape(y)[1:])
+                                                     keras_3=model._tfpcheck_keras_3)
             return
         if not trace.output_parameters:
             trace.output_parameters = sorted(p for p, m in run.meta.items() if m[0] == "output")
