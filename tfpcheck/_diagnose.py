@@ -215,7 +215,8 @@ def parameter_fix(path: str, constraint: str = "") -> str:
                 "or use tfpl.MultivariateNormalTriL")
     if name in ("scale", "scale_diag", "concentration", "concentration0", "concentration1",
                 "total_count", "df") or constraint == "Softplus":
-        return f"{name} = 1e-3 + tf.math.softplus(0.05 * t[..., 1:]) (a floor keeps it away from 0)"
+        return (f"{name} = 1e-3 + tf.math.softplus(0.05 * u), u the raw outputs that feed it now "
+                "(e.g. t[..., 1:]); the floor keeps it away from 0")
     bijector = constraint or "see parameter_properties()"
     return f"map {name} into its domain with its constraining bijector ({bijector})"
 
