@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print("| target | seeds | result | invariant (cause) found | expected | seconds |")
     print("|---|---|---|---|---|---|")
-    wrong = 0
+    wrong, details = 0, []
     for path in args.files:
         for spec in targets(path):
             buggy = spec.endswith("_buggy")
@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
                 t = report.targets[0]
                 statuses.append(t.status)
                 found += [f"{v.invariant} ({v.cause})" for v in t.violations]
+                if not buggy and t.violations:  # a healthy model flagged: what it was told
+                    v = t.violations[0]
+                    details.append(f"- {spec.split('::')[1]}, seed {seed}: {v.invariant} ({v.cause}): "
+                                   f"{v.message}; config {v.config}")
                 if t.error:
                     found.append(f"error: {t.error[:80]}")
             ok = (not buggy and set(statuses) == {"passed"}) or (
@@ -70,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{', '.join(dict.fromkeys(found)) or '-'} | "
                   f"{' / '.join(want) if want else 'pass'} | {time.perf_counter() - start:.0f} |",
                   flush=True)
+    if details:
+        print("\nHealthy models flagged:\n" + "\n".join(details))
     return 1 if wrong else 0
 
 
