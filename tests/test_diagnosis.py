@@ -677,6 +677,9 @@ def test_predictive_means_out_of_reach_at_the_cap_fail_learns_and_a_closing_gap_
     assert not learns(trace(3.8)).holds  # no closer at all
     short = 3.8 + (3.8 - 0.25) / horizon * 100 * 1.1  # 100 steps run, the horizon still the cap's
     assert learns(trace(short, steps=100)).holds
+    # A variational model's untrained gap is one weight draw's: no pace is read from it.
+    variational = dataclasses.replace(trace(3.8), layers_start=[object()])
+    assert learns(variational).holds and "inconclusive" in learns(variational).note
 
 
 

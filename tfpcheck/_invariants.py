@@ -99,11 +99,10 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               f"{c.CLOSING_SPAN:.0%} of the steps by enough to make up what it lacks within "
               f"{1 + c.CLOSING_HORIZON:g}× the cap, or a failure at the cap that no intervention "
               "explains and that learns when re-run at 4× the cap, is *inconclusive* (a note, not "
-              "a failure), unless its predictive means, short of the targets' average, closed "
-              "that gap since step 0 at a pace that needs more than "
-              f"{c.REACH_HORIZON:g}× the steps run (or the default cap, if more) to reach it on "
-              "most columns; costs a second "
-              "training of the same length"),
+              "a failure), unless a model without variational layers, its predictive means short "
+              "of the targets' average, closed that gap since step 0 at a pace that needs more "
+              f"than {c.REACH_HORIZON:g}× the steps run (or the default cap, if more) to reach it "
+              "on most columns; costs a second training of the same length"),
     Invariant("posterior_not_collapsed", c.posterior_not_collapsed, d.collapsed,
               "no variational layer ends on its prior or on a point, nor is pushed onto its "
               "prior by an over-weighted KL term or dragged onto a fixed prior far narrower than "
