@@ -421,13 +421,13 @@ def out_of_reach(t: Trace) -> Verdict | None:
     if not end or not start or len(end) != len(start) or not t.steps_run or t.layers_start:
         return None
     steps = t.steps_run
-    to_go = [(g1 - UNREACHED_GAP) / ((g0 - g1) / steps) if g0 > g1 else math.inf
-             for g0, g1 in zip(start, end, strict=True) if g1 > UNREACHED_GAP]
-    beyond = [n for n in to_go if n > REACH_HORIZON * max(steps, DEFAULT_STEPS)]
+    to_go = {j: (g1 - UNREACHED_GAP) / ((g0 - g1) / steps) if g0 > g1 else math.inf
+             for j, (g0, g1) in enumerate(zip(start, end, strict=True)) if g1 > UNREACHED_GAP}
+    beyond = [j for j, n in to_go.items() if n > REACH_HORIZON * max(steps, DEFAULT_STEPS)]
     if len(beyond) <= UNREACHED_SHARE * len(end):
         return None
-    j = int(np.argmax(end))
-    need = min(beyond)
+    j = max(beyond, key=lambda k: end[k])  # the farthest of the columns out of reach
+    need = to_go[j]
     pace = ("training has brought them no closer" if math.isinf(need) else
             f"at the pace training has closed the gap it would need about {need:.2g} more steps, "
             f"over {REACH_HORIZON:g} times {max(steps, DEFAULT_STEPS)}")

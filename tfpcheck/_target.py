@@ -45,9 +45,10 @@ class Target:
     data: Any = None
     regime: str | None = None
     vary: frozenset[str] = frozenset()
-    #: Why the decorator's arguments can't be used: raised when the target is checked, not when
-    #: its file is imported, so that one bad target costs neither its file's other targets nor a
-    #: plain ``pytest`` run (Hypothesis' ``@given`` reports a bad strategy the same way).
+    #: Why the decorator's arguments can't be used (without the target's name, which may change):
+    #: raised when the target is checked, not when its file is imported, so that one bad target
+    #: costs neither its file's other targets nor a plain ``pytest`` run (Hypothesis' ``@given``
+    #: reports a bad strategy the same way).
     invalid: str | None = None
 
     def __post_init__(self) -> None:
@@ -98,7 +99,7 @@ def model(
             target = Target(factory=factory, name=name, task=task, strategies=dict(strategies),
                             data=data, regime=regime, vary=frozenset(vary))
         except errors.InvalidArgument as exc:
-            target = Target(factory=factory, name=name, invalid=str(exc))
+            target = Target(factory=factory, name=name, invalid=str(exc).removeprefix(f"{name}: "))
         setattr(factory, _ATTR, target)
         return factory
 
@@ -134,15 +135,14 @@ def load_target(spec: str, *, task: str | None = None) -> Target:
 
 
 def renamed(target: Target, name: str, task: str | None) -> Target:
-    """``target`` under another name or task; a deferred error (``invalid``) names the new name."""
-    invalid = target.invalid and target.invalid.replace(target.name, name, 1)
-    return dataclasses.replace(target, name=name, task=None if invalid else task, invalid=invalid)
+    """``target`` under another name or task (a refused one keeps no task: it may be the bad one)."""
+    return dataclasses.replace(target, name=name, task=None if target.invalid else task)
 
 
 def raise_if_invalid(target: Target) -> None:
-    """The decorator's deferred InvalidArgument, raised where the target is checked."""
+    """The decorator's deferred InvalidArgument, naming the target, raised where it is checked."""
     if target.invalid is not None:
-        raise errors.InvalidArgument(target.invalid)
+        raise errors.InvalidArgument(f"{target.name}: {target.invalid}")
 
 
 def unfilled_parameters(factory: Callable[..., Any], strategies: Mapping[str, Any]) -> list[str]:
