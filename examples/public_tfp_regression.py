@@ -9,8 +9,7 @@ noise whose sd grows from 0.75 to 3.75 across the range, y of shape (N,); numpy 
 case compiles with Adam(learning_rate=0.01) and the negative log-likelihood; the notebook fits 1000
 epochs of the default batch of 32 (5000 steps).
 
-Healthy targets (expected: pass, with a note where the cap is too short for them; case 4 at
-some seeds only, see below):
+Healthy targets (expected: pass, with a note where the cap is too short for them):
 - ``tfp_regression_no_uncertainty`` (case 1): Dense(1) -> Normal(loc=t, scale=1).
 - ``tfp_regression_aleatoric`` (case 2): Dense(2) -> Normal(t[..., :1], 1e-3 + softplus(0.05 t[..., 1:])).
 - ``tfp_regression_epistemic`` (case 3): DenseVariational(1) with a mean-field posterior started
@@ -36,11 +35,11 @@ predictive means' spread across 30 weight draws over the predictive's own sd) at
 0.13, 0.05), NLL 48, 11, 4.8-5.1. They learn, slowly, on raw x: at tfpcheck's default cap (1600
 steps) cases 2-4 have not yet beaten their x-denied twins and the posteriors of 3-4 are still
 narrowing, which tfpcheck reports as inconclusive notes (before these notes it failed cases 2-4).
-Case 4 is the slowest: ``benchmarks/public_models.py --seeds 3`` passes it at 2 of 3 seeds; at
-the third an example (the default regime's own variation) fails ``learns`` with data_scale
-confirmed, and rightly so on the evidence: re-run at 6400 steps (seed 0, the user's own
-configuration) its data term, 5.07 per example, is still no better than its x-denied twin's,
-4.45; standardised, it learns within the cap.
+Case 4 is the slowest. ``benchmarks/public_models.py`` once passed it at 2 of 3 seeds, failing
+the third on ``learns`` (data_scale) though that seed passed alone: each seed's run reused the
+previous one's model and continued the random streams of its traced step. A run now starts
+from none of its target's models (``_engine/reuse.py``, ``start_run``): 5 of 5 seeds pass
+(``--files examples/public_tfp_regression.py --seeds 5``), in one process and alone alike.
 
 Buggy twins:
 - ``tfp_regression_aleatoric_buggy``: case 2 with the raw output as the scale (no softplus), the

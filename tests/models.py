@@ -300,6 +300,13 @@ def own_train_step(input_dim):
     return _OwnTrainStep(softplus_scale)
 
 
+def own_train_step_compiled(input_dim):
+    """Compiled with an optimizer alone, as a model with its own train_step usually is."""
+    model = _OwnTrainStep(softplus_scale)
+    model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=0.02))
+    return model
+
+
 def own_train_step_raw_scale(input_dim):
     return _OwnTrainStep(lambda t: t)
 

@@ -89,6 +89,19 @@ def test_own_train_step_is_trained_through_and_observed():
     assert trace.losses[-1] < trace.losses[0]
 
 
+def test_own_train_step_compiled_with_an_optimizer_alone_trains_with_the_users_optimizer():
+    """tf_keras keeps ``loss={}`` for ``compile(optimizer=...)`` alone: such a model was refused
+    ("loss=DictWrapper({}): tfpcheck checks single-output models with one callable loss")."""
+    from tfpcheck._engine import probe_target
+
+    target = Target(models.own_train_step_compiled, "own_compiled")
+    probe = probe_target(target)
+    assert (probe.user_optimizer, probe.user_learning_rate) == ("adam", 0.02)
+    assert not violations(models.own_train_step_compiled, seed=0, input_dim=2, learning_rate=0.02)
+    trace = run_config(target, tfpcheck.Config(steps=30))
+    assert trace.build_failure is None and trace.custom_train_step
+
+
 def test_every_invariant_is_covered_by_a_defect():
     assert {d[3] for d in DEFECTS} == set(INVARIANTS)
 

@@ -74,10 +74,17 @@ def _check(factory, data, **kwargs):
     return tfpcheck.check(target, max_examples=2, steps=400, **kwargs)
 
 
+def _learns_checked(report):
+    """``learns`` was judged (an unbuilt Keras 3 model's x-denied twin once refused every
+    variable of its first step, and ``learns`` was not applicable)."""
+    return not any("learns:" in note and "twin" in note for note in report.targets[0].notes)
+
+
 def test_a_keras3_model_with_the_distribution_in_its_loss_passes():
     report = _check(_dense_k3, (X, Y2))
     assert report.passed, report.summary()
     assert report.targets[0].task == "regression"
+    assert _learns_checked(report), report.targets[0].notes
 
 
 def test_rank1_targets_broadcast_only_under_keras3_and_are_named():
@@ -105,6 +112,7 @@ def test_a_compute_loss_of_its_own_is_checked_through_the_distribution_it_builds
     report = _check(healthy, (X, Y2))
     assert report.passed, report.summary()
     assert "compute_loss builds a Normal" in " ".join(report.targets[0].notes)
+    assert _learns_checked(report), report.targets[0].notes
     assert ("loss_shape", "shape_broadcast") in found(_check(sliced, (X, Y2)))
 
 

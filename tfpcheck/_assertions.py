@@ -74,7 +74,7 @@ def train_and_check(
 
 def _compiled_learning_rate(model: Any) -> float | None:
     optimizer = getattr(model, "optimizer", None)
-    if optimizer is None or getattr(model, "loss", None) is None:
+    if optimizer is None:
         return None
     lr = optimizer.get_config()["learning_rate"]
     return float(f"{float(lr):.6g}") if isinstance(lr, (int, float)) else None

@@ -89,6 +89,12 @@ def _run(target: Target, config: Config, adjust: frozenset[str] = frozenset()) -
     return run_config(target, config, config.params, adjust=adjust)
 
 
+def _start_run(target: Target) -> None:
+    from tfpcheck._engine.reuse import start_run
+
+    start_run(target.factory)
+
+
 def check_target(
     target: Target,
     *,
@@ -101,12 +107,16 @@ def check_target(
     shrink_budget: int = 12,
     timeout: float | None = None,
     progress: Progress | None = None,
+    keep_models: bool = False,
 ) -> TargetReport:
     """Search ``max_examples`` configurations of ``target``; shrink and explain a failure.
 
     ``timeout`` (seconds) limits each example; a target that exceeds it, or whose data
     can't be used, ends with status "error" and a message saying what to change.
-    ``progress`` is told before each training (see :data:`Progress`).
+    ``progress`` is told before each training (see :data:`Progress`). The run starts from
+    none of the target's models built before in this process, so that its verdicts depend on
+    the run alone; ``keep_models`` (a fuzz worker's later rounds) keeps them, and their random
+    streams, for speed.
     """
     start = time.perf_counter()
     report = TargetReport(target=target.name, status="passed")
@@ -114,6 +124,8 @@ def check_target(
     state = _SearchState(target, invariants, shrink_budget, timeout, tell)
     try:
         raise_if_invalid(target)
+        if not keep_models:
+            _start_run(target)
         tell("probe", None)
         task, setup, how = _intent(target, timeout)
         report.task, report.notes = task, [f"task {how}"]

@@ -24,7 +24,7 @@ from tf_keras.src.utils import losses_utils
 
 from .tracing import as_keras_converts
 
-__all__ = ["BACKEND_FIX", "backend_problem", "gpu_xla_note", "is_keras3_model", "keras3",
+__all__ = ["BACKEND_FIX", "backend_problem", "compiled_loss", "gpu_xla_note", "is_keras3_model", "keras3",
            "note_keras3_used", "recording_jit_compile", "reset", "tf_keras_parts", "unreduced_loss",
            "uses_own_compute_loss"]
 
@@ -99,6 +99,19 @@ def reset(dtype: str, seed: int | None, fresh_session: bool = True) -> None:
         k.config.set_floatx(dtype)
     if seed is not None:
         tf_keras.utils.set_random_seed(seed)  # python, numpy and TF: Keras 3 draws from these
+
+
+def compiled_loss(model: Any) -> Any:
+    """The loss ``model`` was compiled with; None where it has none. tf_keras keeps ``{}`` for
+    ``compile(optimizer=...)`` alone, the usual compile of a model with its own ``train_step``:
+    that model is compiled (its optimizer is the user's) but has no loss."""
+    loss = getattr(model, "loss", None)
+    if loss is None or isinstance(loss, str) or callable(loss):
+        return loss
+    try:
+        return loss if len(loss) else None
+    except TypeError:  # not a collection: whatever it is, the compile step reads it
+        return loss
 
 
 def uses_own_compute_loss(model: Any) -> bool:

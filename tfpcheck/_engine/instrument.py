@@ -19,7 +19,7 @@ import tensorflow_probability as tfp
 
 from tfpcheck._config import Config
 from tfpcheck._engine.constraints import unwrap
-from tfpcheck._engine.flavour import is_keras3_model, unreduced_loss, uses_own_compute_loss
+from tfpcheck._engine.flavour import compiled_loss, is_keras3_model, unreduced_loss, uses_own_compute_loss
 from tfpcheck._engine.optimizers import make_optimizer, rescaled, schedule_of
 from tfpcheck._engine.owners import owners
 
@@ -66,9 +66,8 @@ def compile_for_check(model: Any, config: Config, recorder: Recorder) -> None:
     with its own ``compute_loss`` keeps it (no compiled loss): the distribution it builds is
     recorded while the step runs."""
     keras_3 = is_keras3_model(model)
-    compiled = getattr(model, "optimizer", None) is not None and (
-        getattr(model, "loss", None) is not None or uses_own_compute_loss(model))
-    user_loss = getattr(model, "loss", None) if compiled else None
+    compiled = getattr(model, "optimizer", None) is not None  # a loss too, or its own train_step's
+    user_loss = compiled_loss(model) if compiled else None
     template = model.optimizer if compiled else None
     optimizer = config_optimizer(config, template, keras_3)
     _record_gradients(optimizer, recorder)

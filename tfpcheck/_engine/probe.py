@@ -17,7 +17,7 @@ import tf_keras
 from tfpcheck._config import Config
 from tfpcheck._data import make_data
 from tfpcheck._engine.constraints import unwrap
-from tfpcheck._engine.flavour import is_keras3_model, note_keras3_used, uses_own_compute_loss
+from tfpcheck._engine.flavour import compiled_loss, is_keras3_model, note_keras3_used, uses_own_compute_loss
 from tfpcheck._engine.instrument import compute_loss_likelihood, loss_distribution, loss_name
 from tfpcheck._engine.optimizers import initial_rate, schedule_of
 from tfpcheck._engine.samplers import terminating_samplers
@@ -100,7 +100,7 @@ def probe_target(target: Target) -> Probe:
     if hasattr(unwrap(output), "log_prob"):
         family = type(unwrap(output)).__name__
         return Probe(task_of_family(output), f"the output distribution is {family}", optimizer, lr)
-    loss = getattr(model, "loss", None)
+    loss = compiled_loss(model)
     if loss is None and uses_own_compute_loss(model):
         dist = _own_loss_distribution(model, x[:8], y[:8], output)
         if dist is None:
@@ -133,9 +133,10 @@ def _probe_data(target: Target) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _user_optimizer(model: Any) -> tuple[str | None, float | None]:
-    """The compiled optimizer's name and learning rate (None for an uncompiled model)."""
+    """The compiled optimizer's name and learning rate (None for an uncompiled model; a model
+    compiled with an optimizer alone, for its own train_step, has the user's)."""
     opt = getattr(model, "optimizer", None)
-    if opt is None or (getattr(model, "loss", None) is None and not uses_own_compute_loss(model)):
+    if opt is None:
         return None, None
     name = type(opt).__name__.lower()
     schedule = schedule_of(opt)

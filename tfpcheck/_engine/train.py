@@ -11,7 +11,7 @@ cap. The untrained model's output and the targets' support are ``initial.py``'s.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
 import numpy as np
@@ -357,6 +357,16 @@ def _batches(n: int, batch_size: int, steps: int, seed: int) -> list[np.ndarray]
     return out[:steps]
 
 
+def _built(model: Any, x: np.ndarray) -> None:
+    """Build a model not yet built (a Keras 3 subclass or a Sequential without an Input that no
+    forward pass has run: the x-denied twin's) with one eager pass on one example, before its
+    stepper builds the optimizer on its variables: built on none, Keras 3's optimizer refuses
+    every variable of the first step ("Unknown variable"), and ``learns`` had no twin."""
+    if not getattr(model, "built", True):
+        with suppress(Exception):  # the first step raises it again and says why
+            model(x[:1], training=False)
+
+
 def _train(
     model: Any, x: np.ndarray, y: np.ndarray, trace: Trace, *, beat: list[float] | None = None,
     until: int | None = None,
@@ -366,6 +376,7 @@ def _train(
     exactly that many steps. With ``beat`` (the x-denied twin's data term per example) a settled
     loss that does not beat it as ``learns`` asks trains on to the cap: it may be a plateau."""
     config = trace.config
+    _built(model, x)
     run = stepper(model)
     seen = {v.path for v in trace.param_violations}
     evaluations = trace.evaluations

@@ -78,7 +78,7 @@ class Runner:
         report = check_target(
             target, max_examples=job.max_examples, seed=job.seed, steps=job.steps,
             database=WriteOnlyDatabase(self.database), shrink_budget=job.shrink_budget,
-            progress=progress,
+            progress=progress, keep_models=True,  # rounds are replayed before they are reported
         )
         self.examples += report.examples
         result = report.to_dict()
