@@ -869,3 +869,33 @@ def test_labels_in_the_other_encoding_and_outcomes_under_a_normal_are_named(fact
     finding = t.violations[0]
     assert (finding.invariant, finding.cause) == (invariant, cause), t.to_dict()
     assert words in finding.fix and "batch shape is" not in finding.fix
+
+
+def _first_column_scale():
+    model = tf_keras.Sequential([tf_keras.layers.Dense(2), tfpl.DistributionLambda(
+        lambda t: tfd.Normal(t[..., 1:], t[..., :1]))])  # scale by position: the first column
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def _exp_rate_of_a_product():
+    model = tf_keras.Sequential([tf_keras.layers.Dense(1), tfpl.DistributionLambda(
+        lambda t: tfd.Poisson(rate=0.5 * t))])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+@pytest.mark.parametrize("factory, task, quoted", [
+    (_first_column_scale, "regression",
+     "scale=1e-3 + tf.math.softplus(0.05 * t[..., :1]) instead of scale=t[..., :1]"),
+    (_exp_rate_of_a_product, "count", "instead of rate=exp(...) or rate=t (rate=0.5 * t now)"),
+])
+def test_a_parameter_fix_quotes_what_the_users_code_passes_it(factory, task, quoted):
+    """The fix names the user's own argument, read from the source (``_engine/source.py``): the
+    scale on the first column is ``t[..., :1]``, where the generic fix said "e.g. t[..., 1:]";
+    an argument that is a function of the outputs is not rewritten as if it were raw."""
+    report = tfpcheck.check(tfpcheck.Target(factory, factory.__name__, task=task), max_examples=1,
+                            steps=20)
+    (finding,) = [v for v in report.targets[0].violations if v.invariant == "positive_scales"]
+    assert quoted in finding.fix, finding.fix
+    assert finding.evidence["source"] == ("t[..., :1]" if task == "regression" else "0.5 * t")

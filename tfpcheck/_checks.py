@@ -212,7 +212,7 @@ def positive_scales(t: Trace) -> Verdict:
         v.step,
         {"parameter": v.path, "role": v.role, "distribution": v.distribution,
          "constraint": v.constraint, "n_bad": v.n_bad, "n_total": v.n_total,
-         "min": v.min_value, "max": v.max_value,
+         "min": v.min_value, "max": v.max_value, "source": v.source,
          "all": [p.path for p in t.param_violations]},
     )
 

@@ -7,6 +7,7 @@ orders its evidence from the most specific to the most general.
 
 from __future__ import annotations
 
+import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -201,24 +202,46 @@ def _loss_rose(t: Trace) -> bool:
     return losses.size >= 10 and float(np.median(losses[-w:])) > float(np.median(losses[:w]))
 
 
-def parameter_fix(path: str, constraint: str = "") -> str:
+def parameter_fix(path: str, constraint: str = "", source: str | None = None) -> str:
     """The fix for one parameter of one family: what its TFP constraint asks of the layer
-    that feeds it (parameter names as in ``parameter_properties()``)."""
+    that feeds it (parameter names as in ``parameter_properties()``), in terms of what the
+    user's code passes it now (``source``, ``_engine/source.py``) where that is known."""
     name = path.rsplit(".", 1)[-1]
+    raw = source is not None and _is_raw(source)
+    now = f" ({name}={source} now)" if source is not None and not raw else ""
     if name == "probs":
-        return ("parameterise with logits= (the raw outputs) instead of probs=: log_prob is then "
+        logits = (f"logits={source} instead of probs={source}" if raw
+                  else f"logits= (the raw outputs) instead of probs={now}")
+        return (f"parameterise with {logits}: log_prob is then "
                 "computed in log space and cannot reach log(0) when a probability saturates")
     if name == "rate":
-        return "parameterise with log_rate= (the raw outputs) instead of rate=exp(...) or rate=t"
+        if raw:
+            return f"parameterise with log_rate={source} instead of rate={source}"
+        return f"parameterise with log_rate= (the raw outputs) instead of rate=exp(...) or rate=t{now}"
     if name == "scale_tril":
         return ("build scale_tril with tfp.bijectors.FillScaleTriL() (softplus on the diagonal), "
                 "or use tfpl.MultivariateNormalTriL")
     if name in ("scale", "scale_diag", "concentration", "concentration0", "concentration1",
                 "total_count", "df") or constraint == "Softplus":
-        return (f"{name} = 1e-3 + tf.math.softplus(0.05 * u), u the raw outputs that feed it now "
-                "(e.g. t[..., 1:]); the floor keeps it away from 0")
+        if raw:
+            return (f"{name}=1e-3 + tf.math.softplus(0.05 * {source}) instead of {name}={source}; "
+                    "the floor keeps it away from 0")
+        return (f"{name} = 1e-3 + tf.math.softplus(0.05 * u), u the raw outputs that feed it now"
+                f"{now or ' (e.g. t[..., 1:])'}; the floor keeps it away from 0")
     bijector = constraint or "see parameter_properties()"
     return f"map {name} into its domain with its constraining bijector ({bijector})"
+
+
+def _is_raw(source: str) -> bool:
+    """An argument that passes the raw outputs as they are: a name, a slice of one (``t``,
+    ``t[..., 1:]``, ``outputs[:, 0]``), not a function of them."""
+    try:
+        node = ast.parse(source, mode="eval").body
+    except SyntaxError:
+        return False
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return isinstance(node, ast.Name)
 
 
 def builds(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
@@ -230,7 +253,7 @@ def positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     e = v.evidence
     where = "output head" if e["role"] == "output" else f"variational {e['role']}"
     mid_training = (v.step or 0) > 0
-    fix = parameter_fix(e["parameter"], e["constraint"])
+    fix = parameter_fix(e["parameter"], e["constraint"], e.get("source"))
     # A valid parameter that left its constraint mid-training on data of unit scale, after a
     # gradient blow-up or by underflowing towards 0 (a softplus of weights the steps blew up; an
     # exp overflows to inf instead), was taken there by the training: the rate, not the head
@@ -345,11 +368,11 @@ def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             return "numerical_instability", (
                 f"{first.path} over- or underflowed at step {first.step} (exp of an unbounded "
                 f"output?) before the loss went non-finite: "
-                f"{parameter_fix(first.path, first.constraint)}"
+                f"{parameter_fix(first.path, first.constraint, first.source)}"
             ), {"parameter": first.path, "parameter_step": first.step}
         return "parameterization", (
             f"{first.path} left its constraint at step {first.step} before the loss went "
-            f"non-finite: {parameter_fix(first.path, first.constraint)}"
+            f"non-finite: {parameter_fix(first.path, first.constraint, first.source)}"
         ), {"parameter": first.path, "parameter_step": first.step}
     if t.support_nonfinite or t.support_error:
         return "distribution_choice", "the targets lie outside the distribution's support", {}

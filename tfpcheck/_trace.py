@@ -40,6 +40,9 @@ class ParamViolation:
     n_total: int
     min_value: float
     max_value: float
+    #: What the user's code passes this parameter (``t[..., 1:]``), where its source says it
+    #: (``_engine/source.py``): the fix quotes it.
+    source: str | None = None
 
 
 @dataclass(frozen=True)

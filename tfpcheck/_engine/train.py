@@ -53,6 +53,7 @@ from tfpcheck._engine.passes import (
 from tfpcheck._engine.retained import forget_traced_tensors
 from tfpcheck._engine.samplers import terminating_samplers
 from tfpcheck._engine.schedule import WINDOW, settled
+from tfpcheck._engine.source import quote_sources
 from tfpcheck._engine.steps import STOP_AFTER_NONFINITE, StepFailed, stepper
 from tfpcheck._engine.variational import (
     kl_pairs,
@@ -117,6 +118,7 @@ def run_config(
                     break
                 if not _train_on(trace, config):
                     break
+            quote_sources(model, trace)
         finally:
             reset("float32", None, fresh_session=False)
             forget_traced_tensors()  # else TFP's bijector cache keeps this example's graphs
