@@ -255,3 +255,46 @@ def test_a_users_data_is_subsampled_to_few_sizes_all_rows_first():
                 settings=settings(**_QUIET))[0].shape == (n, 1)  # shrinks to every row
     with pytest.raises(InvalidArgument, match="min_fraction"):
         find(ts.from_data(np.zeros((n, 1)), np.zeros(n), min_fraction=0.0), lambda d: True)
+
+
+def test_a_declared_batch_size_is_the_first_examples_and_the_centre_of_the_rest():
+    """``@tfpcheck.model(batch_size=128)``: ``fit``'s batch size is in no model, so the user
+    declares it. The first example trains with it, the others with half or twice it, and a
+    factory parameter named ``batch_size`` gets each example's (a KL weight of batch/N)."""
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+    import tf_keras
+
+    import tfpcheck
+    from tfpcheck._search import check_target
+    from tfpcheck._target import get_target
+
+    tfd, tfpl = tfp.distributions, tfp.layers
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(512, 2)).astype("float32")
+    y = (x[:, :1] + 0.3 * rng.normal(size=(512, 1))).astype("float32")
+    filled = []
+
+    @tfpcheck.model(data=(x, y), batch_size=128)
+    def declared(batch_size):
+        filled.append(batch_size)
+        model = tf_keras.Sequential([tf_keras.layers.Dense(2), tfpl.DistributionLambda(
+            lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])))])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+
+    configs = []
+    report = check_target(get_target(declared), max_examples=8, steps=30,
+                          progress=lambda stage, c: configs.append(c) if stage == "example" else None)
+    assert report.status == "passed", report.to_dict()
+    sizes = [c["batch_size"] for c in configs if c]
+    assert sizes[0] == 128 and set(sizes) <= {64, 128, 256} and len(set(sizes)) > 1, sizes
+    assert set(filled) <= {64, 128, 256} and 128 in filled
+
+    @tfpcheck.model(batch_size=0)
+    def refused(input_dim):
+        raise AssertionError("never built")
+
+    bad = check_target(get_target(refused))
+    assert bad.status == "error" and "batch_size=0" in bad.error and "positive int" in bad.error

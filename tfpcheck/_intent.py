@@ -57,13 +57,14 @@ def _counts(y: np.ndarray) -> bool:
 
 
 def user_setup(target: Any, optimizer: str | None, learning_rate: float | None) -> UserSetup:
-    """What the user fixed: a compiled model's optimizer, their data's size and width."""
+    """What the user fixed: a compiled model's optimizer, their data's size and width, the
+    batch size they declared."""
     n_train = input_dim = None
     if target.data is not None:
         x = np.asarray(target.data[0])
         n_train, input_dim = int(x.shape[0]), int(np.prod(x.shape[1:]) or 1)
     return UserSetup(optimizer=optimizer, learning_rate=learning_rate, n_train=n_train,
-                     input_dim=input_dim)
+                     input_dim=input_dim, batch_size=target.batch_size)
 
 
 def _check_declared(name: str, task: str, y: np.ndarray) -> None:

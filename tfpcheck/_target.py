@@ -26,7 +26,7 @@ __all__ = ["pyproject_models", "KNOWN_PARAMETERS", "VARY", "Target", "model", "l
            "raise_if_invalid", "renamed"]
 
 #: Factory parameters tfpcheck fills from what it draws.
-KNOWN_PARAMETERS = ("input_dim", "output_dim", "n_train", "x_train", "y_train")
+KNOWN_PARAMETERS = ("input_dim", "output_dim", "n_train", "batch_size", "x_train", "y_train")
 #: What a target may ask to vary beyond its user's own setup in the default regime (the stress
 #: regime varies both): "data" rescales and offsets the user's data, "optimizer" draws learning
 #: rates beyond a factor of 3 of a compiled model's own.
@@ -45,6 +45,9 @@ class Target:
     data: Any = None
     regime: str | None = None
     vary: frozenset[str] = frozenset()
+    #: The batch size the user's ``fit`` trains with (a fit argument, which no model records):
+    #: their first example's, and the centre of the batch sizes further examples draw.
+    batch_size: int | None = None
     #: Why the decorator's arguments can't be used (without the target's name, which may change):
     #: raised when the target is checked, not when its file is imported, so that one bad target
     #: costs neither its file's other targets nor a plain ``pytest`` run (Hypothesis' ``@given``
@@ -61,6 +64,12 @@ class Target:
             )
         if self.regime is not None and self.regime not in REGIMES:
             raise errors.InvalidArgument(f"{self.name}: regime={self.regime!r}; allowed: {list(REGIMES)}.")
+        size = self.batch_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise errors.InvalidArgument(
+                f"{self.name}: batch_size={self.batch_size!r}; allowed: a positive int, the batch size "
+                "your fit uses (model.fit(x, y, batch_size=128) -> @tfpcheck.model(batch_size=128)). "
+                "A factory parameter named batch_size is filled with each example's batch size.")
         unknown = sorted(set(self.vary) - set(VARY))
         if unknown:
             raise errors.InvalidArgument(f"{self.name}: vary={sorted(self.vary)}; allowed: {list(VARY)}.")
@@ -84,20 +93,22 @@ def model(
     data: Any = None,
     regime: str | None = None,
     vary: tuple[str, ...] | frozenset[str] = (),
+    batch_size: int | None = None,
     **strategies: Any,
 ) -> Any:
     """Mark a model factory as a tfpcheck target; the factory is returned unchanged.
 
-    ``strategies`` give Hypothesis strategies for factory parameters tfpcheck does
-    not fill itself (anything beyond ``input_dim``, ``output_dim``, ``n_train``,
-    ``x_train``, ``y_train``).
+    ``batch_size`` is the one your ``fit`` uses (the model does not record it): the first
+    example trains with it, further ones with half or twice it. ``strategies`` give Hypothesis
+    strategies for factory parameters tfpcheck does not fill itself (anything beyond
+    ``input_dim``, ``output_dim``, ``n_train``, ``batch_size``, ``x_train``, ``y_train``).
     """
 
     def mark(factory: Callable[..., Any]) -> Callable[..., Any]:
         name = _default_name(factory)
         try:
             target = Target(factory=factory, name=name, task=task, strategies=dict(strategies),
-                            data=data, regime=regime, vary=frozenset(vary))
+                            data=data, regime=regime, vary=frozenset(vary), batch_size=batch_size)
         except errors.InvalidArgument as exc:
             target = Target(factory=factory, name=name, invalid=str(exc).removeprefix(f"{name}: "))
         setattr(factory, _ATTR, target)

@@ -51,12 +51,14 @@ _BATCH_SIZES = (32, 16, 64)
 @dataclass(frozen=True)
 class UserSetup:
     """What the user fixed: a compiled model's optimizer and learning rate, their own data's
-    size and width. None fields were not fixed by the user (tfpcheck draws them)."""
+    size and width, the batch size they declared. None fields were not fixed by the user
+    (tfpcheck draws them)."""
 
     optimizer: str | None = None
     learning_rate: float | None = None
     n_train: int | None = None
     input_dim: int | None = None
+    batch_size: int | None = None
 
     def config(self, task: str, steps: int) -> Config:
         """Exactly the user's setup (the first example searched), simplest choices elsewhere."""
@@ -65,6 +67,8 @@ class UserSetup:
             fields.update(optimizer=self.optimizer, learning_rate=self.learning_rate)
         if self.n_train is not None:
             fields.update(n_train=self.n_train, input_dim=self.input_dim or 1)
+        if self.batch_size is not None:
+            fields.update(batch_size=self.batch_size)
         return Config(**fields)
 
     def fields(self) -> dict[str, Any]:
@@ -74,6 +78,8 @@ class UserSetup:
             out.update(optimizer=self.optimizer, learning_rate=self.learning_rate)
         if self.n_train is not None:
             out.update(n_train=self.n_train, **UNSCALED)
+        if self.batch_size is not None:
+            out.update(batch_size=self.batch_size)
         return out
 
 
@@ -116,6 +122,9 @@ def configs(
         opt_fields = {"optimizer": user.optimizer, "steps": steps,
                       "learning_rate": float(f"{user.learning_rate * factor:.3g}"),
                       "batch_size": draw(st.sampled_from(_BATCH_SIZES))}
+    if user.batch_size is not None and regime != "stress":  # theirs, half or twice it
+        opt_fields["batch_size"] = draw(st.sampled_from(
+            [user.batch_size, max(1, user.batch_size // 2), 2 * user.batch_size]))
     return Config(**fields, **opt_fields)
 
 

@@ -85,7 +85,8 @@ def probe_target(target: Target) -> Probe:
     """Build ``target`` once: its task (from the output or the loss) and the user's optimizer."""
     x, y = _probe_data(target)
     tf_keras.backend.clear_session()
-    available = {"input_dim": x.shape[1], "output_dim": 1, "n_train": len(x), "x_train": x,
+    available = {"input_dim": x.shape[1], "output_dim": 1, "n_train": len(x),
+                 "batch_size": min(target.batch_size or Config().batch_size, len(x)), "x_train": x,
                  "y_train": y}
     try:
         model = target.factory(**factory_kwargs(target.factory, available, {}))

@@ -217,6 +217,7 @@ def _kwargs(target: Target, config: Config, x: np.ndarray, y: np.ndarray,
         "input_dim": x.shape[1],
         "output_dim": config.output_dim,
         "n_train": x.shape[0],
+        "batch_size": min(config.batch_size, x.shape[0]),
         "x_train": x,
         "y_train": y,
     }
