@@ -18,7 +18,8 @@ Healthy targets (expected: pass, with a note where the cap is too short for them
   Normal(t[..., :1], 1e-3 + softplus(0.01 t[..., 1:])).
 - ``tfp_regression_vgp`` (case 5): a fixed Dense(1) -> VariationalGaussianProcess (40 inducing
   points over the x range, an ExponentiatedQuadratic kernel of softplus'd amplitude and length
-  scale), trained on its own ``variational_loss`` with kl_weight = 32 / N. Before it passed,
+  scale), trained on its own ``variational_loss`` with kl_weight = batch_size / N, the
+  notebook's ``fit`` batch size declared (``batch_size=32``) and filled in. Before it passed,
   tfpcheck failed it on ``loss_shape`` (the loss is one number of shape (1,) for the batch),
   and its own tests' smaller twin on ``positive_scales`` (the layer trains the raw
   lower-triangular scale from 1e-5 times the identity: a diagonal crosses zero, which TFP's
@@ -27,6 +28,13 @@ Healthy targets (expected: pass, with a note where the cap is too short for them
   (``tfpcheck check --no-database --seed S``, S = 0, 1, 2): passes 3/3, ``loss_shape`` not
   applicable; at seed 1 ``learns`` has no twin to compare with (the x-denied twin, every x
   replaced by the mean, could not be trained or evaluated: a note says so).
+  Since the batch size is declared (the search draws other examples), seed 0 finds a real
+  fragility: on 75 of the 150 points at lr 0.00485 (within 3x of the notebook's 0.01) the loss
+  goes NaN at step 1491, ``finite_loss``, data_scale confirmed (standardised: passes). Not
+  tfpcheck's doing: plain ``fit`` on the same 75 points at that rate went NaN at epoch 570 for
+  one of three seeds (float32 Cholesky of a kernel on raw x in [-20, 60]). So
+  ``benchmarks/public_models.py --seeds 3`` passes it at seeds 1 and 2 only: a true finding on a
+  tutorial's model, kept rather than carved around.
 
 Measured under the notebook's own ``fit`` (seeds 0, 1; whole-set NLL, and for cases 3-4 the
 predictive means' spread across 30 weight draws over the predictive's own sd) at steps 625, 1875,
@@ -176,8 +184,8 @@ class RBFKernelFn(tf_keras.layers.Layer):
         )
 
 
-@tfpcheck.model(data=(X, Y))
-def tfp_regression_vgp(n_train):
+@tfpcheck.model(data=(X, Y), batch_size=32)  # the notebook's fit(batch_size=32)
+def tfp_regression_vgp(n_train, batch_size):
     """Case 5, functional uncertainty: a fixed Dense(1) (kernel ones, no bias) feeding a
     VariationalGaussianProcess of 40 inducing points spread over the x range, trained on its own
     ``variational_loss`` with kl_weight = batch size / N (a loss that reduces the batch to one
@@ -194,7 +202,7 @@ def tfp_regression_vgp(n_train):
             unconstrained_observation_noise_variance_initializer=tf_keras.initializers.Constant(0.54),
         ),
     ])
-    kl_weight = np.array(32, X.dtype) / n_train  # the notebook's batch_size / x.shape[0]
+    kl_weight = np.array(batch_size, X.dtype) / n_train  # the notebook's batch_size / x.shape[0]
     model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=0.01),
                   loss=lambda y, rv_y: rv_y.variational_loss(y, kl_weight=kl_weight))
     return model

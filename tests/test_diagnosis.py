@@ -899,3 +899,79 @@ def test_a_parameter_fix_quotes_what_the_users_code_passes_it(factory, task, quo
     (finding,) = [v for v in report.targets[0].violations if v.invariant == "positive_scales"]
     assert quoted in finding.fix, finding.fix
     assert finding.evidence["source"] == ("t[..., :1]" if task == "regression" else "0.5 * t")
+
+
+class _BayesDense(tf_keras.layers.Layer):
+    """Bayes by backprop written by hand, as blog posts do: a mean-field Normal posterior on the
+    kernel, an N(0, 1) prior, the KL added with ``add_loss`` times ``kl_weight``."""
+
+    def __init__(self, units, kl_weight, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.kl_weight = units, kl_weight
+        self.activation = tf_keras.activations.get(activation)
+
+    def build(self, input_shape):
+        shape = (int(input_shape[-1]), self.units)
+        self.mu = self.add_weight("mu", shape, initializer=tf_keras.initializers.RandomNormal(0, 0.1))
+        self.rho = self.add_weight("rho", shape, initializer=tf_keras.initializers.Constant(-5.0))
+        self.b = self.add_weight("b", (self.units,), initializer="zeros")
+
+    def call(self, x):
+        q = tfd.Normal(self.mu, tf.math.softplus(self.rho))
+        self.add_loss(self.kl_weight * tf.reduce_sum(tfd.kl_divergence(q, tfd.Normal(0.0, 1.0))))
+        return self.activation(tf.matmul(x, q.sample()) + self.b)
+
+
+def _sine_data(n=400, seed=5):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size=(n, 2)).astype("float32")
+    y = (np.sin(2 * x[:, :1]) + 0.5 * x[:, 1:] + 0.1 * rng.normal(size=(n, 1))).astype("float32")
+    return x, y
+
+
+@pytest.mark.parametrize("kl_weight, seed", [(None, 0), (None, 1), (1.0, 0), (1.0, 1)])
+def test_a_hand_written_kl_added_unscaled_is_kl_scaling_and_scaled_passes(kl_weight, seed):
+    """The KL of every weight at full weight in each example's loss: training lowers it from 577
+    to 6 and the data term rises from 1.31 to 2.0, the last window 0.02 lower. learns called that
+    "still improving" (inconclusive) at the user's rate, and no_divergence named the rate at
+    three times it; both now name kl_scaling, confirmed by dividing the KL by n_train."""
+    x, y = _sine_data()
+
+    def bbb(n_train):
+        weight = kl_weight if kl_weight is not None else 1 / n_train
+        model = tf_keras.Sequential([
+            _BayesDense(32, weight, activation="relu"), _BayesDense(2, weight),
+            tfpl.DistributionLambda(lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:]))),
+        ])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+
+    report = tfpcheck.check(tfpcheck.Target(bbb, "bbb", data=(x, y)), max_examples=3, seed=seed)
+    if kl_weight is None:
+        assert report.passed, report.summary()
+        return
+    found = {(v.invariant, v.cause, v.confirmed) for v in report.targets[0].violations}
+    assert found & {("learns", "kl_scaling", True), ("no_divergence", "kl_scaling", True)}, found
+
+
+def test_a_data_term_rise_bought_with_a_falling_kl_is_kl_scaling_not_the_rate():
+    """no_divergence's rule on the trace of the unscaled hand-written KL at three times the rate:
+    the KL, most of the loss, fell by more than the data term rose. The same rise with a KL that
+    did not fall (a rate too high, the KL a bystander) is not kl_scaling."""
+    from tfpcheck._checks import no_divergence as check
+    from tfpcheck._diagnose import no_divergence as rule
+
+    steps = 200
+    data = list(np.linspace(1.3, 2.7, steps))
+    for kl, cause in ((list(np.geomspace(577.0, 6.4, steps)), "kl_scaling"),
+                      ([6.4] * steps, None)):
+        t = _stats_free_trace(losses=[a + b for a, b in zip(data, kl, strict=True)], kl_terms=kl,
+                              grad_norms=[1.0] * steps, grad_finite=[True] * steps,
+                              evaluations=[1.31, 2.0, 2.69], evaluation_steps=[0, 100, 200])
+        verdict = check(t)
+        assert not verdict.holds
+        found, fix, evidence = rule(verdict, t)
+        if cause:
+            assert found == cause and evidence["kl_start"] > evidence["kl_end"], (found, fix)
+        else:
+            assert found != "kl_scaling"

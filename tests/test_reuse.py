@@ -289,3 +289,20 @@ def test_a_run_of_the_search_draws_the_same_noise_whatever_the_process_ran_befor
     after_another = _run_and_read_weights(target, seed=2)
     for a, b in zip(alone, after_another, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_traced_initial_pass_whose_distribution_holds_its_graphs_tensors_runs_eagerly():
+    """TFP's VariationalGaussianProcess closes over the ``jitter`` its layer converts in the
+    call: from a model's ninth example on (EAGER_FORWARDS), the traced initial pass returned a
+    distribution whose log_prob raised "out of scope", reported as the targets' fault
+    (data_in_support). Such a pass now runs eagerly."""
+    from tfpcheck._engine.initial import EAGER_FORWARDS
+    from tfpcheck._target import load_target
+
+    target = load_target("examples/public_tfp_regression.py::tfp_regression_vgp")
+    x, _ = target.data
+    for seed in range(EAGER_FORWARDS + 2):
+        trace = run_config(target, Config(seed=seed, n_train=len(x), input_dim=1, steps=3),
+                           with_twin=False)
+        assert trace.support_error is None, (seed, trace.support_error)
+        assert trace.support_nonfinite == 0

@@ -404,6 +404,9 @@ def no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         ), {}
     if data_is_raw(t):
         return _raw_data(t)
+    traded = _kl_traded(t, v)
+    if traded is not None:
+        return traded
     if grad_blew_up(t):
         return "optimizer_settings", FIXES["optimizer_settings"], {"grad_norms": _grad_range(t)}
     # Evidence of sampling noise is the weight draws' (predictions that move between draws), not
@@ -414,6 +417,26 @@ def no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             f"{FIXES['mc_sampling']}"
         ), {"prediction_noise": t.prediction_noise}
     return UNCLASSIFIED
+
+
+def _kl_traded(t: Trace, v: Verdict) -> tuple[str, str, dict[str, Any]] | None:
+    """The data term rose while the KL term, the larger part of the loss (over one half, as
+    ``learns`` asks), fell by more: the optimizer did its job on an objective that prices the KL
+    above the fit, and bought a smaller KL with a worse fit. That is the KL's weight, not the
+    rate (measured: a hand-written Bayes-by-backprop layer with its KL added unscaled, KL 577 ->
+    6.4, data term 1.31 -> 2.69; a lower rate only slowed the trade down)."""
+    rose = v.evidence.get("last_data_term", math.nan) - v.evidence.get("first_data_term", math.nan)
+    kl = [k for k in t.kl_terms if math.isfinite(k)]
+    w = max(1, len(kl) // 10)
+    if not (rose > 0 and len(kl) >= 10 and _kl_share(t) > 0.5):
+        return None
+    start, end = float(np.median(kl[:w])), float(np.median(kl[-w:]))
+    if start - end <= rose:
+        return None
+    return "kl_scaling", (
+        f"the KL term fell from {start:.3g} to {end:.3g} while the data term rose by {rose:.3g}: the "
+        f"training traded the fit for a smaller KL, which outweighs the data: {FIXES['kl_scaling']}"
+    ), {"kl_start": start, "kl_end": end, "kl_share_of_loss": _kl_share(t)}
 
 
 def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
