@@ -155,16 +155,23 @@ def _holds_graph_tensors(obj: Any, depth: int = 0) -> bool:
 
 
 def _held(obj: Any) -> list[Any]:
+    """What ``obj`` holds: a partial's arguments, a closure's cells, an object's attributes."""
     if isinstance(obj, functools.partial):
         return [*obj.args, *obj.keywords.values(), obj.func]
     cells = getattr(obj, "__closure__", None)
     if cells is not None:
-        return [cell.cell_contents for cell in cells if cell.cell_contents is not obj]
+        return [value for value in map(_cell, cells) if value is not obj]
     found: list[Any] = []
-    for value in vars(obj).values() if hasattr(obj, "__dict__") and not callable(obj) or hasattr(
-            obj, "parameters") else ():
+    for value in getattr(obj, "__dict__", {}).values():
         found += list(value) if isinstance(value, (list, tuple)) else [value]
     return found
+
+
+def _cell(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell (a name not yet bound)
+        return None
 
 
 def _holder(item: Any) -> bool:
