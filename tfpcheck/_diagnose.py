@@ -427,8 +427,8 @@ def _kl_traded(t: Trace, v: Verdict) -> tuple[str, str, dict[str, Any]] | None:
     6.4, data term 1.31 -> 2.69; a lower rate only slowed the trade down)."""
     rose = v.evidence.get("last_data_term", math.nan) - v.evidence.get("first_data_term", math.nan)
     kl = [k for k in t.kl_terms if math.isfinite(k)]
-    w = max(1, len(kl) // 10)
-    if not (rose > 0 and len(kl) >= 10 and _kl_share(t) > 0.5):
+    w, share = max(1, len(kl) // 10), _kl_share(t)
+    if not (rose > 0 and len(kl) >= 10 and share > 0.5):
         return None
     start, end = float(np.median(kl[:w])), float(np.median(kl[-w:]))
     if start - end <= rose:
@@ -436,7 +436,7 @@ def _kl_traded(t: Trace, v: Verdict) -> tuple[str, str, dict[str, Any]] | None:
     return "kl_scaling", (
         f"the KL term fell from {start:.3g} to {end:.3g} while the data term rose by {rose:.3g}: the "
         f"training traded the fit for a smaller KL, which outweighs the data: {FIXES['kl_scaling']}"
-    ), {"kl_start": start, "kl_end": end, "kl_share_of_loss": _kl_share(t)}
+    ), {"kl_start": start, "kl_end": end, "kl_share_of_loss": share}
 
 
 def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:

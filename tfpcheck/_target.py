@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["pyproject_models", "KNOWN_PARAMETERS", "VARY", "Target", "model", "load_target", "factory_kwargs",
+           "filled_parameters",
            "raise_if_invalid", "renamed"]
 
 #: Factory parameters tfpcheck fills from what it draws.
@@ -165,6 +166,13 @@ def unfilled_parameters(factory: Callable[..., Any], strategies: Mapping[str, An
         and p.name not in KNOWN_PARAMETERS
         and p.name not in strategies
     ]
+
+
+def filled_parameters(x: Any, y: Any, *, output_dim: int, batch_size: int) -> dict[str, Any]:
+    """The value of each of KNOWN_PARAMETERS for training on ``(x, y)`` (a batch no larger than
+    the data): what the factory's parameters of those names get."""
+    return {"input_dim": x.shape[1], "output_dim": output_dim, "n_train": x.shape[0],
+            "batch_size": min(batch_size, x.shape[0]), "x_train": x, "y_train": y}
 
 
 def factory_kwargs(

@@ -67,7 +67,7 @@ def compile_for_check(model: Any, config: Config, recorder: Recorder) -> None:
     recorded while the step runs."""
     keras_3 = is_keras3_model(model)
     compiled = getattr(model, "optimizer", None) is not None  # a loss too, or its own train_step's
-    user_loss = compiled_loss(model) if compiled else None
+    user_loss = compiled_loss(model)
     template = model.optimizer if compiled else None
     optimizer = config_optimizer(config, template, keras_3)
     _record_gradients(optimizer, recorder)

@@ -21,7 +21,7 @@ from tfpcheck._engine.flavour import compiled_loss, is_keras3_model, note_keras3
 from tfpcheck._engine.instrument import compute_loss_likelihood, loss_distribution, loss_name
 from tfpcheck._engine.optimizers import initial_rate, schedule_of
 from tfpcheck._engine.samplers import terminating_samplers
-from tfpcheck._target import Target, factory_kwargs
+from tfpcheck._target import Target, factory_kwargs, filled_parameters
 
 __all__ = ["Probe", "probe_target", "task_of_family", "task_of_loss"]
 
@@ -85,9 +85,7 @@ def probe_target(target: Target) -> Probe:
     """Build ``target`` once: its task (from the output or the loss) and the user's optimizer."""
     x, y = _probe_data(target)
     tf_keras.backend.clear_session()
-    available = {"input_dim": x.shape[1], "output_dim": 1, "n_train": len(x),
-                 "batch_size": min(target.batch_size or Config().batch_size, len(x)), "x_train": x,
-                 "y_train": y}
+    available = filled_parameters(x, y, output_dim=1, batch_size=target.batch_size or Config.batch_size)
     try:
         model = target.factory(**factory_kwargs(target.factory, available, {}))
         with terminating_samplers():  # a NegativeBinomial head of negative total_count hangs it

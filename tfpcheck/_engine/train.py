@@ -63,7 +63,7 @@ from tfpcheck._engine.variational import (
     widen_priors,
     widening_kl,
 )
-from tfpcheck._target import Target, factory_kwargs
+from tfpcheck._target import Target, factory_kwargs, filled_parameters
 from tfpcheck._trace import ParamViolation, Trace
 
 __all__ = ["run_config", "training_data"]
@@ -213,14 +213,7 @@ def _model_for(
 
 def _kwargs(target: Target, config: Config, x: np.ndarray, y: np.ndarray,
             drawn: Mapping[str, Any]) -> dict[str, Any]:
-    available = {
-        "input_dim": x.shape[1],
-        "output_dim": config.output_dim,
-        "n_train": x.shape[0],
-        "batch_size": min(config.batch_size, x.shape[0]),
-        "x_train": x,
-        "y_train": y,
-    }
+    available = filled_parameters(x, y, output_dim=config.output_dim, batch_size=config.batch_size)
     return factory_kwargs(target.factory, available, drawn)
 
 
