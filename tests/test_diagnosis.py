@@ -871,6 +871,60 @@ def test_labels_in_the_other_encoding_and_outcomes_under_a_normal_are_named(fact
     assert words in finding.fix and "batch shape is" not in finding.fix
 
 
+def _plain_loss_model(loss, activation):
+    model = tf_keras.Sequential([tf_keras.layers.Dense(8, activation="relu"),
+                                 tf_keras.layers.Dense(1, activation=activation)])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=loss)
+    return model
+
+
+_SIGNED = np.where(_LABEL_X[:, :1] > 0, 1.0, -1.0).astype("float32")
+_REAL = (_LABEL_X[:, :1] - 0.5 * _LABEL_X[:, 1:2]).astype("float32")
+
+
+@pytest.mark.parametrize("loss, activation, y, words", [
+    ("poisson", "exponential", _REAL, "mean_squared_error"),  # real-valued targets, some < 0
+    ("binary_crossentropy", "sigmoid", _SIGNED, "(y + 1) / 2"),  # SVM-style -1/1 labels
+])
+def test_a_plain_keras_loss_on_targets_it_does_not_score_fails_data_in_support(loss, activation, y, words):
+    """A Keras loss that is a family's NLL stays finite on targets outside that family (it keeps
+    falling as the predictions run to an edge): data_in_support passed every such model."""
+    target = tfpcheck.model(data=(_LABEL_X, y))(lambda: _plain_loss_model(loss, activation))
+    (t,) = tfpcheck.check(target, max_examples=1).targets
+    finding = t.violations[0]
+    assert (finding.invariant, finding.cause) == ("data_in_support", "distribution_choice"), t.to_dict()
+    assert f"the loss {loss} scores" in finding.message and words in finding.fix
+
+
+@pytest.mark.parametrize("loss, activation, y", [
+    ("poisson", "exponential", np.round(np.exp(_REAL)).astype("float32")),  # counts
+    ("poisson", "exponential", np.exp(_REAL)),  # non-negative rates: Keras' poisson takes them
+    ("binary_crossentropy", "sigmoid", (_SIGNED + 1) / 2),
+    ("binary_crossentropy", "sigmoid", 1 / (1 + np.exp(-_REAL))),  # soft labels
+])
+def test_a_plain_keras_loss_on_its_own_targets_holds_data_in_support(loss, activation, y):
+    target = tfpcheck.model(data=(_LABEL_X, y))(lambda: _plain_loss_model(loss, activation))
+    (t,) = tfpcheck.check(target, max_examples=1, seed=3).targets
+    assert "data_in_support" not in [v.invariant for v in t.violations], t.to_dict()
+
+
+@tfpcheck.model(task="regression")
+def normal_that_never_reads_x():
+    # tfpl.VariableLayer ignores its input: a learned Normal over y alone
+    model = tf_keras.Sequential([tfpl.VariableLayer(2), tfpl.DistributionLambda(
+        lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.nn.softplus(t[..., 1:])))])
+    model.compile(tf_keras.optimizers.Adam(0.05), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_a_model_whose_output_never_depends_on_x_is_told_so():
+    """learns fails (nothing beats the x-denied twin it equals); the fix says why, not 'no cause'."""
+    (t,) = tfpcheck.check(normal_that_never_reads_x, max_examples=1).targets
+    finding = t.violations[0]
+    assert finding.invariant == "learns", t.to_dict()
+    assert "never depends on x" in finding.fix and finding.evidence["output_depends_on_x"] is False
+
+
 def _first_column_scale():
     model = tf_keras.Sequential([tf_keras.layers.Dense(2), tfpl.DistributionLambda(
         lambda t: tfd.Normal(t[..., 1:], t[..., :1]))])  # scale by position: the first column

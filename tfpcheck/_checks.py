@@ -254,7 +254,8 @@ def data_in_support(t: Trace) -> Verdict:
     detail = t.support_error or f"{t.support_nonfinite} targets have log-prob -inf or NaN"
     return Verdict(
         "data_in_support", False,
-        f"targets outside the support of {t.output_distribution} at initialisation: {detail}", 0,
+        f"targets outside the support of {t.output_distribution or 'the loss'} at initialisation: "
+        f"{detail}", 0,
         {"distribution": t.output_distribution, "nonfinite_targets": t.support_nonfinite,
          "example_targets": t.support_examples, "tfp_says": t.support_error},
     )

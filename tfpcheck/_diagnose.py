@@ -301,6 +301,8 @@ def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             f"ones, y * sd + mean (with the smallest count 0: (y {'+' if s['y_min'] < 0 else '-'} "
             f"{abs(s['y_min']):.4g}) / {step:.4g})"
         ), {"y_grid_step": step, "y_min": s["y_min"]}
+    if t.support_loss:  # before the standardised reading: balanced -1/1 labels have mean 0, sd 1
+        return "distribution_choice", _loss_domain_fix(t.support_loss, t.support_examples), {}
     if task in ("count", "positive", "binary") and _standardised_targets(s):
         return "data_scale", (
             f"the targets have mean {s['y_abs_mean']:.2g} (in absolute value) and standard deviation "
@@ -324,6 +326,17 @@ def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         f"{family} cannot produce these targets: choose a family whose support holds the data "
         f"{_FAMILIES_BY_SUPPORT}"
     ), {}
+
+
+def _loss_domain_fix(loss: str, outside: list[float]) -> str:
+    """A plain Keras loss given targets it does not score: -1/1 labels mapped, else another loss."""
+    if outside and all(v == -1 for v in outside) and "crossentropy" in loss.lower():
+        return f"the labels are -1/1 and {loss} takes 0/1: give it (y + 1) / 2"
+    return (
+        f"{loss} is the negative log-likelihood of a family these targets do not belong to: "
+        "train on a loss whose distribution holds these (mean_squared_error, or a tfd.Normal's "
+        "negative log-likelihood, for real values; a Gamma or LogNormal one for positive amounts)"
+    )
 
 
 #: Targets whose column mean is within STANDARDISED_TOL of 0 and whose spread is within it of
@@ -466,7 +479,21 @@ def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         return "mc_sampling", (
             f"{moved}: one noisy sample per step drowns the signal. {FIXES['mc_sampling']}"
         ), {"prediction_noise": t.prediction_noise, "draw_spread_ratio": t.draw_spread_ratio}
+    if _ignores_x(t):
+        return "unclassified", (
+            "the model's data term equals its x-denied twin's on every example: its output never "
+            "depends on x. If it should (a regression on x), connect the input to the layers that "
+            "feed the distribution; a model of y alone (an unconditional density) has no x to learn "
+            "from, and learns does not apply to it"
+        ), {"output_depends_on_x": False}
     return UNCLASSIFIED
+
+
+def _ignores_x(t: Trace) -> bool:
+    """The trained model and its twin, trained alike without x, score every example the same."""
+    if not t.data_terms or not t.twin_terms or len(t.data_terms) != len(t.twin_terms):
+        return False
+    return bool(np.allclose(t.data_terms, t.twin_terms, rtol=1e-5, atol=1e-6))
 
 
 def _sampled_noisily(t: Trace) -> bool:

@@ -74,7 +74,8 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               )),
     Invariant("data_in_support", c.data_in_support, d.data_in_support,
               "every target has a finite log-prob at initialisation (and passes TFP's "
-              "`validate_args`)",
+              "`validate_args`); under a plain Keras loss, a finite loss and a value the loss "
+              "scores (`poisson`: >= 0; a non-sparse cross-entropy: in [0, 1])",
               explains=(
                   "finite_loss",  # log-prob of a target outside the support is -inf/NaN
                   "finite_gradients",  # ...and so is its gradient

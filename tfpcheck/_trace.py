@@ -81,6 +81,7 @@ class Trace:
     support_nonfinite: int | None = None  # targets with non-finite log-prob at initialisation
     support_examples: list[float] = field(default_factory=list)
     support_error: str | None = None
+    support_loss: str | None = None  # a plain Keras loss whose targets they are not (initial.py)
     output_kind: str | None = None  # "distribution", "loss_distribution", or a tensor's words
     settled: bool | None = None  # the loss had settled when training stopped (schedule.settled)
     evaluations: list[float] = field(default_factory=list)  # whole-set data term every WINDOW steps

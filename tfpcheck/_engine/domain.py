@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["DOMAINS", "outside_domain"]
+__all__ = ["DOMAINS", "LOSS_DOMAINS", "outside_domain"]
 
 #: Per task: the domain in words and a test of which draws fall outside it. Regression and
 #: categorical targets (class indices or one-hot) put no bound a real-valued draw can break.
@@ -20,6 +20,18 @@ DOMAINS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
     "count": ("non-negative counts", lambda s: s < 0),
     "positive": ("positive amounts", lambda s: s <= 0),
     "binary": ("0/1 outcomes", lambda s: (s < 0) | (s > 1)),
+}
+
+
+#: Per task a plain Keras loss implies (``probe.task_of_loss``): the targets it scores. Such a loss
+#: is a family's negative log-likelihood up to a constant (poisson: y_pred - y log y_pred; a
+#: cross-entropy: -y log p), and for other targets it is finite but keeps falling as the
+#: predictions run to 0 or to its clip, so nothing fails while the model fits nothing. Sparse
+#: cross-entropies take class indices, whose range the finite-loss test already checks.
+LOSS_DOMAINS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
+    "count": ("non-negative targets", lambda y: y < 0),
+    "binary": ("targets in [0, 1]", lambda y: (y < 0) | (y > 1)),
+    "categorical": ("one-hot (or soft) rows of values in [0, 1]", lambda y: (y < 0) | (y > 1)),
 }
 
 

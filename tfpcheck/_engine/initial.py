@@ -21,9 +21,11 @@ import tf_keras
 
 from tfpcheck._engine.classify import classify_exception, not_a_distribution
 from tfpcheck._engine.constraints import parameter_checks, unwrap
+from tfpcheck._engine.domain import LOSS_DOMAINS
 from tfpcheck._engine.flavour import keras3, tf_keras_targets
 from tfpcheck._engine.instrument import loss_name, model_loss
 from tfpcheck._engine.passes import mean_gaps
+from tfpcheck._engine.probe import task_of_loss
 from tfpcheck._engine.tiered import traced, untraceable
 from tfpcheck._engine.variational import summarise_layers
 from tfpcheck._trace import Trace
@@ -68,6 +70,7 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
         article = "an" if output_type[:1] in tuple("AEIOU") else "a"
         trace.output_kind = f"{article} {output_type} under the loss {loss_name(model._tfpcheck_loss)}"
         _record_nonfinite(np.asarray(values).reshape(len(y), -1), y, trace)
+        _check_loss_domain(model._tfpcheck_loss, y, trace)
         return
     dist = unwrap(dist)
     trace.output_distribution = type(dist).__name__
@@ -190,6 +193,28 @@ def _record_nonfinite(values: np.ndarray, y: np.ndarray, trace: Trace) -> None:
     trace.support_nonfinite = int(bad.sum())
     rows = np.unique(np.nonzero(bad)[0])[:5]
     trace.support_examples = [float(np.ravel(y[r])[0]) for r in rows if r < len(y)]
+
+
+def _check_loss_domain(loss: Any, y: np.ndarray, trace: Trace) -> None:
+    """Targets a plain Keras loss does not score (engine/domain.py's LOSS_DOMAINS): its values
+    stay finite, so only their range tells (a poisson loss on real-valued targets, a binary
+    cross-entropy on -1/1 labels)."""
+    name = loss_name(loss)
+    task = task_of_loss(loss)
+    if task not in LOSS_DOMAINS or "sparse" in name.lower():
+        return
+    words, outside = LOSS_DOMAINS[task]
+    bad = outside(np.asarray(y, dtype=float)).reshape(len(y), -1).any(axis=1)
+    if not bad.any():
+        return
+    shown = np.unique(np.asarray(y, dtype=float)[bad])
+    trace.support_loss = name
+    trace.support_examples = [float(v) for v in shown[:5]]
+    trace.support_error = (
+        f"the loss {name} scores {words}, and {int(bad.sum())} of {len(y)} targets are not (values "
+        f"{', '.join(f'{v:.4g}' for v in shown[:5])}{', ...' if shown.size > 5 else ''}); on them it "
+        "keeps falling as the predictions run to 0 or to its clip instead of failing"
+    )
 
 
 def _check_support(dist: Any, y: np.ndarray, trace: Trace, loss_values: Any = None,
