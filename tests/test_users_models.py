@@ -6,7 +6,9 @@ their own optimizer and loss) and asserts what tfpcheck must say; each failed be
 
 from __future__ import annotations
 
+import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras
@@ -159,6 +161,9 @@ def ignores_x():
 def test_a_model_that_ignores_x_does_not_learn():
     t = _check(ignores_x, max_examples=1)
     assert [v.invariant for v in t.violations] == ["learns"], t.to_dict()
+    # its terms equal its x-denied twin's: the fix says so, not "no cause could be read"
+    finding = t.violations[0]
+    assert "never depends on x" in finding.fix and finding.evidence["output_depends_on_x"] is False
 
 
 # 5. Adaptive length: settled losses stop early; still improving at the cap is inconclusive.
@@ -315,6 +320,28 @@ def test_a_loss_reduced_to_one_number_leaves_loss_shape_not_applicable():
     assert t.status == "passed", t.to_dict()
     assert any(n.startswith("loss_shape: the loss reduces the batch to one number itself (shape (1,))")
                for n in t.notes), t.notes
+
+
+def scalar_mse(y, f):
+    return tf.reduce_mean(tf.square(y - f))
+
+
+@pytest.mark.parametrize("loss", [scalar_mse, keras.losses.MeanSquaredError()], ids=["hand-written",
+                                                                                    "keras-3-object"])
+def test_a_plain_loss_that_reduces_the_batch_itself_is_checked_per_example(loss):
+    """A hand-written ``reduce_mean`` loss on a tensor output (or a Keras 3 loss object, which
+    reduces, on a tf_keras model) trains under fit; tfpcheck crashed reading its one number as
+    per-example terms ("tfpcheck itself failed with ValueError: cannot reshape array of size 1").
+    Each example's term is now the loss on that example alone, and learns is judged on them."""
+    def factory():
+        model = tf_keras.Sequential([tf_keras.layers.Dense(8, activation="relu"), tf_keras.layers.Dense(1)])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=loss)
+        return model
+
+    t = _check(tfpcheck.model(data=(X_REG, Y_REG))(factory), max_examples=2)
+    assert t.status == "passed", t.to_dict()
+    assert not [n for n in t.notes if n.startswith("learns")], t.notes
+    assert any(n.startswith("loss_shape: the loss reduces the batch to one number itself") for n in t.notes)
 
 
 # 9. A learning-rate schedule: tfpcheck crashed ("tfpcheck itself failed with TypeError") reading

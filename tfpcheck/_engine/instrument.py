@@ -80,7 +80,6 @@ def compile_for_check(model: Any, config: Config, recorder: Recorder) -> None:
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
                   **({"jit_compile": xla} if keras_3 else {}))
     model._tfpcheck_xla = xla
-    model._tfpcheck_data_term = None if own_loss else data_term(user_loss, keras_3)
     model._tfpcheck_loss = user_loss
     model._tfpcheck_own_loss = own_loss
     model._tfpcheck_keras_3 = keras_3
@@ -115,8 +114,9 @@ def evaluate_loss(user_loss: Any, y_true: Any, y_pred: Any, keras_3: bool = Fals
     found: list[Any] = []
     log_probs: list[Any] = []
     y_true = tf.convert_to_tensor(y_true)
+    term = data_term(user_loss, keras_3)
     with capture_distributions(found, log_probs):
-        values = data_term(user_loss, keras_3)(y_true, y_pred)
+        values = term(y_true, y_pred)
     dist = y_pred if hasattr(unwrap(y_pred), "log_prob") else (found[0] if found else None)
     if tf.is_tensor(values) and values.shape.rank == 0:
         # The loss reduced the batch itself: its per-example terms are the log-probabilities of
@@ -124,7 +124,17 @@ def evaluate_loss(user_loss: Any, y_true: Any, y_pred: Any, keras_3: bool = Fals
         picked = likelihood(found, log_probs, y_true.shape[0])
         if picked is not None:
             dist, values = picked[0], -picked[1]
+        elif dist is None and tf.is_tensor(y_pred):
+            values = _one_by_one(term, y_true, y_pred)
     return values, dist
+
+
+def _one_by_one(term: Callable[[Any, Any], Any], y_true: Any, y_pred: Any) -> Any:
+    """A plain loss that reduced the batch itself (``tf.reduce_mean(tf.square(y - f))``, a Keras 3
+    loss object on a tf_keras model), per example: its value on each example alone, which is
+    that example's term whether it averages or sums over the batch."""
+    return tf.vectorized_map(lambda pair: tf.reshape(term(pair[0][None], pair[1][None]), []),
+                             (y_true, y_pred))
 
 
 def model_loss(model: Any, x: Any, y: Any, y_pred: Any) -> tuple[Any, Any]:
