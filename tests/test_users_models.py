@@ -344,6 +344,24 @@ def test_a_plain_loss_that_reduces_the_batch_itself_is_checked_per_example(loss)
     assert any(n.startswith("loss_shape: the loss reduces the batch to one number itself") for n in t.notes)
 
 
+@pytest.mark.parametrize("wrap", [lambda f: [f], lambda f: {"head": f}], ids=["list", "dict"])
+def test_a_loss_given_as_a_list_or_dict_of_one_is_that_loss(wrap):
+    """``compile(loss=[nll])`` or ``{output_name: nll}`` trains a single-output model under fit;
+    tfpcheck refused it at ``builds`` ("tfpcheck checks single-output models with one callable
+    loss")."""
+    def factory():
+        x = tf_keras.Input((X_REG.shape[1],))
+        t = tf_keras.layers.Dense(2)(x)
+        head = tfpl.DistributionLambda(lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])),
+                                       name="head")(t)
+        model = tf_keras.Model(x, head)
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=wrap(lambda y, d: -d.log_prob(y)))
+        return model
+
+    t = _check(tfpcheck.model(data=(X_REG, Y_REG))(factory), max_examples=1)
+    assert t.status == "passed", t.to_dict()
+
+
 # 9. A learning-rate schedule: tfpcheck crashed ("tfpcheck itself failed with TypeError") reading
 # it as a rate. The schedule is the user's: kept, started at the example's rate.
 @tfpcheck.model(data=(X_REG, Y_REG))

@@ -102,16 +102,19 @@ def reset(dtype: str, seed: int | None, fresh_session: bool = True) -> None:
 
 
 def compiled_loss(model: Any) -> Any:
-    """The loss ``model`` was compiled with; None where it has none. tf_keras keeps ``{}`` for
-    ``compile(optimizer=...)`` alone, the usual compile of a model with its own ``train_step``:
-    that model is compiled (its optimizer is the user's) but has no loss."""
+    """The loss ``model`` was compiled with, out of a list or dict of one; None where it has none.
+    tf_keras keeps ``{}`` for ``compile(optimizer=...)`` alone, the usual compile of a model with
+    its own ``train_step``: that model is compiled (its optimizer is the user's) but has no loss."""
     loss = getattr(model, "loss", None)
     if loss is None or isinstance(loss, str) or callable(loss):
         return loss
     try:
-        return loss if len(loss) else None
+        size = len(loss)
     except TypeError:  # not a collection: whatever it is, the compile step reads it
         return loss
+    if size == 1:  # [loss] or {output_name: loss}: Keras trains the one output on it
+        return next(iter(loss.values())) if hasattr(loss, "values") else loss[0]
+    return loss if size else None
 
 
 def uses_own_compute_loss(model: Any) -> bool:
