@@ -4,6 +4,7 @@ Real TF training throughout (each spec is one brief training)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -228,6 +229,27 @@ def test_a_users_data_is_never_rescaled_in_the_default_regime(task):
     varied = find(ts.configs(task=task, user=user, vary={"data"}), lambda c: c.y_scale != 1.0,
                   settings=settings(**_QUIET)) if task != "binary" else None
     assert varied is None or varied.y_scale != 1.0
+
+
+def test_stress_leaves_features_that_are_indices_as_given_and_varies_the_rest():
+    """A model with an Embedding reads x as category ids: stress rescaled them (x_offset=1.0 made
+    id 19 of 20 invalid, a `builds` failure of a healthy model). Its targets still vary."""
+    from tfpcheck.strategies._internal.configs import UserSetup
+
+    user = UserSetup(optimizer="adam", learning_rate=0.01, n_train=200, input_dim=1, x_indices=True)
+    seen = []
+
+    @settings(max_examples=60, derandomize=True, **_QUIET)
+    @given(ts.configs(task="regression", regime="stress", user=user))
+    def draw(config):
+        seen.append((config.x_scale, config.x_offset, config.y_scale, config.y_offset))
+
+    draw()
+    assert {s[:2] for s in seen} == {(1.0, 0.0)}
+    assert any(s[2:] != (1.0, 0.0) for s in seen)
+    measured = dataclasses.replace(user, x_indices=False)
+    assert find(ts.configs(task="regression", regime="stress", user=measured),
+                lambda c: c.x_scale != 1.0, settings=settings(**_QUIET)).x_scale != 1.0
 
 
 def test_a_users_data_is_subsampled_to_few_sizes_all_rows_first():

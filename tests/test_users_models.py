@@ -362,6 +362,32 @@ def test_a_loss_given_as_a_list_or_dict_of_one_is_that_loss(wrap):
     assert t.status == "passed", t.to_dict()
 
 
+_IDS = np.random.default_rng(4).integers(0, 12, size=(400, 1))
+_ID_COUNTS = np.random.default_rng(5).poisson(np.exp(0.5 + 0.1 * _IDS)).astype("float32")
+
+
+def _embedding_poisson():
+    model = tf_keras.Sequential([tf_keras.layers.Embedding(12, 3, input_length=1), tf_keras.layers.Flatten(),
+                                 tf_keras.layers.Dense(1),
+                                 tfpl.DistributionLambda(lambda t: tfd.Poisson(log_rate=t))])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_category_ids_through_an_embedding_stay_ids_under_stress():
+    """Stress offset the ids (x_offset=1.0: "indices[25,0] = 20 is not in [0, 20)", a `builds`
+    failure of a healthy model); the probe now sees the Embedding and stress leaves x as given."""
+    t = _check(tfpcheck.model(data=(_IDS, _ID_COUNTS))(_embedding_poisson), max_examples=4, seed=1,
+               regime="stress")
+    assert "builds" not in [v.invariant for v in t.violations], t.to_dict()
+
+
+def test_an_embedding_without_data_is_a_clear_error_not_a_builds_failure():
+    t = _check(tfpcheck.model(task="count")(_embedding_poisson), max_examples=1)
+    assert t.status == "error" and "reads x as indices (its Embedding layer)" in t.error, t.to_dict()
+    assert "data=(x_train, y_train)" in t.error
+
+
 # 9. A learning-rate schedule: tfpcheck crashed ("tfpcheck itself failed with TypeError") reading
 # it as a rate. The schedule is the user's: kept, started at the example's rate.
 @tfpcheck.model(data=(X_REG, Y_REG))

@@ -175,7 +175,8 @@ def _intent(target: Target, timeout: float | None) -> tuple[str, UserSetup, str]
     except ExampleTimeout as exc:
         raise exc.as_target_error() from None
     task, how = resolve_task(target, probe.task, probe.evidence)
-    return task, user_setup(target, probe.user_optimizer, probe.user_learning_rate), how
+    setup = user_setup(target, probe.user_optimizer, probe.user_learning_rate, probe.index_layer is not None)
+    return task, setup, how
 
 
 def _first(setup: UserSetup, task: str, steps: int, target: Target) -> Any:

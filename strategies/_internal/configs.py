@@ -59,6 +59,8 @@ class UserSetup:
     n_train: int | None = None
     input_dim: int | None = None
     batch_size: int | None = None
+    #: the model reads x as indices (an Embedding): no regime rescales or offsets them
+    x_indices: bool = False
 
     def config(self, task: str, steps: int) -> Config:
         """Exactly the user's setup (the first example searched), simplest choices elsewhere."""
@@ -103,7 +105,10 @@ def configs(
     vary_data = regime == "stress" or "data" in vary
     vary_optimizer = regime == "stress" or "optimizer" in vary
     users_data = user.n_train is not None and not vary_data
-    data = draw(data_specs(task=task, **(_FIXED_DATA if users_data else bounds["data"])))
+    data_bounds = _FIXED_DATA if users_data else bounds["data"]
+    if user.x_indices:  # category ids rescaled are no ids: the data's targets may still vary
+        data_bounds = {**data_bounds, **{k: v for k, v in _FIXED_DATA.items() if "_x_" in k}}
+    data = draw(data_specs(task=task, **data_bounds))
     fields = data.config_fields()
     if users_data:  # count and positive rates draw y_scale from a range of their own
         fields.update(UNSCALED)

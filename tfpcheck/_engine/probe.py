@@ -8,6 +8,7 @@ configuration, which the search tries first and stays near in the default regime
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +23,9 @@ from tfpcheck._engine.instrument import compute_loss_likelihood, loss_distributi
 from tfpcheck._engine.optimizers import initial_rate, schedule_of
 from tfpcheck._engine.samplers import terminating_samplers
 from tfpcheck._target import Target, factory_kwargs, filled_parameters
+from tfpcheck.errors import TargetError
 
-__all__ = ["Probe", "probe_target", "task_of_family", "task_of_loss"]
+__all__ = ["INDEX_LAYERS", "Probe", "probe_target", "task_of_family", "task_of_loss"]
 
 #: Distribution families (after unwrapping Independent/Sample/mixtures) and the task they
 #: model; anything else is real-valued regression.
@@ -47,6 +49,10 @@ _LOSS_TASKS = (
 )
 
 
+#: Layers that read their input as indices (category ids), not as measurements.
+INDEX_LAYERS = ("Embedding", "CategoryEncoding", "IntegerLookup", "Hashing")
+
+
 @dataclass(frozen=True)
 class Probe:
     """What one build of the target showed (``task`` None: it could not be told)."""
@@ -55,6 +61,8 @@ class Probe:
     evidence: str
     user_optimizer: str | None = None
     user_learning_rate: float | None = None
+    #: the model reads x (or part of it) as indices: an INDEX_LAYERS layer, named here
+    index_layer: str | None = None
 
 
 def task_of_family(dist: Any) -> str | None:
@@ -88,10 +96,26 @@ def probe_target(target: Target) -> Probe:
     available = filled_parameters(x, y, output_dim=1, batch_size=target.batch_size or Config.batch_size)
     try:
         model = target.factory(**factory_kwargs(target.factory, available, {}))
+    except Exception as exc:  # noqa: BLE001 - the search reports it as a `builds` failure
+        return Probe(None, f"the model did not build ({type(exc).__name__})")
+    index_layer = _index_layer(model)
+    if index_layer is not None and target.data is None:
+        raise TargetError(
+            f"{target.name}: the model reads x as indices (its {index_layer} layer), and the target "
+            "has no data=: tfpcheck generates real-valued features, which are no valid indices. "
+            "Check it on your own data: @tfpcheck.model(data=(x_train, y_train))."
+        )
+    try:
         with terminating_samplers():  # a NegativeBinomial head of negative total_count hangs it
             output = model(x[:8], training=False)
     except Exception as exc:  # noqa: BLE001 - the search reports it as a `builds` failure
-        return Probe(None, f"the model did not build ({type(exc).__name__})")
+        return Probe(None, f"the model did not build ({type(exc).__name__})", index_layer=index_layer)
+    probe = _read(model, output, x, y)
+    return dataclasses.replace(probe, index_layer=index_layer)
+
+
+def _read(model: Any, output: Any, x: np.ndarray, y: np.ndarray) -> Probe:
+    """The task the built model's output (or loss) implies, and its compiled optimizer."""
     keras_3 = is_keras3_model(model)
     if keras_3:
         note_keras3_used()
@@ -113,6 +137,15 @@ def probe_target(target: Target) -> Probe:
         family = type(unwrap(dist)).__name__
         return Probe(task_of_family(dist), f"the loss builds a {family}", optimizer, lr)
     return Probe(task_of_loss(loss), f"the loss is {loss_name(loss)}", optimizer, lr)
+
+
+def _index_layer(model: Any) -> str | None:
+    """The class name of the first layer of ``model`` that reads indices, or None."""
+    flatten = getattr(model, "_flatten_layers", None)  # tf_keras and Keras 3 alike
+    for layer in flatten(include_self=False) if flatten is not None else ():
+        if type(layer).__name__ in INDEX_LAYERS:
+            return type(layer).__name__
+    return None
 
 
 def _own_loss_distribution(model: Any, x: np.ndarray, y: np.ndarray, output: Any) -> Any:
