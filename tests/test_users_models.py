@@ -388,6 +388,26 @@ def test_an_embedding_without_data_is_a_clear_error_not_a_builds_failure():
     assert "data=(x_train, y_train)" in t.error
 
 
+_OUTCOMES = (X_REG[:, :1] > 0).astype("float32")
+
+
+def _normal_head():
+    model = tf_keras.Sequential([tf_keras.layers.Dense(2), tfpl.DistributionLambda(
+        lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])))])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_the_assertion_helper_infers_the_task_as_check_does():
+    """train_and_check took task="regression" unless told: a Normal on 0/1 outcomes passed it,
+    never asked whether it predicts values outcomes cannot take; check() infers binary."""
+    findings = tfpcheck.train_and_check(_normal_head, X_REG, _OUTCOMES, steps=300)
+    assert ("predictive_in_domain", "distribution_choice") in [(f.invariant, f.cause) for f in findings]
+    assert tfpcheck.train_and_check(_normal_head(), X_REG, Y_REG, steps=100) == []  # built already
+    with pytest.raises(tfpcheck.TargetError, match="task='count' was declared"):
+        tfpcheck.train_and_check(_normal_head, X_REG, Y_REG, task="count")
+
+
 # 9. A learning-rate schedule: tfpcheck crashed ("tfpcheck itself failed with TypeError") reading
 # it as a rate. The schedule is the user's: kept, started at the example's rate.
 @tfpcheck.model(data=(X_REG, Y_REG))

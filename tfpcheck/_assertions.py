@@ -13,6 +13,7 @@ import numpy as np
 
 from tfpcheck._config import Config
 from tfpcheck._env import prepare_tf_environment
+from tfpcheck._intent import resolve_task
 from tfpcheck._invariants import INVARIANTS
 from tfpcheck._render import findings_text
 from tfpcheck._report import Finding
@@ -27,7 +28,7 @@ def train_and_check(
     x: Any,
     y: Any,
     *,
-    task: str = "regression",
+    task: str | None = None,
     steps: int = 100,
     invariants: Iterable[str] = INVARIANTS,
     optimizer: str = "adam",
@@ -39,16 +40,17 @@ def train_and_check(
 
     A compiled model keeps its loss, optimizer and learning rate; an uncompiled one is
     compiled with the negative log-likelihood and ``optimizer``/``learning_rate``. The data
-    is used as given (no rescaling). ``learns`` needs a factory (its x-denied twin is a second
-    build); for a model built already it is reported as not applicable. Returns the findings
-    (empty when every invariant held).
+    is used as given (no rescaling). ``task`` None: inferred as :func:`check` infers it (the
+    output distribution's family or the loss, and the targets). ``learns`` needs a factory (its
+    x-denied twin is a second build); for a model built already it is reported as not
+    applicable. Returns the findings (empty when every invariant held).
     """
     names = tuple(invariants)
     unknown = sorted(set(names) - set(INVARIANTS))
     if unknown:
         raise InvalidArgument(f"invariants={unknown!r}: allowed are {list(INVARIANTS)}.")
     prepare_tf_environment()
-    from tfpcheck._engine import run_config
+    from tfpcheck._engine import probe_target, read_model, run_config
     from tfpcheck._search import findings_for
 
     built_already = not callable(model) or hasattr(model, "fit")
@@ -56,12 +58,9 @@ def train_and_check(
     name = getattr(model, "name", None) or getattr(model, "__name__", "model")
     target = Target(factory, name, task=task, data=(x, y), vary=frozenset())
     x, y = target.data  # arrays, x of shape (N,) made (N, 1), as for a decorated target
-    if built_already:
-        learning_rate = _compiled_learning_rate(model) or learning_rate
-    else:
-        from tfpcheck._engine import probe_target
-
-        learning_rate = probe_target(target).user_learning_rate or learning_rate
+    probe = read_model(model, x, y) if built_already else probe_target(target)
+    learning_rate = probe.user_learning_rate or learning_rate
+    task = resolve_task(target, probe.task, probe.evidence)[0]  # a declared one checked on y
     config = Config(
         seed=seed, task=task, n_train=len(x), input_dim=int(x.shape[1]), steps=steps,
         optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
@@ -70,14 +69,6 @@ def train_and_check(
     trace = run_config(target, config, fresh_session=not built_already,
                        with_twin=not built_already)
     return findings_for(target, trace, names)
-
-
-def _compiled_learning_rate(model: Any) -> float | None:
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None:
-        return None
-    lr = optimizer.get_config()["learning_rate"]
-    return float(f"{float(lr):.6g}") if isinstance(lr, (int, float)) else None
 
 
 def assert_invariants(model: Any, x: Any, y: Any, **kwargs: Any) -> None:

@@ -13,7 +13,7 @@ rest of the package imports this folder only inside functions, so that importing
 (and its pytest plugin) stays free of TensorFlow.
 """
 
-from tfpcheck._engine.probe import Probe, probe_target
+from tfpcheck._engine.probe import Probe, probe_target, read_model
 from tfpcheck._engine.train import run_config, training_data
 
-__all__ = ["Probe", "probe_target", "run_config", "training_data"]
+__all__ = ["Probe", "probe_target", "read_model", "run_config", "training_data"]

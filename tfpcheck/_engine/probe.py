@@ -25,7 +25,7 @@ from tfpcheck._engine.samplers import terminating_samplers
 from tfpcheck._target import Target, factory_kwargs, filled_parameters
 from tfpcheck.errors import TargetError
 
-__all__ = ["INDEX_LAYERS", "Probe", "probe_target", "task_of_family", "task_of_loss"]
+__all__ = ["INDEX_LAYERS", "Probe", "probe_target", "read_model", "task_of_family", "task_of_loss"]
 
 #: Distribution families (after unwrapping Independent/Sample/mixtures) and the task they
 #: model; anything else is real-valued regression.
@@ -105,17 +105,17 @@ def probe_target(target: Target) -> Probe:
             "has no data=: tfpcheck generates real-valued features, which are no valid indices. "
             "Check it on your own data: @tfpcheck.model(data=(x_train, y_train))."
         )
+    return dataclasses.replace(read_model(model, x, y), index_layer=index_layer)
+
+
+def read_model(model: Any, x: np.ndarray, y: np.ndarray) -> Probe:
+    """One forward pass of a built ``model`` on ``x[:8]``: the task its output (or loss)
+    implies, and its compiled optimizer."""
     try:
         with terminating_samplers():  # a NegativeBinomial head of negative total_count hangs it
             output = model(x[:8], training=False)
     except Exception as exc:  # noqa: BLE001 - the search reports it as a `builds` failure
-        return Probe(None, f"the model did not build ({type(exc).__name__})", index_layer=index_layer)
-    probe = _read(model, output, x, y)
-    return dataclasses.replace(probe, index_layer=index_layer)
-
-
-def _read(model: Any, output: Any, x: np.ndarray, y: np.ndarray) -> Probe:
-    """The task the built model's output (or loss) implies, and its compiled optimizer."""
+        return Probe(None, f"the model did not build ({type(exc).__name__})")
     keras_3 = is_keras3_model(model)
     if keras_3:
         note_keras3_used()
