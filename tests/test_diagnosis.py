@@ -807,8 +807,17 @@ def lognormal_on_amounts_with_zeros():
     return _support_model(lambda t: tfd.LogNormal(t[..., :1], 1e-3 + tf.nn.softplus(t[..., 1:])))
 
 
+@tfpcheck.model(data=(_SUPPORT_X, _AMOUNTS))
+def truncated_normal_capped_below_its_amounts():
+    # amounts up to ~13 under a TruncatedNormal on [0, 5]: the bounds, not the family, are wrong
+    return _support_model(lambda t: tfd.TruncatedNormal(t[..., :1], 1e-3 + tf.nn.softplus(t[..., 1:]),
+                                                        low=0.0, high=5.0))
+
+
 @pytest.mark.parametrize("factory, cause, words", [
     (poisson_on_standardised_counts, "data_scale", "lie on an evenly spaced grid (step 0."),
+    (truncated_normal_capped_below_its_amounts, "distribution_choice",
+     "TruncatedNormal's support is [0, 5], set by its own low= and high="),
     (gamma_on_standardised_amounts, "data_scale", "standardised before the model"),
     (lognormal_on_amounts_with_zeros, "distribution_choice", "16 targets are exactly 0"),
 ])

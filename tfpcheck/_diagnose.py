@@ -314,6 +314,15 @@ def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             "the targets are class indices (0, 1, 2, ...) and OneHotCategorical takes one-hot rows: "
             "encode them (tf_keras.utils.to_categorical(y)), or read indices with tfd.Categorical"
         ), {"y_grid_step": step}
+    if t.support_bounds and "y_max" in s:
+        b = t.support_bounds
+        held = f"[{b.get('low', -math.inf):g}, {b.get('high', math.inf):g}]"
+        return "distribution_choice", (
+            f"{family}'s support is {held}, set by its own {' and '.join(f'{k}=' for k in b)}, and "
+            f"the targets run from {s['y_min']:.4g} to {s['y_max']:.4g}: set the bounds to values "
+            "the targets cannot leave (their known limits), or drop them for a family without "
+            f"bounds {_FAMILIES_BY_SUPPORT}"
+        ), {"support_bounds": b}
     zeros = t.support_examples and all(e == 0 for e in t.support_examples)
     if task == "positive" and zeros:
         return "distribution_choice", (

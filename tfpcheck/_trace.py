@@ -82,6 +82,7 @@ class Trace:
     support_examples: list[float] = field(default_factory=list)
     support_error: str | None = None
     support_loss: str | None = None  # a plain Keras loss whose targets they are not (initial.py)
+    support_bounds: dict[str, float] = field(default_factory=dict)  # the family's low=/high=
     output_kind: str | None = None  # "distribution", "loss_distribution", or a tensor's words
     settled: bool | None = None  # the loss had settled when training stopped (schedule.settled)
     evaluations: list[float] = field(default_factory=list)  # whole-set data term every WINDOW steps

@@ -246,6 +246,19 @@ def _check_support(dist: Any, y: np.ndarray, trace: Trace, loss_values: Any = No
     error_text = _value_assertion(dist, tf.cast(targets, dist.dtype))
     if error_text:
         trace.support_error = error_text[:300]
+    if trace.support_nonfinite or trace.support_error:
+        trace.support_bounds = _bounds(dist)
+
+
+def _bounds(dist: Any) -> dict[str, float]:
+    """The outermost ``low``/``high`` a family's own parameters put on its support (a
+    TruncatedNormal's, a Uniform's): where the targets fall outside them, those set it."""
+    found: dict[str, float] = {}
+    for name, pick in (("low", np.min), ("high", np.max)):
+        value = dist.parameters.get(name)
+        if value is not None:
+            found[name] = float(pick(np.asarray(value, dtype=float)))
+    return found
 
 
 def _value_assertion(dist: Any, value: Any) -> str | None:

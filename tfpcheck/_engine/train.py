@@ -159,6 +159,7 @@ def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
         "y_abs_mean": float(np.max(np.abs(np.mean(y, 0)))),
         "y_std": float(np.max(np.std(y, 0))),
         "y_min": float(np.min(y)),
+        "y_max": float(np.max(y)),
         "y_grid_step": grid_step(y),
     }
 
