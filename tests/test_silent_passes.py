@@ -47,6 +47,21 @@ def test_learns_fails_on_a_non_finite_data_term():
     assert not verdict.holds and "not finite" in verdict.message
 
 
+def test_learns_on_too_few_examples_says_so_instead_of_failing():
+    """One row: gain 0, 0 standard errors, and "learns / data_scale" (its sd of 0 read as raw
+    data). Below LEARNS_MIN_EXAMPLES the paired gain is not evidence: not applicable, said."""
+    from tfpcheck._checks import LEARNS_MIN_EXAMPLES
+
+    few = LEARNS_MIN_EXAMPLES - 1
+    verdict = learns(Trace(config=Config(), losses=[1.0] * 20, data_terms=[1.0] * few,
+                           twin_terms=[1.0] * few))
+    assert verdict.holds and verdict.note and f"too few training examples ({few})" in verdict.note
+    enough = LEARNS_MIN_EXAMPLES
+    verdict = learns(Trace(config=Config(), losses=[1.0] * 20, data_terms=[1.0] * enough,
+                           twin_terms=[1.0] * enough, settled=True))
+    assert not verdict.holds  # judged: no gain over the twin
+
+
 def _counts(n=512, d=3, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, d)).astype("float32")

@@ -38,6 +38,10 @@ DIVERGENCE_REL = 0.5
 #: test is free of the loss's units (nats, squared error) and of a fixed scale: a model that
 #: uses x is better on most examples, one that ignores x ties at z ~ N(0, 1).
 LEARNS_Z = 2.0
+#: Fewer training examples than this and ``learns`` is not applicable: a paired gain over a
+#: handful of examples is no evidence either way (its standard error is itself a guess; one
+#: example has none, and a one-row data set read as "no gain, cause data_scale").
+LEARNS_MIN_EXAMPLES = 10
 #: learns, the twin as a baseline: a target column whose mean lies more than UNREACHED_GAP of
 #: its standard deviations outside the range of the trained model's predictive means is
 #: unreached. A model that fits the targets' average (calibration in the large) covers it on
@@ -337,6 +341,9 @@ def learns(t: Trace) -> Verdict:
                        t.steps_run, {"model_data_term": float(np.mean(model))})
     if t.twin_terms is None:
         return _not_applicable("learns", "the x-denied twin could not be trained or evaluated")
+    if model.size < LEARNS_MIN_EXAMPLES:
+        return _not_applicable("learns", f"too few training examples ({model.size}) to tell a gain "
+                               f"over the x-denied twin from noise (at least {LEARNS_MIN_EXAMPLES})")
     mean, z = paired_gain(model, t.twin_terms)
     evidence = {"model_data_term": float(np.mean(model)), "twin_data_term": float(np.mean(
         t.twin_terms)), "gain_per_example": mean, "gain_z": z, "steps": t.steps_run,

@@ -104,7 +104,9 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               "a failure), unless a model without variational layers, its predictive means short "
               "of the targets' average, closed that gap since step 0 at a pace that needs more "
               f"than {c.REACH_HORIZON:g}× the steps run (or the default cap, if more) to reach it "
-              "on most columns; costs a second training of the same length"),
+              "on most columns; not applicable below "
+              f"{c.LEARNS_MIN_EXAMPLES} training examples; costs a second training of the same "
+              "length"),
     Invariant("posterior_not_collapsed", c.posterior_not_collapsed, d.collapsed,
               "no variational layer ends on its prior or on a point, nor is pushed onto its "
               "prior by an over-weighted KL term or dragged onto a fixed prior far narrower than "
