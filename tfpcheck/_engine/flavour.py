@@ -245,7 +245,6 @@ def gpu_xla_note(model: Any) -> str | None:
 
     if not model_supports_jit(model):
         return None
-    return (f"{type(model).__name__} is compiled with jit_compile='auto': on a GPU Keras 3 trains "
-            "its step with XLA, on this CPU-only machine without, and tfpcheck checked it as fit runs "
-            "here; compile with jit_compile=True to check the XLA step on this machine too (tfpcheck "
-            "then traces its step with XLA), or False to train the same code everywhere")
+    return (f"jit_compile='auto' ({type(model).__name__}): checked without XLA, as fit trains on this "
+            "CPU; on a GPU Keras 3 would use XLA. jit_compile=True checks the XLA step here, False "
+            "trains the same step everywhere")
