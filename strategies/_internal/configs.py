@@ -107,7 +107,7 @@ def configs(
     users_data = user.n_train is not None and not vary_data
     data_bounds = _FIXED_DATA if users_data else bounds["data"]
     if user.x_indices:  # category ids rescaled are no ids: the data's targets may still vary
-        data_bounds = {**data_bounds, **{k: v for k, v in _FIXED_DATA.items() if "_x_" in k}}
+        data_bounds = {**data_bounds, **_FIXED_X}
     data = draw(data_specs(task=task, **data_bounds))
     fields = data.config_fields()
     if users_data:  # count and positive rates draw y_scale from a range of their own
@@ -137,3 +137,5 @@ def configs(
 UNSCALED = {"x_scale": 1.0, "x_offset": 0.0, "y_scale": 1.0, "y_offset": 0.0}
 #: Bounds for data the user fixed: each pinned to its UNSCALED value.
 _FIXED_DATA = {f"{bound}_{name}": value for name, value in UNSCALED.items() for bound in ("min", "max")}
+#: The features' bounds alone: inputs a model reads as indices (UserSetup.x_indices).
+_FIXED_X = {key: value for key, value in _FIXED_DATA.items() if "_x_" in key}

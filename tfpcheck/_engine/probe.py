@@ -9,7 +9,6 @@ configuration, which the search tries first and stays near in the default regime
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,7 +52,7 @@ _LOSS_TASKS = (
 INDEX_LAYERS = ("Embedding", "CategoryEncoding", "IntegerLookup", "Hashing")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Probe:
     """What one build of the target showed (``task`` None: it could not be told)."""
 
