@@ -56,16 +56,17 @@ def _counts(y: np.ndarray) -> bool:
                 and np.unique(y).size >= COUNT_MIN_VALUES)
 
 
-def user_setup(target: Any, optimizer: str | None, learning_rate: float | None,
-               x_indices: bool = False) -> UserSetup:
-    """What the user fixed: a compiled model's optimizer, their data's size and width, the
-    batch size they declared; whether the model reads x as indices (an Embedding)."""
+def user_setup(target: Any, probe: Any) -> UserSetup:
+    """What the user fixed: a compiled model's optimizer (read by ``probe``, an
+    ``engine.Probe``), their data's size and width, the batch size they declared; whether the
+    model reads x as indices (an Embedding)."""
     n_train = input_dim = None
     if target.data is not None:
         x = np.asarray(target.data[0])
         n_train, input_dim = int(x.shape[0]), int(np.prod(x.shape[1:]) or 1)
-    return UserSetup(optimizer=optimizer, learning_rate=learning_rate, n_train=n_train,
-                     input_dim=input_dim, batch_size=target.batch_size, x_indices=x_indices)
+    return UserSetup(optimizer=probe.user_optimizer, learning_rate=probe.user_learning_rate,
+                     n_train=n_train, input_dim=input_dim, batch_size=target.batch_size,
+                     x_indices=probe.index_layer is not None)
 
 
 def _check_declared(name: str, task: str, y: np.ndarray) -> None:

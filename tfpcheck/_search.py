@@ -175,8 +175,7 @@ def _intent(target: Target, timeout: float | None) -> tuple[str, UserSetup, str]
     except ExampleTimeout as exc:
         raise exc.as_target_error() from None
     task, how = resolve_task(target, probe.task, probe.evidence)
-    setup = user_setup(target, probe.user_optimizer, probe.user_learning_rate, probe.index_layer is not None)
-    return task, setup, how
+    return task, user_setup(target, probe), how
 
 
 def _first(setup: UserSetup, task: str, steps: int, target: Target) -> Any:
