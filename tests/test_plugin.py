@@ -270,7 +270,7 @@ def test_each_bad_input_fails_alone_with_a_clear_message(pytester: pytest.Pytest
     assert "ran past the time limit of 5s" in out
     assert "contains NaN or inf" in out
     # A decorator's bad argument fails its own target when checked, not its file's import.
-    assert "one array per input of a model with several inputs" in out
+    assert "data= gives x as 3 arrays, one per input" in out and "the model takes 1" in out
     assert "np.concatenate(xs, axis=1)" in out
     assert "task='regresion' is not one of" in out
     statuses = {t["target"].split("::")[1]: t["status"] for t in _report(pytester)["targets"]}

@@ -18,7 +18,7 @@ from tfpcheck._plugin.report import merge
 from tfpcheck._render import finding_text, target_text
 from tfpcheck._report import Finding, Report, TargetReport
 from tfpcheck._search import findings_for
-from tfpcheck._target import Target, raise_if_invalid
+from tfpcheck._target import Target, raise_if_invalid, renamed
 from tfpcheck._trace import Trace
 from tfpcheck.errors import InvalidArgument
 
@@ -59,13 +59,20 @@ def test_x_alone_is_refused_naming_the_factory():
     ("x.csv", "data=str"),
     ((np.float64(1.0), Y), "at least one row"),
     (([[1.0, 2.0], [3.0]], [1.0, 2.0]), "can't be read as an array"),
-    (([X, X[:, :1]], Y), "one array per input of a model with several inputs"),
-    (([X, X], Y), "one array per input of a model with several inputs"),
-    (({"a": X, "b": X}, Y), "one array per input of a model with several inputs"),
+    (({"a": X, "b": np.array(["s"] * 8)}, Y), "its input 'b' is ndarray(shape=(8,), dtype=<U1)"),
+    (({"a": X, "b": X[:5]}, Y), "its inputs have different numbers of rows ([5, 8])"),
+    (({}, Y), "x is an empty dict"),
 ])
 def test_unusable_data_is_refused(data, fragment):
     message = _refusal(data)
     assert "tiny_factory" in message and fragment in message
+
+
+@pytest.mark.parametrize("x, width", [([X, X[:, :1]], 3), ((X, X), 4), ({"a": X, "b": X[:, 0]}, 3)])
+def test_one_array_per_input_is_packed_into_one_x(x, width):
+    target = Target(tiny_factory, "t", data=(x, Y))
+    assert target.data[0].shape == (8, width) and len(target.inputs.keys) == 2
+    assert renamed(target, "u", None).inputs == target.inputs  # replace() keeps the layout
 
 
 def test_rows_given_as_a_list_of_arrays_are_rows_not_inputs():
@@ -79,7 +86,7 @@ def test_a_refused_target_is_reported_as_its_error_and_the_others_are_checked():
     """One bad decorator argument costs its own target only (check reports it, runs the rest)."""
     from tests import models
 
-    tfpcheck.model(data=([X, X], Y))(tiny_factory)
+    tfpcheck.model(data=({"a": X, "b": X[:5]}, Y))(tiny_factory)
     report = tfpcheck.check(tiny_factory, models.healthy_normal, task="regression", max_examples=1,
                             steps=50)
     bad, good = report.targets

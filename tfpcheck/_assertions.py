@@ -58,7 +58,7 @@ def train_and_check(
     name = getattr(model, "name", None) or getattr(model, "__name__", "model")
     target = Target(factory, name, task=task, data=(x, y), vary=frozenset())
     x, y = target.data  # arrays, x of shape (N,) made (N, 1), as for a decorated target
-    probe = read_model(model, x, y) if built_already else probe_target(target)
+    probe = read_model(model, x, y, target.inputs) if built_already else probe_target(target)
     learning_rate = probe.user_learning_rate or learning_rate
     task = resolve_task(target, probe.task, probe.evidence)[0]  # a declared one checked on y
     config = Config(

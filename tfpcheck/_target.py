@@ -22,6 +22,8 @@ from tfpcheck.errors import UsageError
 if TYPE_CHECKING:
     import numpy as np
 
+    from tfpcheck._inputs import InputLayout
+
 __all__ = ["pyproject_models", "KNOWN_PARAMETERS", "VARY", "Target", "model", "load_target", "factory_kwargs",
            "filled_parameters",
            "raise_if_invalid", "renamed"]
@@ -49,6 +51,9 @@ class Target:
     #: The batch size the user's ``fit`` trains with (a fit argument, which no model records):
     #: their first example's, and the centre of the batch sizes further examples draw.
     batch_size: int | None = None
+    #: For a model of several inputs, where each input's array lies in the one packed x of
+    #: ``data`` (set from ``data``; None for one input).
+    inputs: InputLayout | None = None
     #: Why the decorator's arguments can't be used (without the target's name, which may change):
     #: raised when the target is checked, not when its file is imported, so that one bad target
     #: costs neither its file's other targets nor a plain ``pytest`` run (Hypothesis' ``@given``
@@ -76,7 +81,9 @@ class Target:
             raise errors.InvalidArgument(f"{self.name}: vary={sorted(self.vary)}; allowed: {list(VARY)}.")
         if self.data is not None:
             # Normalised to a tuple of arrays, so the engine sees exactly one form.
-            object.__setattr__(self, "data", _checked_data(self.name, self.data))
+            x, y, inputs = _checked_data(self.name, self.data)
+            object.__setattr__(self, "data", (x, y))
+            object.__setattr__(self, "inputs", inputs or self.inputs)  # replace() passes x packed
         missing = unfilled_parameters(self.factory, self.strategies)
         if missing:
             raise errors.InvalidArgument(
@@ -168,11 +175,19 @@ def unfilled_parameters(factory: Callable[..., Any], strategies: Mapping[str, An
     ]
 
 
-def filled_parameters(x: Any, y: Any, *, output_dim: int, batch_size: int) -> dict[str, Any]:
+def filled_parameters(
+    x: Any, y: Any, *, output_dim: int, batch_size: int, inputs: InputLayout | None = None,
+) -> dict[str, Any]:
     """The value of each of KNOWN_PARAMETERS for training on ``(x, y)`` (a batch no larger than
-    the data): what the factory's parameters of those names get."""
+    the data): what the factory's parameters of those names get. A model of several inputs gets
+    its ``x_train`` as the user gave it (one array per input), and ``input_dim`` is their columns
+    in all."""
+    if inputs is not None:
+        from tfpcheck._inputs import unpack
+
     return {"input_dim": x.shape[1], "output_dim": output_dim, "n_train": x.shape[0],
-            "batch_size": min(batch_size, x.shape[0]), "x_train": x, "y_train": y}
+            "batch_size": min(batch_size, x.shape[0]), "y_train": y,
+            "x_train": x if inputs is None else unpack(x, inputs)}
 
 
 def factory_kwargs(
@@ -188,21 +203,27 @@ def factory_kwargs(
     return kwargs
 
 
-def _checked_data(name: str, data: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``data`` as a pair of NumPy arrays, or InvalidArgument saying what was given and the fix."""
+def _checked_data(name: str, data: Any) -> tuple[np.ndarray, np.ndarray, InputLayout | None]:
+    """``data`` as a pair of NumPy arrays (one array per input of a model of several inputs packed
+    into one x, with its layout), or InvalidArgument saying what was given and the fix."""
     import numpy as np  # here, not at import: the pytest plugin imports this module at start-up
 
     problem = None
     fix = "pass data=(x_train, y_train) as NumPy arrays with one row per example"
     arrays: list[np.ndarray] = []
+    inputs = None
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         problem = "it is not a pair (x, y)"
-    elif _several_inputs(*data):
-        problem = (f"x is {_describe(data[0])}, one array per input of a model with several inputs, "
-                   "and tfpcheck trains models with one input")
-        fix = ("concatenate the inputs into one array (np.concatenate(xs, axis=1)) and split its "
-               "columns inside the model (a Lambda layer slicing them, one per former input)")
     else:
+        parts = _several_inputs(*data)
+        if parts is not None:
+            problem = _unreadable_inputs(parts)
+            if problem is None:
+                from tfpcheck._inputs import pack
+
+                packed, inputs = pack(data[0])
+                data = (packed, data[1])
+    if problem is None:
         for label, part in zip("xy", data, strict=True):
             try:
                 arr = np.asarray(part)
@@ -220,8 +241,9 @@ def _checked_data(name: str, data: Any) -> tuple[np.ndarray, np.ndarray]:
             problem = (f"x has {arrays[0].shape[0]} rows and y has {arrays[1].shape[0]}: "
                        "they must have one row per example each")
     if problem is None:
+        # x of shape (N,): N examples of one feature, as Keras feeds an Input((1,))
         x = arrays[0][:, None] if arrays[0].ndim == 1 else arrays[0]
-        return x, arrays[1]  # x of shape (N,): N examples of one feature, as Keras feeds an Input((1,))
+        return x, arrays[1], inputs
     raise errors.InvalidArgument(
         f"{name}: data={_describe(data)} can't be used because {problem}. data= takes None "
         "(tfpcheck generates data for the task) or a pair (x, y) of numeric array-likes "
@@ -230,14 +252,35 @@ def _checked_data(name: str, data: Any) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _several_inputs(x: Any, y: Any) -> bool:
-    """Whether ``x`` is one array per input of a multi-input model (a dict of arrays, or a list of
-    arrays each with y's rows), not a list of rows."""
-    parts = list(x.values()) if isinstance(x, dict) else x if isinstance(x, (list, tuple)) else None
+def _several_inputs(x: Any, y: Any) -> dict[Any, Any] | None:
+    """``x``'s arrays by key when it is one array per input of a model of several inputs (a dict
+    of arrays, or a list or tuple of arrays each with y's rows), not a list of rows; else None."""
+    if isinstance(x, dict):
+        return x
     rows = getattr(y, "shape", (len(y),) if isinstance(y, (list, tuple)) else ())[:1]
-    if not parts or not rows or len(parts) == rows[0]:
-        return False
-    return all(len(getattr(p, "shape", ())) >= 1 and p.shape[0] == rows[0] for p in parts)
+    if not isinstance(x, (list, tuple)) or not x or not rows or len(x) == rows[0]:
+        return None
+    if all(len(getattr(p, "shape", ())) >= 1 and p.shape[0] == rows[0] for p in x):
+        return dict(enumerate(x))
+    return None
+
+
+def _unreadable_inputs(parts: dict[Any, Any]) -> str | None:
+    """Why one array per input can't be packed into one x: not numeric arrays of one length."""
+    import numpy as np
+
+    lengths = set()
+    for key, part in parts.items():
+        try:
+            arr = np.asarray(part)
+        except Exception as exc:  # noqa: BLE001 - ragged lists, objects numpy refuses
+            return f"its input {key!r} can't be read as an array ({type(exc).__name__}: {exc})"
+        if arr.dtype.kind not in "biuf" or arr.ndim == 0:
+            return f"its input {key!r} is {_describe(part)}, not a numeric array with one row per example"
+        lengths.add(arr.shape[0])
+    if len(lengths) > 1:
+        return f"its inputs have different numbers of rows ({sorted(lengths)})"
+    return None if parts else "x is an empty dict"
 
 
 def _describe(value: Any, depth: int = 0) -> str:

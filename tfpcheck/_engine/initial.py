@@ -23,6 +23,7 @@ from tfpcheck._engine.classify import classify_exception, not_a_distribution
 from tfpcheck._engine.constraints import parameter_checks, unwrap
 from tfpcheck._engine.domain import LOSS_DOMAINS
 from tfpcheck._engine.flavour import keras3, tf_keras_targets
+from tfpcheck._engine.inputs import feed
 from tfpcheck._engine.instrument import loss_name, model_loss
 from tfpcheck._engine.passes import mean_gaps
 from tfpcheck._engine.probe import task_of_loss
@@ -43,7 +44,7 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
     if forward is None:
         output = None
         try:
-            output = model(x, training=False)
+            output = model(feed(model, x), training=False)
             if (model._tfpcheck_loss is None and not model._tfpcheck_own_loss
                     and not hasattr(unwrap(output), "log_prob")):
                 trace.build_failure = not_a_distribution(type(output).__name__, keras_3)
@@ -127,7 +128,7 @@ def _forward(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any] | None
         return None
 
     def pass_(x_: Any, y_: Any) -> tuple[Any, Any]:
-        values, dist = model_loss(model, x_, y_, model(x_, training=False))
+        values, dist = model_loss(model, x_, y_, model(feed(model, x_), training=False))
         return values, None if dist is None else unwrap(dist)
 
     forward = traced(model, "_tfpcheck_forward", pass_, EAGER_FORWARDS)

@@ -20,6 +20,7 @@ import tensorflow_probability as tfp
 from tfpcheck._config import Config
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.flavour import compiled_loss, is_keras3_model, unreduced_loss, uses_own_compute_loss
+from tfpcheck._engine.inputs import feed
 from tfpcheck._engine.optimizers import make_optimizer, rescaled, schedule_of
 from tfpcheck._engine.owners import owners
 
@@ -157,7 +158,7 @@ def compute_loss_likelihood(model: Any, x: Any, y: Any, y_pred: Any) -> tuple[An
     values: list[Any] = []
     y = tf.convert_to_tensor(y)
     with capture_distributions(found, values):
-        model.compute_loss(x=tf.convert_to_tensor(x), y=y, y_pred=y_pred, training=False)
+        model.compute_loss(x=feed(model, tf.convert_to_tensor(x)), y=y, y_pred=y_pred, training=False)
     return likelihood(found, values, y.shape[0])
 
 

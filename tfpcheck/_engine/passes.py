@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from tfpcheck._confirm import AVERAGED_PASSES
 from tfpcheck._engine.constraints import unwrap
+from tfpcheck._engine.inputs import feed
 from tfpcheck._engine.instrument import model_loss
 from tfpcheck._engine.tiered import traced as _traced
 from tfpcheck._engine.tiered import untraceable as _untraceable
@@ -63,7 +64,7 @@ def data_terms(model: Any, x: np.ndarray, y: np.ndarray, passes: int = 2,
     if not weights_finite(model):
         return np.full(len(y), np.nan)
     def term(x_: Any, y_: Any) -> Any:
-        return model_loss(model, x_, y_, model(x_, training=False))[0]
+        return model_loss(model, x_, y_, model(feed(model, x_), training=False))[0]
 
     for fn in (_traced(model, "_tfpcheck_terms", term, EAGER_TERMS), term):
         if fn is None:
@@ -100,7 +101,7 @@ def evaluate(
         return [float(v) for v in (averaged(rows) if average else rows.mean(0))]
 
     def one_pass(x_: Any, y_: Any, pass_seed: Any) -> dict[str, Any]:
-        values, dist = model_loss(model, x_, y_, model(x_, training=False))
+        values, dist = model_loss(model, x_, y_, model(feed(model, x_), training=False))
         if dist is None:
             return {"values": values}
         d = unwrap(dist)
@@ -143,7 +144,7 @@ def _traced_pass(out: dict[str, Any], y: np.ndarray) -> Pass:
 
 
 def _eager_pass(model: Any, x: np.ndarray, y: np.ndarray, seed: int, sample: bool) -> Pass:
-    values, dist = model_loss(model, x, y, model(x, training=False))
+    values, dist = model_loss(model, x, y, model(feed(model, x), training=False))
     result = Pass(per_example(np.asarray(values, dtype=float), y), dist is not None)
     if dist is None:
         return result

@@ -18,9 +18,11 @@ from tfpcheck._config import Config
 from tfpcheck._data import make_data
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.flavour import compiled_loss, is_keras3_model, note_keras3_used, uses_own_compute_loss
+from tfpcheck._engine.inputs import feed, set_inputs, takes
 from tfpcheck._engine.instrument import compute_loss_likelihood, loss_distribution, loss_name
 from tfpcheck._engine.optimizers import initial_rate, schedule_of
 from tfpcheck._engine.samplers import terminating_samplers
+from tfpcheck._inputs import InputLayout
 from tfpcheck._target import Target, factory_kwargs, filled_parameters
 from tfpcheck.errors import TargetError
 
@@ -92,11 +94,13 @@ def probe_target(target: Target) -> Probe:
     """Build ``target`` once: its task (from the output or the loss) and the user's optimizer."""
     x, y = _probe_data(target)
     tf_keras.backend.clear_session()
-    available = filled_parameters(x, y, output_dim=1, batch_size=target.batch_size or Config.batch_size)
+    available = filled_parameters(x, y, output_dim=1, batch_size=target.batch_size or Config.batch_size,
+                                  inputs=target.inputs)
     try:
         model = target.factory(**factory_kwargs(target.factory, available, {}))
     except Exception as exc:  # noqa: BLE001 - the search reports it as a `builds` failure
         return Probe(None, f"the model did not build ({type(exc).__name__})")
+    _check_inputs(target, model)
     index_layer = _index_layer(model)
     if index_layer is not None and target.data is None:
         raise TargetError(
@@ -104,15 +108,16 @@ def probe_target(target: Target) -> Probe:
             "has no data=: tfpcheck generates real-valued features, which are no valid indices. "
             "Check it on your own data: @tfpcheck.model(data=(x_train, y_train))."
         )
-    return dataclasses.replace(read_model(model, x, y), index_layer=index_layer)
+    return dataclasses.replace(read_model(model, x, y, target.inputs), index_layer=index_layer)
 
 
-def read_model(model: Any, x: np.ndarray, y: np.ndarray) -> Probe:
-    """One forward pass of a built ``model`` on ``x[:8]``: the task its output (or loss)
-    implies, and its compiled optimizer."""
+def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | None = None) -> Probe:
+    """One forward pass of a built ``model`` on ``x[:8]`` (split into its ``inputs`` where it has
+    several): the task its output (or loss) implies, and its compiled optimizer."""
+    set_inputs(model, inputs)
     try:
         with terminating_samplers():  # a NegativeBinomial head of negative total_count hangs it
-            output = model(x[:8], training=False)
+            output = model(feed(model, x[:8]), training=False)
     except Exception as exc:  # noqa: BLE001 - the search reports it as a `builds` failure
         return Probe(None, f"the model did not build ({type(exc).__name__})")
     keras_3 = is_keras3_model(model)
@@ -136,6 +141,28 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray) -> Probe:
         family = type(unwrap(dist)).__name__
         return Probe(task_of_family(dist), f"the loss builds a {family}", optimizer, lr)
     return Probe(task_of_loss(loss), f"the loss is {loss_name(loss)}", optimizer, lr)
+
+
+def _check_inputs(target: Target, model: Any) -> None:
+    """TargetError where the model's inputs and the data's x disagree in number (a model declaring
+    none, a subclass, says so at its first call instead)."""
+    declared, given = takes(model), len(target.inputs.keys) if target.inputs else 1
+    if declared is None or declared == given:
+        return
+    if target.data is None:
+        problem = (f"the model takes {declared} inputs, and tfpcheck generates one array x for a target "
+                   "without data=")
+        fix = "check it on your own data, one array per input: @tfpcheck.model(data=({'a': xa, 'b': xb}, y))"
+    elif target.inputs is None:
+        problem = f"the model takes {declared} inputs, and data= gives x as one array"
+        fix = ("give x as one array per input, in a dict keyed by the inputs' names or a list in "
+               "their order: data=([x1, x2], y)")
+    else:
+        problem = (f"data= gives x as {given} arrays, one per input ({target.inputs.describe()}), and the "
+                   f"model takes {declared}")
+        fix = ("give one array per model input, or, for a model of one input, one array: "
+               "np.concatenate(xs, axis=1)")
+    raise TargetError(f"{target.name}: {problem}. Fix: {fix}.")
 
 
 def _index_layer(model: Any) -> str | None:

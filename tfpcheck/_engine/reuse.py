@@ -41,6 +41,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from tfpcheck._engine.inputs import feed
 from tfpcheck._engine.tiered import traced
 
 __all__ = ["EAGER_SWAPS", "MAX_CACHED", "MAX_CACHED_BYTES", "RESEED_EVERY", "Created", "cache_key", "capture",
@@ -118,6 +119,10 @@ def cache_key(
 
 
 def _fingerprint(value: Any) -> Any:
+    if isinstance(value, dict):  # x_train of a model of several inputs: one array per input
+        return tuple((repr(k), _fingerprint(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return tuple(_fingerprint(v) for v in value)
     if isinstance(value, np.ndarray):
         return (value.shape, str(value.dtype), hashlib.sha1(np.ascontiguousarray(value)).hexdigest())
     return repr(value)
@@ -150,7 +155,7 @@ def store(key: tuple[Any, ...], factory: Any, model: Any, created: Created) -> b
 def materialise(model: Any, x: np.ndarray) -> None:
     """Create every variable now, inside :func:`capture`: the layers' (one forward pass on one
     example) and the optimizer's slots, which would otherwise be created while the step traces."""
-    model(x[:1], training=False)
+    model(feed(model, x[:1]), training=False)
     model.optimizer.build(model.trainable_variables)
 
 

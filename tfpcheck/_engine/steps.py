@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from tfpcheck._engine import reuse, tracing
 from tfpcheck._engine.constraints import parameter_checks, unwrap
+from tfpcheck._engine.inputs import feed
 from tfpcheck._engine.instrument import Recorder, capture_distributions, record_likelihood
 from tfpcheck._engine.variational import layer_distributions, variational_layers
 
@@ -237,13 +238,13 @@ def _step_body(model: Any) -> tuple[Callable[..., Any], Meta]:
         values: list[Any] = []
         watch = capture_distributions(found, values) if model._tfpcheck_own_loss else contextlib.nullcontext()
         with tf.control_dependencies(tf.nest.flatten(layer_summaries)), watch:
-            logs = model.train_step((x, y))
+            logs = model.train_step((feed(model, x), y))
         if model._tfpcheck_own_loss:  # Keras 3's own compute_loss: what it scored the targets with
             record_likelihood(recorder, found, values, x.shape[0])
         dist = recorder.distribution
         if dist is None and "loss_shape" not in recorder.tensors:
             # A custom train_step that bypasses the compiled loss: check what the model outputs.
-            output = model(x, training=True)
+            output = model(feed(model, x), training=True)
             dist = output if hasattr(unwrap(output), "log_prob") else None
         output_checks = list(parameter_checks(dist, "output")) if dist is not None else []
         checks = [(c, "output") for c in output_checks] + layer_checks

@@ -36,6 +36,7 @@ from tfpcheck._engine.flavour import (
     tf_keras_parts,
 )
 from tfpcheck._engine.initial import observe_initial
+from tfpcheck._engine.inputs import feed, set_inputs
 from tfpcheck._engine.instrument import (
     Recorder,
     compile_for_check,
@@ -214,7 +215,8 @@ def _model_for(
 
 def _kwargs(target: Target, config: Config, x: np.ndarray, y: np.ndarray,
             drawn: Mapping[str, Any]) -> dict[str, Any]:
-    available = filled_parameters(x, y, output_dim=config.output_dim, batch_size=config.batch_size)
+    available = filled_parameters(x, y, output_dim=config.output_dim, batch_size=config.batch_size,
+                                  inputs=target.inputs)
     return factory_kwargs(target.factory, available, drawn)
 
 
@@ -244,6 +246,7 @@ def _build_and_compile(
             "factory",
         )
         return None
+    set_inputs(model, target.inputs)
     recorder = Recorder()
     try:
         compile_for_check(model, config, recorder)
@@ -265,7 +268,7 @@ def _widen_priors(model: Any, x: np.ndarray) -> None:
     other prior is widened where a ``kl_divergence`` call meets it (run_config's
     ``widening_kl``), so it must meet one."""
     if not getattr(model, "built", False):
-        model(x[:1])
+        model(feed(model, x[:1]))
     if not widen_priors(model, PRIOR_WIDENING) and not kl_pairs(model, x[:1]):
         raise ValueError("prior_widened: the model has no tfp.layers prior and makes no "
                          "kl_divergence call whose prior could be widened")
@@ -361,7 +364,7 @@ def _built(model: Any, x: np.ndarray) -> None:
     every variable of the first step ("Unknown variable"), and ``learns`` had no twin."""
     if not getattr(model, "built", True):
         with suppress(Exception):  # the first step raises it again and says why
-            model(x[:1], training=False)
+            model(feed(model, x[:1]), training=False)
 
 
 def _train(

@@ -20,6 +20,7 @@ import tensorflow_probability as tfp
 
 from tfpcheck._engine import tracing
 from tfpcheck._engine.constraints import unwrap
+from tfpcheck._engine.inputs import feed, inputs_of
 from tfpcheck._engine.owners import owners
 from tfpcheck._engine.tiered import due
 from tfpcheck._trace import LayerSummary
@@ -197,7 +198,7 @@ def kl_pairs(model: Any, x: Any) -> list[tuple[Any, Any]]:
     found: list[tuple[Any, Any]] = []
     try:
         with capture_kl(found):
-            model(x, training=False)
+            model(feed(model, x), training=False)
     except Exception:  # noqa: BLE001 - the final evaluation reports a failing forward pass
         return []
     return [(q, p) for q, p in found if not _is_point(q)]
@@ -396,7 +397,10 @@ def unseen_spread(model: Any, x: np.ndarray) -> dict[str, Any] | None:
     widening along the directions the data pin down, so it stays as narrow as those. Returns the
     smallest posterior/prior spread ratio over such directions (median over units), the layer
     and the columns involved; None when the layer's posterior is not factorised, the layer is not
-    first, or the inputs have no oblique unseen direction."""
+    first, or the inputs have no oblique unseen direction (or are several: no first layer reads
+    every column)."""
+    if inputs_of(model) is not None:
+        return None
     xs = np.asarray(x).reshape(len(x), -1)
     unseen = _unseen_directions(xs)
     # The directions first: finding the first layer walks the model's weights (~25 ms), and a
