@@ -132,6 +132,13 @@ def broadcast_loc(input_dim):
     )
 
 
+def event_too_wide(input_dim):
+    """loss_shape: IndependentNormal(2), copied from a two-target model, on one target column: the
+    loss has the batch's shape, each target scored twice."""
+    return tf_keras.Sequential([tf_keras.layers.Dense(tfpl.IndependentNormal.params_size(2)),
+                                tfpl.IndependentNormal(2)])
+
+
 def normal_on_counts(input_dim):
     """The seed's distribution-choice example: a (healthy) Normal head, trained on counts."""
     return healthy_normal(input_dim)

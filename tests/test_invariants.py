@@ -30,6 +30,7 @@ DEFECTS = [
     (models.exp_scale, "regression", {"steps": 5, "x_scale": 1000.0}, "positive_scales",
      "numerical_instability"),
     (models.broadcast_loc, "regression", {"steps": 20}, "loss_shape", "shape_broadcast"),
+    (models.event_too_wide, "regression", {"steps": 20}, "loss_shape", "shape_broadcast"),
     (models.poisson_head, "regression", {"steps": 20}, "data_in_support", "distribution_choice"),
     (models.huge_sgd, "regression", {"steps": 30, "optimizer": "sgd", "learning_rate": 2.5},
      "no_divergence", "optimizer_settings"),

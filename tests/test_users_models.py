@@ -499,3 +499,27 @@ def test_inputs_and_data_that_disagree_in_number_are_a_clear_error():
 def test_the_assertion_helper_takes_a_built_model_of_several_inputs():
     findings = tfpcheck.train_and_check(_dict_input_bnn(_WINE), _WINE, _SCORE, steps=100)
     assert findings == [], tfpcheck.explain(findings)
+
+
+_Y3 = (X_REG @ np.array([[1.0, 0.0, -1.0], [0.5, 2.0, 0.0]]) + 0.3).astype("float32")
+
+
+def _independent_normal(size):
+    model = tf_keras.Sequential([tf_keras.layers.Dense(tfpl.IndependentNormal.params_size(size)),
+                                 tfpl.IndependentNormal(size)])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_a_distribution_of_as_many_values_as_a_target_row_passes_and_one_for_several_is_a_note():
+    """loss_shape reads the distribution's values per example: IndependentNormal(3) on three target
+    columns holds; IndependentNormal(1) on them scores all three against one prediction, which is
+    right for repeated measurements only: a note, not a failure (the too-wide defect is in
+    test_invariants)."""
+    three = _check(tfpcheck.model(data=(X_REG, _Y3))(lambda: _independent_normal(3)), max_examples=1)
+    assert three.status == "passed", three.to_dict()
+    assert not [n for n in three.notes if n.startswith("loss_shape")], three.notes
+    one = _check(tfpcheck.model(data=(X_REG, _Y3))(lambda: _independent_normal(1)), max_examples=1)
+    assert one.status == "passed", one.to_dict()
+    assert any(n.startswith("loss_shape: Independent gives one value per example and each target row has 3")
+               for n in one.notes), one.notes

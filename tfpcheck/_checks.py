@@ -222,10 +222,13 @@ def positive_scales(t: Trace) -> Verdict:
 
 
 def loss_shape(t: Trace) -> Verdict:
-    """The per-example loss has the batch's shape: leading dim = batch, no more elements than targets.
+    """The per-example loss has the batch's shape: leading dim = batch, no more elements than targets;
+    and the output distribution holds as many values per example as a target row.
 
     Keras averages whatever the loss returns, so a ``(N,)`` loc against ``(N, 1)`` targets
-    silently trains on an ``(N, N)`` matrix of mismatched pairs.
+    silently trains on an ``(N, N)`` matrix of mismatched pairs. ``IndependentNormal(2)`` on one
+    target column gives a loss of the right shape, each target scored twice (log_prob broadcasts
+    it across the event): only the distribution's shape per example shows it.
     """
     if t.loss_shape is None or t.batch_size is None or t.loss_shape == (-1,):
         return _ok("loss_shape")
@@ -237,7 +240,7 @@ def loss_shape(t: Trace) -> Verdict:
     shape, n = t.loss_shape, t.batch_size
     size = int(np.prod(shape)) if shape else 1
     if shape and shape[0] == n and size <= n * per_row:
-        return _ok("loss_shape")
+        return _example_shape_verdict(t)
     expected = f"({n},)" if per_row == 1 else f"({n}, ...) with at most {n * per_row} elements"
     keras_3 = t.keras == "keras 3" and t.target_shape is not None and len(t.target_shape) == 1
     return Verdict(
@@ -248,6 +251,35 @@ def loss_shape(t: Trace) -> Verdict:
            "targets to (N, 1) first" if keras_3 else ""),
         0, {"loss_shape": list(shape), "batch_size": n, "target_shape": list(t.target_shape or ()),
             "keras": t.keras},
+    )
+
+
+def _example_shape_verdict(t: Trace) -> Verdict:
+    """Fails where the distribution's values per example are more than a target row's, or several
+    and another number (each target broadcast across them); one value for a row of several
+    (repeated measurements of one quantity, or one output for several targets) is a note. Where
+    its log_prob refused the targets (class indices under a OneHotCategorical), data_in_support
+    reports that, with a fix for the values it saw."""
+    example, target = t.example_shape, t.target_shape
+    if example is None or not target or t.support_error or t.support_nonfinite:
+        return _ok("loss_shape")  # a distribution that refused the targets: data_in_support says why
+    k, m = int(np.prod(example)), int(np.prod(target[1:]))
+    if k == m:
+        return _ok("loss_shape")
+    family = t.output_distribution or "the output distribution"
+    if k == 1:
+        return Verdict("loss_shape", True, note=(
+            f"loss_shape: {family} gives one value per example and each target row has {m} (shape "
+            f"{target[1:]}): "
+            f"every column is scored against the same prediction. Right for repeated measurements of one "
+            f"quantity; for {m} different targets give the distribution {m} values per example"))
+    return Verdict(
+        "loss_shape", False,
+        f"{family} holds {k} values per example (shape {example}) and each target row has {m} "
+        f"(shape {target[1:]}): log_prob broadcasts every target across them, scoring it "
+        f"{'several times' if k > m else 'against values meant for other targets'}; the loss has the "
+        "batch's shape, so nothing else shows it",
+        0, {"example_shape": list(example), "target_shape": list(target), "batch_size": t.batch_size},
     )
 
 

@@ -284,6 +284,13 @@ _FIX_RANK1_TARGETS = ("give the targets the distribution's batch shape: y.reshap
 
 
 def loss_shape(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    if "example_shape" in v.evidence:
+        m = int(np.prod(t.target_shape[1:])) if t.target_shape else 1
+        return "shape_broadcast", (
+            f"give the distribution the targets' shape per example, {tuple(t.target_shape[1:])}: with "
+            f"tfp.layers, IndependentNormal({m}) (or another family's layer of event size {m}) after "
+            f"Dense(tfpl.IndependentNormal.params_size({m})); in a DistributionLambda or a loss, slice "
+            f"its parameters to {m} column{'s' if m > 1 else ''} each"), {}
     if t.target_shape is not None and len(t.target_shape) == 1:
         return "shape_broadcast", _FIX_RANK1_TARGETS, {}
     return "shape_broadcast", FIXES["shape_broadcast"], {}

@@ -67,7 +67,9 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               )),
     Invariant("loss_shape", c.loss_shape, d.loss_shape, "the per-example loss has the batch's shape",
               "leading dim = batch and no more elements than the targets (a loss of one number, "
-              "shape () or (1,), with no per-example log_prob: not applicable)",
+              "shape () or (1,), with no per-example log_prob: not applicable); the output "
+              "distribution's values per example (batch shape past the examples' axis, then event "
+              "shape) as many as a target row's, or one (a note: each column scored against it)",
               explains=(
                   "learns",  # a broadcast (N, N) loss trains on mismatched pairs: no fit
                   "no_divergence",  # ...and its gradient can push the loss up

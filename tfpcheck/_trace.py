@@ -76,6 +76,10 @@ class Trace:
     #: -inf. None: every step finite.
     nonfinite_ranges: dict[str, tuple[float, float]] | None = None
     loss_shape: tuple[int, ...] | None = None
+    #: the output distribution's values per example at initialisation: its batch shape past the
+    #: examples' axis, then its event shape. None for a tensor output, or a distribution whose
+    #: first batch axis is not the examples' (a Gaussian process's event holds them).
+    example_shape: tuple[int, ...] | None = None
     batch_size: int | None = None
     target_shape: tuple[int, ...] | None = None
     support_nonfinite: int | None = None  # targets with non-finite log-prob at initialisation

@@ -75,6 +75,7 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
         return
     dist = unwrap(dist)
     trace.output_distribution = type(dist).__name__
+    trace.example_shape = _example_shape(dist, len(y))
     trace.output_kind = "distribution" if output_is_distribution else "loss_distribution"
     checks = list(parameter_checks(dist, "output"))
     if any(int(c.summary()["n_bad"]) for c in checks) or not all(
@@ -94,6 +95,17 @@ def _full_shape(output: Any) -> tuple[int, ...] | None:
         return tuple(int(d) for d in dist.batch_shape.concatenate(dist.event_shape))[1:]
     except (AttributeError, TypeError, ValueError):  # not a distribution, or an unknown shape
         return None
+
+
+def _example_shape(dist: Any, n: int) -> tuple[int, ...] | None:
+    """``dist``'s batch shape past its first axis, then its event shape, where that first axis is
+    the ``n`` examples; None where it is not, or a shape is unknown."""
+    try:
+        batch = [int(d) for d in dist.batch_shape]
+        event = [int(d) for d in dist.event_shape]
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return tuple(batch[1:] + event) if batch and batch[0] == n else None
 
 
 def _one_hot_into_categorical(output: Any, y: np.ndarray) -> str | None:
