@@ -523,3 +523,54 @@ def test_a_distribution_of_as_many_values_as_a_target_row_passes_and_one_for_sev
     assert one.status == "passed", one.to_dict()
     assert any(n.startswith("loss_shape: Independent gives one value per example and each target row has 3")
                for n in one.notes), one.notes
+
+
+_OUTCOMES_2 = (X_REG[:, :1] + 0.5 * np.random.default_rng(6).normal(size=(256, 1)) > 0).astype("float32")
+
+
+def _plain(activation, loss):
+    model = tf_keras.Sequential([tf_keras.layers.Dense(8, activation="relu"),
+                                 tf_keras.layers.Dense(1, activation=activation)])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=loss)
+    return model
+
+
+def test_a_plain_loss_whose_output_cannot_reach_the_targets_mean_fails_learns():
+    """Under MSE, a cross-entropy on probabilities or poisson, the output predicts the targets'
+    mean. Dense(1, softmax) is 1 on every input: tf_keras' cross-entropy reads the logits behind
+    the softmax, so the loss falls and the model beat its twin, and it passed. A sigmoid output
+    under MSE on targets around 50 likewise beat its twin by 0.004 per example."""
+    bce = "binary_crossentropy"
+    one_unit = _check(tfpcheck.model(data=(X_REG, _OUTCOMES_2))(lambda: _plain("softmax", bce)),
+                      max_examples=1, steps=1600)
+    assert [(v.invariant, v.cause) for v in one_unit.violations] == [("learns", "parameterization")], \
+        one_unit.to_dict()
+    assert "a softmax over a single unit" in one_unit.violations[0].fix
+    capped = _check(tfpcheck.model(data=(X_REG, 10 * Y_REG + 50))(lambda: _plain("sigmoid", "mse")),
+                    max_examples=1, steps=1600)
+    assert [v.invariant for v in capped.violations] == ["learns"], capped.to_dict()
+    assert "miss the targets' average" in capped.violations[0].message
+    healthy = _check(tfpcheck.model(data=(X_REG, _OUTCOMES_2))(lambda: _plain("sigmoid", bce)),
+                     max_examples=2, steps=1600)
+    assert healthy.status == "passed", healthy.to_dict()
+
+
+_ONE_HOT = np.eye(3, dtype="float32")[Y_CLS.astype(int)]
+
+
+@pytest.mark.parametrize("loss, labels, hint", [
+    ("categorical_crossentropy", Y_CLS, "sparse_categorical_crossentropy"),
+    ("sparse_categorical_crossentropy", _ONE_HOT, "categorical_crossentropy"),
+])
+def test_labels_in_the_encoding_the_other_cross_entropy_takes_fail_builds_with_the_swap(loss, labels, hint):
+    """Both crashed tfpcheck ("tfpcheck itself failed with ValueError: Shapes (8, 1) and (8, 3)
+    are incompatible")."""
+    def factory():
+        model = tf_keras.Sequential([tf_keras.layers.Dense(8, activation="relu"),
+                                     tf_keras.layers.Dense(3, activation="softmax")])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=loss)
+        return model
+
+    t = _check(tfpcheck.model(data=(X_CLS, labels))(factory), max_examples=1)
+    assert [(v.invariant, v.cause) for v in t.violations] == [("builds", "shape_broadcast")], t.to_dict()
+    assert hint in t.violations[0].fix

@@ -526,14 +526,25 @@ def _unreached(t: Trace) -> tuple[str, str, dict[str, Any]] | None:
     if share is None or share <= UNREACHED_SHARE or t.worst_mean_gap is None:
         return None
     w = t.worst_mean_gap
-    return "parameterization", (
-        f"the model cannot predict the targets' average: on {share:.0%} of the target columns "
-        f"its predictive means never reach it (column {w['column']}: targets average "
-        f"{w['target_mean']:.3g}, predicted means span [{w['predicted_min']:.3g}, "
-        f"{w['predicted_max']:.3g}] on every input). The layer feeding the distribution confines "
-        "its parameter: a sigmoid/softmax before logits=, a ReLU before loc= or rate=. Let that "
-        "Dense be linear; constrain only what the family needs (softplus for a scale)"
-    ), {"unreached_share": share, "worst_column": w}
+    seen = (f"the model cannot predict the targets' average: on {share:.0%} of the target columns "
+            f"its predictive means never reach it (column {w['column']}: targets average "
+            f"{w['target_mean']:.3g}, predicted means span [{w['predicted_min']:.3g}, "
+            f"{w['predicted_max']:.3g}] on every input). ")
+    evidence = {"unreached_share": share, "worst_column": w}
+    if t.output_distribution is not None:
+        return "parameterization", seen + (
+            "The layer feeding the distribution confines its parameter: a sigmoid/softmax before "
+            "logits=, a ReLU before loc= or rate=. Let that Dense be linear; constrain only what the "
+            "family needs (softplus for a scale)"), evidence
+    if w["predicted_min"] == w["predicted_max"] == 1.0:
+        return "parameterization", seen + (
+            "The output is 1 on every input: a softmax over a single unit. For 0/1 targets use "
+            "Dense(1, activation='sigmoid'); softmax needs one unit per class"), evidence
+    return "parameterization", seen + (
+        f"The output is the prediction itself (the loss is {t.output_kind.rpartition(' ')[2]}), and "
+        "the last layer's activation confines it: a sigmoid or softmax to [0, 1], a ReLU or "
+        "softplus to >= 0. Give the last Dense the activation the targets need (linear for real "
+        "values), or rescale the targets into its range"), evidence
 
 
 def collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:

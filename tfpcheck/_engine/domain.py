@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["DOMAINS", "LOSS_DOMAINS", "outside_domain"]
+__all__ = ["DOMAINS", "LOSS_DOMAINS", "MEAN_LOSSES", "outside_domain"]
 
 #: Per task: the domain in words and a test of which draws fall outside it. Regression and
 #: categorical targets (class indices or one-hot) put no bound a real-valued draw can break.
@@ -33,6 +33,14 @@ LOSS_DOMAINS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
     "binary": ("targets in [0, 1]", lambda y: (y < 0) | (y > 1)),
     "categorical": ("one-hot (or soft) rows of values in [0, 1]", lambda y: (y < 0) | (y > 1)),
 }
+
+
+#: Plain Keras losses whose best output for an example is the targets' conditional mean: MSE, a
+#: cross-entropy on probabilities (not from_logits; not the sparse ones, whose targets are class
+#: indices), poisson on a rate. Their output predicts the targets' mean, so once fitted its range
+#: over the training set spans the targets' average (learns' unreached test). MAE, Huber and
+#: custom losses predict a median or a quantile, which may lie off the mean: not here.
+MEAN_LOSSES = ("mean_squared_error", "mse", "binary_crossentropy", "categorical_crossentropy", "poisson")
 
 
 def outside_domain(task: str, draws: np.ndarray) -> tuple[float, str] | None:

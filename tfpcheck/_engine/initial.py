@@ -53,7 +53,7 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
         except Exception as exc:  # noqa: BLE001
             failure = classify_exception(exc, "forward", keras_3=keras_3, target_shape=np.shape(y)[1:],
                                          dist_shape=_full_shape(output))
-            fix = _one_hot_into_categorical(output, y)
+            fix = _one_hot_into_categorical(output, y) or _labels_for_the_other_loss(model, output, y)
             trace.build_failure = failure if fix is None else dataclasses.replace(
                 failure, cause="shape_broadcast", fix=fix)
             return
@@ -118,6 +118,28 @@ def _one_hot_into_categorical(output: Any, y: np.ndarray) -> str | None:
     return (f"the targets are one-hot rows (shape {np.shape(y)}) and Categorical's log_prob takes "
             f"class indices: use tfpl.OneHotCategorical({np.shape(y)[1]}) (tfd.OneHotCategorical) "
             "for one-hot targets, or give Categorical np.argmax(y, axis=-1).")
+
+
+def _labels_for_the_other_loss(model: Any, output: Any, y: np.ndarray) -> str | None:
+    """The fix where a plain cross-entropy was handed the other label encoding: class indices
+    under categorical_crossentropy (one-hot rows), one-hot rows under the sparse one (indices)."""
+    name = loss_name(model._tfpcheck_loss).lower().replace("_", "")
+    width = np.shape(output)[-1] if np.ndim(output) >= 2 else 1
+    rows = np.asarray(y, dtype=float).reshape(len(y), -1)
+    if "categoricalcrossentropy" not in name or width < 2:
+        return None
+    one_hot = rows.shape[1] == width and np.isin(rows, (0.0, 1.0)).all() and np.all(rows.sum(1) == 1.0)
+    indices = rows.shape[1] == 1 and np.all(np.mod(rows, 1) == 0) and rows.min() >= 0 and rows.max() < width
+    if name.startswith("sparse") and one_hot:
+        return (f"the targets are one-hot rows (shape {np.shape(y)}) and sparse_categorical_crossentropy "
+                "takes class indices: compile with loss='categorical_crossentropy', or give it "
+                "np.argmax(y, axis=-1)")
+    if not name.startswith("sparse") and indices:
+        return (f"the targets are class indices (shape {np.shape(y)}, values 0 to {int(rows.max())}) and "
+                "categorical_crossentropy takes one-hot rows: compile with "
+                "loss='sparse_categorical_crossentropy', or give it "
+                f"to_categorical(y, {width}) (tf_keras.utils, or keras.utils under Keras 3)")
+    return None
 
 
 def _observe_start_gaps(dist: Any, y: np.ndarray, trace: Trace) -> None:

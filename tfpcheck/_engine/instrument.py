@@ -19,6 +19,7 @@ import tensorflow_probability as tfp
 
 from tfpcheck._config import Config
 from tfpcheck._engine.constraints import unwrap
+from tfpcheck._engine.domain import MEAN_LOSSES
 from tfpcheck._engine.flavour import compiled_loss, is_keras3_model, unreduced_loss, uses_own_compute_loss
 from tfpcheck._engine.inputs import feed
 from tfpcheck._engine.optimizers import make_optimizer, rescaled, schedule_of
@@ -26,7 +27,7 @@ from tfpcheck._engine.owners import owners
 
 __all__ = ["Recorder", "capture_distributions", "compile_for_check", "config_optimizer", "data_term",
            "compute_loss_likelihood", "evaluate_loss", "likelihood", "loss_distribution", "loss_name",
-           "model_loss", "nll", "record_likelihood"]
+           "model_loss", "nll", "predicts_mean", "record_likelihood"]
 
 tfd = tfp.distributions
 
@@ -106,6 +107,15 @@ def loss_name(loss: Any) -> str:
     fn = getattr(loss, "fn", None)
     named = fn if fn is not None else loss
     return getattr(named, "__name__", None) or type(loss).__name__
+
+
+def predicts_mean(loss: Any) -> bool:
+    """Whether a plain Keras ``loss`` makes the output a prediction of the targets' mean
+    (``domain.MEAN_LOSSES``; a cross-entropy only on probabilities, not ``from_logits``)."""
+    name = loss_name(loss).lower().replace("_", "")  # a function's name, or a Loss class's
+    kwargs = getattr(loss, "_fn_kwargs", None) or {}
+    from_logits = bool(getattr(loss, "from_logits", kwargs.get("from_logits", False)))
+    return name in {m.replace("_", "") for m in MEAN_LOSSES} and not from_logits
 
 
 def evaluate_loss(user_loss: Any, y_true: Any, y_pred: Any, keras_3: bool = False) -> tuple[Any, Any]:

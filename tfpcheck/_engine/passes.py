@@ -22,7 +22,7 @@ import tensorflow as tf
 from tfpcheck._confirm import AVERAGED_PASSES
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.inputs import feed
-from tfpcheck._engine.instrument import model_loss
+from tfpcheck._engine.instrument import model_loss, predicts_mean
 from tfpcheck._engine.tiered import traced as _traced
 from tfpcheck._engine.tiered import untraceable as _untraceable
 
@@ -100,10 +100,13 @@ def evaluate(
         rows = np.asarray([p.values for p in passes])
         return [float(v) for v in (averaged(rows) if average else rows.mean(0))]
 
+    mean_output = predicts_mean(model._tfpcheck_loss)
+
     def one_pass(x_: Any, y_: Any, pass_seed: Any) -> dict[str, Any]:
-        values, dist = model_loss(model, x_, y_, model(feed(model, x_), training=False))
-        if dist is None:
-            return {"values": values}
+        output = model(feed(model, x_), training=False)
+        values, dist = model_loss(model, x_, y_, output)
+        if dist is None:  # a plain Keras loss: its output is the mean under MEAN_LOSSES
+            return {"values": values, "mean": output} if mean_output else {"values": values}
         d = unwrap(dist)
         out = {"values": values, "finite": _all_finite(d)}
         try:
@@ -128,14 +131,14 @@ def evaluate(
             return terms(passes), passes
         except Exception:  # noqa: BLE001 - the eager passes below raise or explain it
             _untraceable(model, f"_tfpcheck_eval_{int(sample)}", traced)
-    passes = [_eager_pass(model, x, y, seed, sample) for _ in range(n_passes)]
+    passes = [_eager_pass(model, x, y, seed, sample, mean_output) for _ in range(n_passes)]
     return terms(passes), passes
 
 
 def _traced_pass(out: dict[str, Any], y: np.ndarray) -> Pass:
     values = per_example(np.asarray(out["values"], dtype=float), y)
     if "finite" not in out:
-        return Pass(values, False)
+        return Pass(values, False, np.asarray(out["mean"], dtype=float) if "mean" in out else None)
     finite = bool(out["finite"])
     draws = np.asarray(out["draws"]) if "draws" in out and finite else None
     mean = np.asarray(out["mean"], dtype=float) if "mean" in out else None
@@ -143,10 +146,13 @@ def _traced_pass(out: dict[str, Any], y: np.ndarray) -> Pass:
     return Pass(values, True, mean, finite, draws, stddev=stddev)
 
 
-def _eager_pass(model: Any, x: np.ndarray, y: np.ndarray, seed: int, sample: bool) -> Pass:
-    values, dist = model_loss(model, x, y, model(feed(model, x), training=False))
+def _eager_pass(model: Any, x: np.ndarray, y: np.ndarray, seed: int, sample: bool,
+                mean_output: bool = False) -> Pass:
+    output = model(feed(model, x), training=False)
+    values, dist = model_loss(model, x, y, output)
     result = Pass(per_example(np.asarray(values, dtype=float), y), dist is not None)
     if dist is None:
+        result.mean = np.asarray(output, dtype=float) if mean_output else None
         return result
     d = unwrap(dist)
     try:

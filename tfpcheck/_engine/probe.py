@@ -136,7 +136,10 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
                      optimizer, lr)
     if loss is None:
         return Probe(None, "a tensor output and no compiled loss", optimizer, lr)
-    dist = loss_distribution(loss, y[:8], output, keras_3)
+    try:
+        dist = loss_distribution(loss, y[:8], output, keras_3)
+    except Exception:  # noqa: BLE001 - targets the loss refuses: training's first pass says why
+        dist = None
     if dist is not None:
         family = type(unwrap(dist)).__name__
         return Probe(task_of_family(dist), f"the loss builds a {family}", optimizer, lr)

@@ -472,12 +472,16 @@ def _observe_final(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace,
     except Exception as exc:  # noqa: BLE001 - reported: learns and the domain check need it
         trace.notes["final_evaluation_error"] = f"{type(exc).__name__}: {exc}"
         return
-    if not all(p.has_distribution for p in passes):
-        return  # a plain Keras loss on tensor outputs: no predictive distribution to sample
     # The predictive means of each pass (weight draw); their spread across passes, in units of
     # the targets' spread, is prediction_noise: 0 for a deterministic model.
     means = np.stack([p.mean for p in passes]) if all(p.mean is not None for p in passes) else None
     finite_means = means is None or bool(np.all(np.isfinite(means)))
+    if not all(p.has_distribution for p in passes):
+        # A plain Keras loss on tensor outputs: no predictive distribution to sample; under a
+        # loss whose output predicts the mean (domain.MEAN_LOSSES), that output's range is read.
+        if means is not None and finite_means:
+            _observe_mean_gaps(means.mean(0), y, trace)
+        return
     if means is not None and finite_means:
         spread = float(np.std(y))
         if spread > 0:
