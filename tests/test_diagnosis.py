@@ -894,6 +894,7 @@ _REAL = (_LABEL_X[:, :1] - 0.5 * _LABEL_X[:, 1:2]).astype("float32")
 @pytest.mark.parametrize("loss, activation, y, words", [
     ("poisson", "exponential", _REAL, "mean_squared_error"),  # real-valued targets, some < 0
     ("binary_crossentropy", "sigmoid", _SIGNED, "(y + 1) / 2"),  # SVM-style -1/1 labels
+    ("binary_crossentropy", "sigmoid", (_SIGNED + 3) / 2, "give it y - 1"),  # classes numbered 1 and 2
 ])
 def test_a_plain_keras_loss_on_targets_it_does_not_score_fails_data_in_support(loss, activation, y, words):
     """A Keras loss that is a family's NLL stays finite on targets outside that family (it keeps

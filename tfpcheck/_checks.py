@@ -611,7 +611,8 @@ def _kl_weight(t: Trace) -> Verdict:
     in_loss, of_layers = _kl_parts(t) or (math.nan, math.nan)
     return Verdict(
         "posterior_not_collapsed", False,
-        f"the KL term enters the loss with weight {weight:.3g}, {weight * n:.3g} times the 1/n_train "
+        f"the KL term enters the loss with weight about {weight:.2g} (its share of the loss over the last "
+        f"quarter of the steps, per unit of the layers' KL at the end), {weight * n:.2g} times the 1/n_train "
         f"= {1 / n:.3g} of the per-example ELBO: the prior outweighs the data and pushes the "
         "posterior onto it" + (f" (an add_loss term of rank {t.loss_terms_rank}: Keras 3 sums its "
                                "elements silently, where tf_keras raised)" if t.loss_terms_rank else ""),

@@ -309,7 +309,7 @@ def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             f"{abs(s['y_min']):.4g}) / {step:.4g})"
         ), {"y_grid_step": step, "y_min": s["y_min"]}
     if t.support_loss:  # before the standardised reading: balanced -1/1 labels have mean 0, sd 1
-        return "distribution_choice", _loss_domain_fix(t.support_loss, t.support_examples), {}
+        return "distribution_choice", _loss_domain_fix(t.support_loss, t.support_examples, s), {}
     if task in ("count", "positive", "binary") and _standardised_targets(s):
         return "data_scale", (
             f"the targets have mean {s['y_abs_mean']:.2g} (in absolute value) and standard deviation "
@@ -344,10 +344,13 @@ def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     ), {}
 
 
-def _loss_domain_fix(loss: str, outside: list[float]) -> str:
-    """A plain Keras loss given targets it does not score: -1/1 labels mapped, else another loss."""
+def _loss_domain_fix(loss: str, outside: list[float], s: dict[str, float]) -> str:
+    """A plain Keras loss given targets it does not score: -1/1 and 1/2 labels mapped, else
+    another loss."""
     if outside and all(v == -1 for v in outside) and "crossentropy" in loss.lower():
         return f"the labels are -1/1 and {loss} takes 0/1: give it (y + 1) / 2"
+    if outside and all(v == 2 for v in outside) and s.get("y_min") == 1.0 and "binary" in loss.lower():
+        return f"the labels are 1/2 and {loss} takes 0/1: give it y - 1"
     return (
         f"{loss} is the negative log-likelihood of a family these targets do not belong to: "
         "train on a loss whose distribution holds these (mean_squared_error, or a tfd.Normal's "
@@ -557,7 +560,7 @@ def collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         ), {}
     if v.evidence.get("collapse") == "kl_weight":
         return "kl_scaling", (
-            f"the KL term is weighted {v.evidence['kl_weight']:.3g} in a per-example loss: "
+            f"the KL term is weighted about {v.evidence['kl_weight']:.2g} in a per-example loss: "
             f"{FIXES['kl_scaling']}"
         ), {}
     if v.evidence.get("collapse") == "sampling_noise":

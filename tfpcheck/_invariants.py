@@ -95,7 +95,8 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               "its x-denied twin's: the same model, loss and budget trained on features replaced "
               "by their mean; works for any loss and head, fixed scales included",
               f"paired per-example gain > {c.LEARNS_Z:g} standard errors, and the predictive "
-              f"means reach the targets' average (within {c.UNREACHED_GAP:g} sd) on at least "
+              "means (under a plain MSE, probability cross-entropy or poisson loss: the outputs) "
+              f"reach the targets' average (within {c.UNREACHED_GAP:g} sd) on at least "
               f"{1 - c.UNREACHED_SHARE:.0%} of the target columns (a head confined like its twin "
               "beats it by nothing that counts); a data term still falling at the step cap and "
               "below its step-0 value, or on data "
