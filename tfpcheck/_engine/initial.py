@@ -88,24 +88,27 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
 
 
 
+def _shapes(dist: Any) -> tuple[list[int], list[int]] | None:
+    """``(batch shape, event shape)`` of a distribution; None for a tensor or an unknown shape."""
+    try:
+        return [int(d) for d in dist.batch_shape], [int(d) for d in dist.event_shape]
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 def _full_shape(output: Any) -> tuple[int, ...] | None:
     """The output distribution's batch + event shape past the batch axis; None for a tensor."""
-    dist = unwrap(output)
-    try:
-        return tuple(int(d) for d in dist.batch_shape.concatenate(dist.event_shape))[1:]
-    except (AttributeError, TypeError, ValueError):  # not a distribution, or an unknown shape
-        return None
+    shapes = _shapes(unwrap(output))
+    return None if shapes is None else tuple(shapes[0] + shapes[1])[1:]
 
 
 def _example_shape(dist: Any, n: int) -> tuple[int, ...] | None:
     """``dist``'s batch shape past its first axis, then its event shape, where that first axis is
     the ``n`` examples; None where it is not, or a shape is unknown."""
-    try:
-        batch = [int(d) for d in dist.batch_shape]
-        event = [int(d) for d in dist.event_shape]
-    except (AttributeError, TypeError, ValueError):
+    shapes = _shapes(dist)
+    if shapes is None or not shapes[0] or shapes[0][0] != n:
         return None
-    return tuple(batch[1:] + event) if batch and batch[0] == n else None
+    return tuple(shapes[0][1:] + shapes[1])
 
 
 def _one_hot_into_categorical(output: Any, y: np.ndarray) -> str | None:
