@@ -137,11 +137,11 @@ def evaluate(
 
 def _traced_pass(out: dict[str, Any], y: np.ndarray) -> Pass:
     values = per_example(np.asarray(out["values"], dtype=float), y)
-    if "finite" not in out:
-        return Pass(values, False, np.asarray(out["mean"], dtype=float) if "mean" in out else None)
+    mean = np.asarray(out["mean"], dtype=float) if "mean" in out else None
+    if "finite" not in out:  # a plain Keras loss: its output as the mean, under MEAN_LOSSES
+        return Pass(values, False, mean)
     finite = bool(out["finite"])
     draws = np.asarray(out["draws"]) if "draws" in out and finite else None
-    mean = np.asarray(out["mean"], dtype=float) if "mean" in out else None
     stddev = np.asarray(out["stddev"], dtype=float) if "stddev" in out else None
     return Pass(values, True, mean, finite, draws, stddev=stddev)
 
