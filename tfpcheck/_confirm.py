@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tfpcheck._checks import kl_weight
+from tfpcheck._checks import LONGER_RUN, SAMPLING_NOISE_LIMIT, SLOWER_THAN_CAP, kl_weight
 from tfpcheck._config import Config
 from tfpcheck._diagnose import FIXES, grad_blew_up, has_evidence
 from tfpcheck._invariants import evaluate
@@ -31,12 +31,6 @@ from tfpcheck._trace import Trace
 __all__ = ["AVERAGED_PASSES", "Intervention", "LONGER_RUN", "MAX_INTERVENTIONS", "PRIOR_WIDENING",
            "confirm", "intervention_for", "outlasts", "settle"]
 
-#: A ``learns`` failure that ran to the step cap is re-run once with this many times the cap
-#: before it is reported: healthy Bayesian networks can sit on the uninformed solution (a
-#: Bernoulli at 0.5, a Flipout layer under a scale-mixture prior; plain SGD at 1e-3) for 2000+
-#: steps and then learn (measured: data term 0.693 until step 2000, 0.469 at step 4700), which
-#: at the cap looks exactly like a model that cannot use x.
-LONGER_RUN = 4
 #: At most this many re-runs per finding: each costs one brief training of model and twin.
 MAX_INTERVENTIONS = 3
 #: The causes each violated invariant can have, tested after the rule's own, in order, where
@@ -189,8 +183,8 @@ def settle(
     findings: list[Finding], trace: Trace, invariants: tuple[str, ...], run: Runner,
 ) -> tuple[list[Finding], list[str]]:
     """The final failure's findings as reported, and the notes for those withdrawn: each cause
-    tested by intervention (``confirm``); a learns failure at the cap that none explains re-run
-    longer (``outlasts``) and withdrawn when it then learns."""
+    tested by intervention (``confirm``); a failure of speed at the cap (``_slow_at_cap``) that
+    none explains re-run longer (``outlasts``) and withdrawn when it then holds."""
     kept, notes = [], []
     for finding in findings:
         finding = confirm(finding, trace, invariants, run)
@@ -204,37 +198,67 @@ def settle(
 
 
 def _speed_only(finding: Finding, trace: Trace) -> bool:
-    """A confirmed data_scale on the data as they were given (not rescaled or offset by the
-    stress regime): standardising speeds Adam-like steps up on any data wider than unit scale,
-    so it shows the model would learn sooner, not that it can't. Measured on a public Keras 3
-    Gaussian regression (targets' sd 14, lr 0.00045): learns fails at 1600 steps, standardising
-    passes, and the data as given learn by 6400 steps. On raw data the stress regime made (the
-    seed's Example 1, features 223 sd off zero) the confirmed failure stands."""
+    """A confirmed cause that shows the model would get there sooner, not that it can't:
+    data_scale on the data as they were given (not rescaled or offset by the stress regime),
+    since standardising speeds Adam-like steps up on any data wider than unit scale (measured on
+    a public Keras 3 Gaussian regression, targets' sd 14, lr 0.00045: learns fails at 1600 steps,
+    standardising passes, and the data as given learn by 6400 steps; on raw data the stress
+    regime made, the seed's Example 1, the confirmed failure stands); and weight draws that swamp
+    the predictions unless averaged, since a posterior still narrowing stops swamping them."""
     c = trace.config
     given = (c.x_scale, c.x_offset, c.y_scale, c.y_offset) == (1.0, 0.0, 1.0, 0.0)
-    return finding.cause == "data_scale" and finding.invariant == "learns" and given
+    return (finding.cause == "data_scale" and finding.invariant == "learns" and given) or (
+        _swamped(finding))
+
+
+def _swamped(finding: Finding) -> bool:
+    """posterior_not_collapsed for weight draws that swamp the predictions (``_checks._sampling_noise``)."""
+    return (finding.invariant == "posterior_not_collapsed"
+            and finding.evidence.get("collapse") == "sampling_noise")
+
+
+def _draws_moved(record: dict[str, Any], ratio: bool) -> str:
+    """How far weight draws move the predictions, from a sampling_noise finding's evidence or a
+    trace: in target sds, or (``ratio``) in the predictive's own sds."""
+    if ratio:
+        return f"{record.get('draw_spread_ratio') or 0:.3g} times the predictive's own standard deviation"
+    return f"{record.get('prediction_noise') or 0:.3g} target standard deviations"
+
+
+def _slow_at_cap(finding: Finding, trace: Trace) -> bool:
+    """A failure that more steps may undo, found at the step cap: learns, or a posterior whose
+    draws still swamp the predictions."""
+    return (finding.invariant == "learns" or _swamped(finding)) and trace.steps_run >= trace.config.steps
 
 
 def outlasts(finding: Finding, trace: Trace, run: Runner) -> str | None:
-    """For a ``learns`` failure at the step cap that no intervention explained: the note to
-    report instead when the same configuration, trained up to LONGER_RUN times the cap, does
-    learn; None when it still fails (or the failure is not of that kind) and the finding
+    """For a failure of speed at the step cap that no intervention explained: the note to
+    report instead when the same configuration, trained up to LONGER_RUN times the cap, holds
+    the invariant; None when it still fails (or the failure is not of that kind) and the finding
     stands. A confirmed cause keeps its finding: raw data that need 3x the steps (the field
     guide's Example 1) is a data_scale failure, not a late learner."""
     c = trace.config
-    if finding.invariant != "learns" or trace.steps_run < c.steps:
+    if not _slow_at_cap(finding, trace):
         return None
     try:
         longer = run(dataclasses.replace(c, steps=LONGER_RUN * c.steps), frozenset())
     except Exception:  # noqa: BLE001 - the finding stands when the longer run can't be had
         return None
-    if any(not v.holds for v in evaluate(longer, ("learns",))):
+    if any(not v.holds for v in evaluate(longer, (finding.invariant,))):
         return None
     sooner = (f"; with {', '.join(f'{k} {v}' for k, v in finding.intervention['changed'].items())} "
-              f"it learned within the cap ({finding.cause})") if finding.confirmed else ""
-    return (f"learns: inconclusive at the cap: after {c.steps} steps the model did not yet beat "
-            f"its x-denied twin, but trained on it did by step {longer.steps_run} (it sat on "
-            f"the uninformed solution first){sooner}; raise the cap with --tfpcheck-steps / --steps")
+              f"it {'learned' if finding.invariant == 'learns' else 'held'} within the cap "
+              f"({finding.cause})") if finding.confirmed else ""
+    if finding.invariant == "learns":
+        late = (f"after {c.steps} steps the model did not yet beat its x-denied twin, but trained "
+                f"on it did by step {longer.steps_run} (it sat on the uninformed solution first)")
+    else:
+        ratio = not (finding.evidence.get("prediction_noise") or 0) > SAMPLING_NOISE_LIMIT
+        late = (f"after {c.steps} steps the weights' draws still moved the predictions by "
+                f"{_draws_moved(finding.evidence, ratio)}, but trained on, the posterior narrowed and "
+                f"by step {longer.steps_run} by {_draws_moved(vars(longer), ratio)}: {SLOWER_THAN_CAP}")
+    return (f"{finding.invariant}: inconclusive at the cap: {late}{sooner}; raise the cap with "
+            "--tfpcheck-steps / --steps")
 
 
 def _outcome(

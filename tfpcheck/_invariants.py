@@ -125,7 +125,8 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               f"not grown past {c.SPREAD_GROWN:g}× their initial sd; a model so swamped trains to "
               "the cap, and one whose posterior's narrowest tenth of weights lost more than "
               f"{c.NARROWING_SHARE:.0%} of its sd over the last {c.NARROWING_SPAN:.0%} of the steps "
-              "is still narrowing: *inconclusive*, a note), or a "
+              "is still narrowing: *inconclusive*, a note, as is one that holds when the same "
+              f"configuration is trained to {c.LONGER_RUN}× the cap), or a "
               f"factorised first-layer posterior's sd along a direction x cannot see ≤ "
               f"{c.UNSEEN_SPREAD_LIMIT:g} × the prior's",
               explains=("learns",  # a posterior on its prior ignores the data
