@@ -288,6 +288,63 @@ def test_a_keras3_train_step_without_a_loss_to_read_says_how_to_give_one():
     assert "tfp.layers distribution layer" not in finding.fix
 
 
+class StepOfItsOwn(keras.Model):
+    """A subclassed model whose train_step computes its loss itself, compiled with an optimizer
+    alone (the Keras guide's "Customizing what happens in fit()", with a Normal's NLL)."""
+
+    def __init__(self, scale=lambda raw: 1e-3 + tf.math.softplus(raw), loss=None):
+        super().__init__()
+        self.hidden, self.out = keras.layers.Dense(16, activation="relu"), keras.layers.Dense(2)
+        self.scale, self.own_loss = scale, loss
+        self.tracker = keras.metrics.Mean(name="loss")
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            t = self(x, training=True)
+            loss = (self.own_loss(y, t) if self.own_loss else
+                    -tf.reduce_mean(tfd.Normal(t[..., :1], self.scale(t[..., 1:])).log_prob(y)))
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
+        self.tracker.update_state(loss)
+        return {"loss": self.tracker.result()}
+
+    @property
+    def metrics(self):
+        return [self.tracker]
+
+
+def _own_step(**kwargs):
+    def factory():
+        model = StepOfItsOwn(**kwargs)
+        model.compile(keras.optimizers.Adam(1e-2))
+        return model
+    return factory
+
+
+def test_a_train_step_that_computes_its_loss_is_checked_through_the_distribution_it_scores():
+    """Refused before ("neither a compiled loss nor a compute_loss"): the data term is the
+    distribution the step scores the targets with, the step run and its changes set back."""
+    healthy = _check(_own_step(), (XF, Y_REAL))
+    assert healthy.passed, healthy.summary()
+    assert "its train_step builds a Normal" in " ".join(healthy.targets[0].notes)
+    assert _learns_checked(healthy)
+    (finding,) = _check(_own_step(scale=lambda raw: raw), (XF, Y_REAL)).targets[0].violations
+    assert (finding.invariant, finding.cause) == ("positive_scales", "parameterization"), finding
+    assert "softplus" in finding.fix
+
+
+def test_a_train_step_that_scores_no_distribution_is_a_clear_error():
+    plain = _own_step(loss=lambda y, t: tf.reduce_mean(tf.square(y - t[..., :1])))
+    report = _check(plain, (XF, Y_REAL))
+    (target,) = report.targets
+    assert target.status == "error" and "own train_step computes the loss with no tfd" in target.error
+    assert "self.compute_loss(x, y, y_pred)" in target.error
+
+
 def test_a_transformed_family_built_in_the_loss_is_captured_itself_not_its_base():
     """TFP's metaclass gives MultivariateNormalTriL and LogNormal their own ``log_prob``: the
     capture once recorded their standard-Normal base instead (a Keras 3 MultivariateNormalTriL

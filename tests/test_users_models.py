@@ -574,3 +574,44 @@ def test_labels_in_the_encoding_the_other_cross_entropy_takes_fail_builds_with_t
     t = _check(tfpcheck.model(data=(X_CLS, labels))(factory), max_examples=1)
     assert [(v.invariant, v.cause) for v in t.violations] == [("builds", "shape_broadcast")], t.to_dict()
     assert hint in t.violations[0].fix
+
+
+class _CountNet(tf_keras.Model):
+    """A tf_keras model whose own train_step scores the counts with a distribution it builds
+    from the raw output (a Poisson's log rate, or a unit Normal's location)."""
+
+    def __init__(self, family):
+        super().__init__()
+        self.hidden, self.out = tf_keras.layers.Dense(16, activation="relu"), tf_keras.layers.Dense(1)
+        self.family = family
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(self.family(self(x, training=True)).log_prob(y))
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, self.trainable_variables),
+                                           self.trainable_variables, strict=True))
+        return {"loss": loss}
+
+
+def test_a_tf_keras_train_step_of_its_own_gives_its_task_and_its_family_is_judged():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 2)).astype("float32")
+    y = rng.poisson(np.exp(0.3 + 0.6 * x[:, :1])).astype("float32")
+
+    def model_of(family):
+        @tfpcheck.model(data=(x, y))
+        def counts():
+            model = _CountNet(family)
+            model.compile(tf_keras.optimizers.Adam(0.01))
+            return model
+        return counts
+
+    poisson = _check(model_of(lambda t: tfd.Poisson(log_rate=t)))
+    assert poisson.status == "passed" and poisson.task == "count", poisson
+    normal = _check(model_of(lambda t: tfd.Normal(t, 1.0)))
+    assert [(v.invariant, v.cause) for v in normal.violations] == [
+        ("predictive_in_domain", "distribution_choice")], normal.violations

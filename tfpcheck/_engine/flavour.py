@@ -25,8 +25,8 @@ from tf_keras.src.utils import losses_utils
 from .tracing import as_keras_converts
 
 __all__ = ["BACKEND_FIX", "backend_problem", "compiled_loss", "gpu_xla_note", "is_keras3_model", "keras3",
-           "note_keras3_used", "recording_jit_compile", "reset", "tf_keras_parts", "unreduced_loss",
-           "uses_own_compute_loss"]
+           "note_keras3_used", "overrides_train_step", "recording_jit_compile", "reset", "tf_keras_parts",
+           "unreduced_loss", "uses_own_compute_loss"]
 
 _KERAS3_USED = [False]
 
@@ -115,6 +115,12 @@ def compiled_loss(model: Any) -> Any:
     if size == 1:  # [loss] or {output_name: loss}: Keras trains the one output on it
         return next(iter(loss.values())) if hasattr(loss, "values") else loss[0]
     return loss if size else None
+
+
+def overrides_train_step(model: Any) -> bool:
+    """A model with a ``train_step`` of its own (tf_keras or Keras 3)."""
+    base = keras3().Model if is_keras3_model(model) else tf_keras.Model
+    return type(model).train_step is not base.train_step
 
 
 def uses_own_compute_loss(model: Any) -> bool:

@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
-import tf_keras
 
 from tfpcheck._engine.classify import classify_exception, not_a_distribution
 from tfpcheck._engine.constraints import parameter_checks, unwrap
 from tfpcheck._engine.domain import LOSS_DOMAINS
-from tfpcheck._engine.flavour import keras3, tf_keras_targets
+from tfpcheck._engine.flavour import overrides_train_step, tf_keras_targets
 from tfpcheck._engine.inputs import feed
 from tfpcheck._engine.instrument import loss_name, model_loss
 from tfpcheck._engine.passes import mean_gaps
@@ -46,7 +45,7 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
         try:
             output = model(feed(model, x), training=False)
             if (model._tfpcheck_loss is None and not model._tfpcheck_own_loss
-                    and not hasattr(unwrap(output), "log_prob")):
+                    and not model._tfpcheck_own_step and not hasattr(unwrap(output), "log_prob")):
                 trace.build_failure = not_a_distribution(type(output).__name__, keras_3)
                 return
             values, dist = model_loss(model, x, y, output)
@@ -62,8 +61,7 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
     else:
         values, dist = forward
     output_type, output_is_distribution = model._tfpcheck_output
-    base = keras3().Model if keras_3 else tf_keras.Model
-    trace.custom_train_step = type(model).train_step is not base.train_step
+    trace.custom_train_step = overrides_train_step(model)
     trace.layers_start = summarise_layers(model, x if keras_3 else None)
     if dist is None:
         # A plain Keras loss on tensor outputs: the support question is whether every target's

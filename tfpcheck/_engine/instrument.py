@@ -20,14 +20,21 @@ import tensorflow_probability as tfp
 from tfpcheck._config import Config
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.domain import MEAN_LOSSES
-from tfpcheck._engine.flavour import compiled_loss, is_keras3_model, unreduced_loss, uses_own_compute_loss
+from tfpcheck._engine.flavour import (
+    compiled_loss,
+    is_keras3_model,
+    overrides_train_step,
+    unreduced_loss,
+    uses_own_compute_loss,
+)
 from tfpcheck._engine.inputs import feed
 from tfpcheck._engine.optimizers import make_optimizer, rescaled, schedule_of
 from tfpcheck._engine.owners import owners
 
 __all__ = ["Recorder", "capture_distributions", "compile_for_check", "config_optimizer", "data_term",
            "compute_loss_likelihood", "evaluate_loss", "likelihood", "loss_distribution", "loss_name",
-           "model_loss", "nll", "predicts_mean", "record_likelihood"]
+           "model_loss", "nll", "predicts_mean", "record_likelihood", "scores_in_train_step",
+           "step_variables", "train_step_likelihood"]
 
 tfd = tfp.distributions
 
@@ -74,6 +81,8 @@ def compile_for_check(model: Any, config: Config, recorder: Recorder) -> None:
     optimizer = config_optimizer(config, template, keras_3)
     _record_gradients(optimizer, recorder)
     own_loss = uses_own_compute_loss(model) and user_loss is None
+    # Its own train_step and no loss to compile: the step computes the loss itself.
+    own_step = user_loss is None and not own_loss and overrides_train_step(model)
     loss = None if own_loss else _recording_loss(user_loss, recorder, keras_3)
     metrics = _user_metrics(model) if compiled and not keras_3 else None
     # Keras 3 compiles the step with XLA where the user's jit_compile asks for it on this machine
@@ -84,6 +93,7 @@ def compile_for_check(model: Any, config: Config, recorder: Recorder) -> None:
     model._tfpcheck_xla = xla
     model._tfpcheck_loss = user_loss
     model._tfpcheck_own_loss = own_loss
+    model._tfpcheck_own_step = own_step
     model._tfpcheck_keras_3 = keras_3
 
 
@@ -150,16 +160,63 @@ def _one_by_one(term: Callable[[Any, Any], Any], y_true: Any, y_pred: Any) -> An
 
 def model_loss(model: Any, x: Any, y: Any, y_pred: Any) -> tuple[Any, Any]:
     """:func:`evaluate_loss` for a compiled model; for a Keras 3 model with its own
-    ``compute_loss``, the negative log-probability per example of the distribution that loss
-    builds (the data term without the ``add_loss`` terms)."""
-    if not getattr(model, "_tfpcheck_own_loss", False):
+    ``compute_loss``, or a tensor-output model whose own ``train_step`` computes its loss, the
+    negative log-probability per example of the distribution that loss builds (the data term
+    without the ``add_loss`` terms)."""
+    own_step = scores_in_train_step(model, y_pred)
+    if not getattr(model, "_tfpcheck_own_loss", False) and not own_step:
         return evaluate_loss(model._tfpcheck_loss, y, y_pred, model._tfpcheck_keras_3)
-    picked = compute_loss_likelihood(model, x, y, y_pred)
+    picked = (train_step_likelihood if own_step else compute_loss_likelihood)(model, x, y, y_pred)
     if picked is None:
-        raise TypeError("the model's compute_loss evaluates no tfd distribution's log_prob on the "
+        where = "train_step" if own_step else "compute_loss"
+        raise TypeError(f"the model's {where} evaluates no tfd distribution's log_prob on the "
                         "targets: its data term per example can't be read")
     dist, log_prob = picked
     return -log_prob, dist
+
+
+def scores_in_train_step(model: Any, y_pred: Any = None) -> bool:
+    """A model whose own ``train_step`` computes its loss (none compiled), on a tensor output
+    (``y_pred``, or the output its first pass recorded): the data term is what that step scores."""
+    if not getattr(model, "_tfpcheck_own_step", False):
+        return False
+    if y_pred is not None:
+        return not hasattr(unwrap(y_pred), "log_prob")
+    output = getattr(model, "_tfpcheck_output", None)
+    return output is not None and not output[1]
+
+
+def step_variables(model: Any) -> list[Any]:
+    """Every variable a step can change: the model's (built by the engine's first forward pass)
+    and the optimizer's."""
+    optimizer = getattr(model, "optimizer", None)
+    try:
+        extra = getattr(optimizer, "variables", [])
+        variables = list(model.variables) + list(extra() if callable(extra) else extra)
+    except ValueError:  # not built yet: nothing a step has changed
+        return []
+    return list({id(v): v for v in variables}.values())
+
+
+def train_step_likelihood(model: Any, x: Any, y: Any, y_pred: Any = None) -> tuple[Any, Any] | None:
+    """(distribution, log_prob values) the model's own ``train_step`` scores the targets with:
+    the step runs (its forward pass in training mode, as ``fit`` runs it) and every variable it
+    changed, the optimizer's included, is set back."""
+    found: list[Any] = []
+    values: list[Any] = []
+    y = tf.convert_to_tensor(y)
+    optimizer = model.optimizer
+    if not getattr(optimizer, "built", getattr(optimizer, "_built", True)):
+        optimizer.build(model.trainable_variables)  # its slots exist before they are saved
+    variables = step_variables(model)
+    saved = [tf.identity(v) for v in variables]
+    with capture_distributions(found, values):
+        model.train_step((feed(model, tf.convert_to_tensor(x)), y))
+    picked = likelihood(found, values, y.shape[0])
+    with tf.control_dependencies([] if picked is None else [picked[1]]):
+        for variable, value in zip(variables, saved, strict=True):
+            variable.assign(value)
+    return picked
 
 
 def compute_loss_likelihood(model: Any, x: Any, y: Any, y_pred: Any) -> tuple[Any, Any] | None:

@@ -17,9 +17,20 @@ import tf_keras
 from tfpcheck._config import Config
 from tfpcheck._data import make_data
 from tfpcheck._engine.constraints import unwrap
-from tfpcheck._engine.flavour import compiled_loss, is_keras3_model, note_keras3_used, uses_own_compute_loss
+from tfpcheck._engine.flavour import (
+    compiled_loss,
+    is_keras3_model,
+    note_keras3_used,
+    overrides_train_step,
+    uses_own_compute_loss,
+)
 from tfpcheck._engine.inputs import feed, set_inputs, takes
-from tfpcheck._engine.instrument import compute_loss_likelihood, loss_distribution, loss_name
+from tfpcheck._engine.instrument import (
+    compute_loss_likelihood,
+    loss_distribution,
+    loss_name,
+    train_step_likelihood,
+)
 from tfpcheck._engine.optimizers import initial_rate, schedule_of
 from tfpcheck._engine.samplers import terminating_samplers
 from tfpcheck._inputs import InputLayout
@@ -108,7 +119,11 @@ def probe_target(target: Target) -> Probe:
             "has no data=: tfpcheck generates real-valued features, which are no valid indices. "
             "Check it on your own data: @tfpcheck.model(data=(x_train, y_train))."
         )
-    return dataclasses.replace(read_model(model, x, y, target.inputs), index_layer=index_layer)
+    try:
+        probe = read_model(model, x, y, target.inputs)
+    except TargetError as exc:
+        raise TargetError(f"{target.name}: {exc}.") from None
+    return dataclasses.replace(probe, index_layer=index_layer)
 
 
 def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | None = None) -> Probe:
@@ -128,11 +143,15 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
         family = type(unwrap(output)).__name__
         return Probe(task_of_family(output), f"the output distribution is {family}", optimizer, lr)
     loss = compiled_loss(model)
-    if loss is None and uses_own_compute_loss(model):
-        dist = _own_loss_distribution(model, x[:8], y[:8], output)
+    own = "compute_loss" if uses_own_compute_loss(model) else "train_step" if overrides_train_step(
+        model) else None
+    if loss is None and own is not None:
+        dist = _own_loss_distribution(model, x[:8], y[:8], output, own)
         if dist is None:
-            return Probe(None, "its compute_loss builds no tfd distribution", optimizer, lr)
-        return Probe(task_of_family(dist), f"its compute_loss builds a {type(unwrap(dist)).__name__}",
+            return Probe(None, f"its {own} builds no tfd distribution", optimizer, lr)
+        if dist is _SCORES_NOTHING:
+            raise TargetError(_UNREAD_STEP)
+        return Probe(task_of_family(dist), f"its {own} builds a {type(unwrap(dist)).__name__}",
                      optimizer, lr)
     if loss is None:
         return Probe(None, "a tensor output and no compiled loss", optimizer, lr)
@@ -177,10 +196,27 @@ def _index_layer(model: Any) -> str | None:
     return None
 
 
-def _own_loss_distribution(model: Any, x: np.ndarray, y: np.ndarray, output: Any) -> Any:
-    """The distribution a Keras 3 ``compute_loss`` scores the targets with, or None."""
+#: A train_step that ran and scored the targets with no tfd distribution.
+_SCORES_NOTHING = object()
+_UNREAD_STEP = (
+    "its own train_step computes the loss with no tfd distribution (no distribution's log_prob is "
+    "called on the targets) and no loss is compiled, so tfpcheck cannot read the data term per "
+    "example that learns, data_in_support and loss_shape judge. Fix: compile the model with that "
+    "loss, model.compile(optimizer, loss=...), and compute it in train_step with "
+    "self.compute_loss(x, y, y_pred) (Keras 3) or self.compiled_loss(y, y_pred) (tf_keras); or "
+    "score the targets with a tfd distribution's log_prob there"
+)
+
+
+def _own_loss_distribution(model: Any, x: np.ndarray, y: np.ndarray, output: Any, own: str) -> Any:
+    """The distribution the model's own ``compute_loss`` (Keras 3) or ``train_step`` (``own``)
+    scores the targets with; _SCORES_NOTHING for a train_step that ran and scored them with none;
+    None where it raised (training reports why)."""
+    likelihood = compute_loss_likelihood if own == "compute_loss" else train_step_likelihood
     try:
-        picked = compute_loss_likelihood(model, x, y, output)
+        picked = likelihood(model, x, y, output)
+        if picked is None and own == "train_step":
+            return _SCORES_NOTHING
     except Exception:  # noqa: BLE001 - training reports it with its cause
         return None
     return picked[0] if picked else None

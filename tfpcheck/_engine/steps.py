@@ -26,7 +26,13 @@ import tensorflow as tf
 from tfpcheck._engine import reuse, tracing
 from tfpcheck._engine.constraints import parameter_checks, unwrap
 from tfpcheck._engine.inputs import feed
-from tfpcheck._engine.instrument import Recorder, capture_distributions, record_likelihood
+from tfpcheck._engine.instrument import (
+    Recorder,
+    capture_distributions,
+    record_likelihood,
+    scores_in_train_step,
+    step_variables,
+)
 from tfpcheck._engine.variational import layer_distributions, variational_layers
 
 __all__ = ["STOP_AFTER_NONFINITE", "StepFailed", "Stepper", "stepper"]
@@ -83,7 +89,7 @@ class Stepper:
             yield from self._singly(x, y, batches, start)
             return
         if self._variables is None:  # walking a Keras model's variables costs ~25 ms: once
-            self._variables = _variables(self.model)
+            self._variables = step_variables(self.model)
         state = [(v, v.numpy()) for v in self._variables]
         try:
             with reuse.capture() as created:  # by the first trace: slots of an unbuilt optimizer
@@ -198,18 +204,6 @@ def _builder(template: Any) -> Callable[[list[np.ndarray], int], Any]:
     return lambda leaves, k: tf.nest.map_structure(lambda i: leaves[i][k], template)
 
 
-def _variables(model: Any) -> list[Any]:
-    """Every variable a step can change: the model's (built by the engine's first forward pass)
-    and the optimizer's."""
-    optimizer = getattr(model, "optimizer", None)
-    try:
-        extra = getattr(optimizer, "variables", [])
-        variables = list(model.variables) + list(extra() if callable(extra) else extra)
-    except ValueError:  # not built yet: nothing a step has changed
-        return []
-    return list({id(v): v for v in variables}.values())
-
-
 def _restore(model: Any, state: list[tuple[Any, np.ndarray]]) -> None:
     for variable, value in state:
         variable.assign(value)
@@ -236,10 +230,11 @@ def _step_body(model: Any) -> tuple[Callable[..., Any], Meta]:
             metric.reset_state()
         found: list[Any] = []
         values: list[Any] = []
-        watch = capture_distributions(found, values) if model._tfpcheck_own_loss else contextlib.nullcontext()
+        scored_in_step = model._tfpcheck_own_loss or scores_in_train_step(model)
+        watch = capture_distributions(found, values) if scored_in_step else contextlib.nullcontext()
         with tf.control_dependencies(tf.nest.flatten(layer_summaries)), watch:
             logs = model.train_step((feed(model, x), y))
-        if model._tfpcheck_own_loss:  # Keras 3's own compute_loss: what it scored the targets with
+        if scored_in_step:  # its own compute_loss or train_step: what it scored the targets with
             record_likelihood(recorder, found, values, x.shape[0])
         dist = recorder.distribution
         if dist is None and "loss_shape" not in recorder.tensors:
