@@ -20,6 +20,7 @@ import tensorflow_probability as tfp
 import tf_keras
 
 import tfpcheck
+from tfpcheck._trace import Trace
 
 tfd = tfp.distributions
 SEED3 = "examples/seed_models_keras3.py"
@@ -343,6 +344,68 @@ def test_a_train_step_that_scores_no_distribution_is_a_clear_error():
     (target,) = report.targets
     assert target.status == "error" and "own train_step computes the loss with no tfd" in target.error
     assert "self.compute_loss(x, y, y_pred)" in target.error
+
+
+class ELBOStep(keras.Model):
+    """A Bayesian layer's KL (add_loss, unweighted) and the Normal's NLL, summed into the ELBO
+    by a train_step of the model's own: the KL divided by ``kl_divisor`` there."""
+
+    def __init__(self, kl_divisor):
+        super().__init__()
+        self.bayes, self.out = MethodKL(16, n_train=1), keras.layers.Dense(2)
+        self.kl_divisor = kl_divisor
+
+    def call(self, x):
+        return self.out(tf.tanh(self.bayes(x)))
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            nll = tf.reduce_mean(normal_nll(y, self(x, training=True)))
+            loss = nll + tf.add_n(self.losses) / self.kl_divisor
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
+        return {"loss": loss}
+
+
+class ELBOComputeLoss(ELBOStep):
+    """The same ELBO from a Keras 3 ``compute_loss`` of the model's own (Keras's train_step)."""
+
+    train_step = keras.Model.train_step
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return tf.reduce_mean(normal_nll(y, y_pred)) + tf.add_n(self.losses) / self.kl_divisor
+
+
+@pytest.mark.parametrize("kind", [ELBOStep, ELBOComputeLoss])
+def test_the_kl_weight_a_loss_of_the_models_own_gives_is_read_from_that_loss(kind):
+    """Measured: the ELBO with KL / n_train was named kl_scaling ("weight about 1", the weight
+    Keras gives add_loss terms) and "confirmed" by an intervention that changed only the reading."""
+    def factory(kl_divisor):
+        def elbo():
+            model = kind(kl_divisor)
+            model.compile(keras.optimizers.Adam(1e-2))
+            return model
+        return elbo
+
+    healthy = _check(factory(len(XF)), (XF, Y_REAL))
+    assert healthy.passed, healthy.summary()
+    unscaled = {(v.invariant, v.cause): v for v in _check(factory(1.0), (XF, Y_REAL)).targets[0].violations}
+    finding = unscaled[("posterior_not_collapsed", "kl_scaling")]
+    assert not finding.confirmed and "weight about 1" in finding.message, finding
+
+
+def test_a_kl_weight_no_one_multiple_explains_is_not_read():
+    from tfpcheck._engine.train import weighed_by_the_step
+
+    raw = [50.0, 48.0, 47.0, 45.0]
+    one_multiple = Trace(config=tfpcheck.Config(), kl_terms=[k / 400 for k in raw], kl_raw=raw)
+    weighed_by_the_step(one_multiple)
+    assert one_multiple.kl_terms == [k / 400 for k in raw] and not one_multiple.notes
+    summed = Trace(config=tfpcheck.Config(), kl_terms=[31.0 * d + k / 400 for d, k in zip(
+        [1.2, 0.7, 1.9, 0.4], raw, strict=True)], kl_raw=raw)  # a data term summed over 32
+    weighed_by_the_step(summed)
+    assert summed.kl_terms == [0.0] * 4 and "was not read" in summed.notes["kl_weight"]
 
 
 def test_a_transformed_family_built_in_the_loss_is_captured_itself_not_its_base():

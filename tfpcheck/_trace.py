@@ -68,6 +68,9 @@ class Trace:
     grad_norms: list[float] = field(default_factory=list)
     grad_finite: list[bool] = field(default_factory=list)
     kl_terms: list[float] = field(default_factory=list)
+    #: for a model whose own train_step or compute_loss weighs the KL terms: their unweighted sum
+    #: per step (the KL terms in the loss, ``kl_terms``, are then its loss less the mean data term)
+    kl_raw: list[float] = field(default_factory=list)
     param_violations: list[ParamViolation] = field(default_factory=list)
     output_distribution: str | None = None
     output_parameters: list[str] = field(default_factory=list)  # checked paths, "output.probs"

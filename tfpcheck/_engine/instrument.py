@@ -236,6 +236,7 @@ def record_likelihood(recorder: Recorder, found: list[Any], values: list[Any], b
     if picked is not None:
         recorder.distribution = picked[0]
         recorder.tensors["loss_shape"] = tf.shape(picked[1])
+        recorder.tensors["data_term"] = -tf.reduce_mean(tf.cast(picked[1], tf.float32))
 
 
 def likelihood(found: list[Any], values: list[Any], batch: int | None) -> tuple[Any, Any] | None:

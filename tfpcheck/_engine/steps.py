@@ -245,15 +245,20 @@ def _step_body(model: Any) -> tuple[Callable[..., Any], Meta]:
         checks = [(c, "output") for c in output_checks] + layer_checks
         for c, role in checks:
             meta[c.path] = (role, c.distribution, type(c.bijector).__name__)
+        loss = _step_loss(logs)
+        terms = [tf.reduce_sum(tf.cast(t, tf.float32)) for t in model.losses]
+        kl = model._tfpcheck_kl_factor * tf.add_n(terms) if terms else tf.constant(0.0)
+        # A train_step or compute_loss of the model's own weighs the KL terms itself: as its
+        # loss holds them, its loss less the mean data term it scored (``train.weighed_by_the_step``
+        # checks that this is one multiple of them).
+        own = scored_in_step and "data_term" in recorder.tensors
         return {
-            "loss": _step_loss(logs),
+            "loss": loss,
             "grad_norm": recorder.tensors.get("grad_norm", tf.constant(np.nan)),
             "grad_finite": recorder.tensors.get("grad_finite", tf.constant(True)),
             "loss_shape": recorder.tensors.get("loss_shape", tf.constant([-1])),
-            "kl": model._tfpcheck_kl_factor
-            * tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in model.losses])
-            if model.losses
-            else tf.constant(0.0),
+            "kl": loss - recorder.tensors["data_term"] if own else kl,
+            **({"kl_raw": kl} if own else {}),
             "loss_terms_rank": tf.constant(max((len(t.shape) for t in model.losses), default=0)),
             "params": {
                 **{c.path: c.summary() for c in output_checks},

@@ -413,6 +413,37 @@ def _train(
         trace.evaluation_steps.append(trace.steps_run)
         _record_posterior(model, trace, trace.steps_run)
     trace.settled = settled(evaluations, trace.steps_run)
+    weighed_by_the_step(trace)
+
+
+#: The KL terms' weight in a loss the model's own train_step or compute_loss assembles is read where its
+#: loss less its mean data term is one multiple of the KL terms on every step: the ratios' spread
+#: (median absolute deviation) at most this share of their median. A loss that sums the data term
+#: over the batch, or anneals the KL's weight, leaves no one multiple: the weight is then not read.
+OWN_STEP_KL_SPREAD = 0.05
+
+
+def weighed_by_the_step(trace: Trace) -> None:
+    """For a model whose own train_step or compute_loss weighs the KL terms: keep ``kl_terms`` as
+    its loss holds them where that is one multiple of their sum (OWN_STEP_KL_SPREAD), else record
+    them as unread (zeros, and a note): a weight assumed to be 1 (as Keras adds ``add_loss``
+    terms) named a healthy ELBO's KL / n_train an unscaled KL, and an intervention that changed
+    only that reading "confirmed" it."""
+    if not trace.kl_raw or len(trace.kl_raw) != len(trace.kl_terms):
+        return
+    raw, in_loss = np.asarray(trace.kl_raw, dtype=float), np.asarray(trace.kl_terms, dtype=float)
+    keep = np.isfinite(raw) & np.isfinite(in_loss) & (raw != 0)
+    ratios = in_loss[keep] / raw[keep]
+    if ratios.size and np.median(np.abs(ratios - np.median(ratios))) <= OWN_STEP_KL_SPREAD * abs(
+            np.median(ratios)):
+        return
+    trace.kl_terms = [0.0] * len(trace.kl_terms)
+    if ratios.size:
+        trace.notes["kl_weight"] = (
+            "posterior_not_collapsed: the KL terms' weight in the loss was not read: the model's own "
+            "train_step or compute_loss adds them, and its loss less its mean data term is no one "
+            "multiple of them (a data term summed over the batch, or a KL weight that changes "
+            "between steps)")
 
 
 def _record_posterior(model: Any, trace: Trace, step: int) -> None:
@@ -439,6 +470,8 @@ def _record_step(
     trace.grad_norms.append(float(out["grad_norm"]))
     trace.grad_finite.append(bool(out["grad_finite"]))
     trace.kl_terms.append(float(out["kl"]))
+    if "kl_raw" in out:
+        trace.kl_raw.append(float(out["kl_raw"]))
     trace.loss_terms_rank = max(trace.loss_terms_rank, int(out["loss_terms_rank"]))
     if i == 0:
         trace.loss_shape = tuple(int(d) for d in np.asarray(out["loss_shape"]))
