@@ -338,6 +338,25 @@ def test_a_train_step_that_computes_its_loss_is_checked_through_the_distribution
     assert "softplus" in finding.fix
 
 
+@pytest.mark.parametrize("traced", [False, True])
+def test_reading_a_train_steps_data_term_sets_every_variable_it_changed_back(traced):
+    """The evaluation passes run the step for its data term, eagerly and inside tf.function."""
+    from tfpcheck._engine.instrument import step_variables, train_step_likelihood
+
+    model = _own_step()()
+    model(XF[:4])
+    x, y = tf.constant(XF[:64]), tf.constant(Y_REAL[:64])
+    read = tf.function(lambda a, b: train_step_likelihood(model, a, b)[1]) if traced else (
+        lambda a, b: train_step_likelihood(model, a, b)[1])
+    read(x, y)  # the first call builds the optimizer's slots
+    before = [v.numpy().copy() for v in step_variables(model)]
+    log_prob = read(x, y)
+    after = [v.numpy() for v in step_variables(model)]
+    assert log_prob.shape == (64, 1)
+    assert len(before) == len(after) > 4
+    assert all(np.array_equal(b, a) for b, a in zip(before, after, strict=True))
+
+
 def test_a_train_step_that_scores_no_distribution_is_a_clear_error():
     plain = _own_step(loss=lambda y, t: tf.reduce_mean(tf.square(y - t[..., :1])))
     report = _check(plain, (XF, Y_REAL))

@@ -576,6 +576,17 @@ def test_labels_in_the_encoding_the_other_cross_entropy_takes_fail_builds_with_t
     assert hint in t.violations[0].fix
 
 
+def _adam_compiled(make, data):
+    """A target of ``data`` whose factory compiles the model ``make`` builds with Adam alone
+    (for a train_step of its own)."""
+    @tfpcheck.model(data=data)
+    def own_step():
+        model = make()
+        model.compile(tf_keras.optimizers.Adam(0.01))
+        return model
+    return own_step
+
+
 class _CountNet(tf_keras.Model):
     """A tf_keras model whose own train_step scores the counts with a distribution it builds
     from the raw output (a Poisson's log rate, or a unit Normal's location)."""
@@ -602,16 +613,42 @@ def test_a_tf_keras_train_step_of_its_own_gives_its_task_and_its_family_is_judge
     x = rng.normal(size=(400, 2)).astype("float32")
     y = rng.poisson(np.exp(0.3 + 0.6 * x[:, :1])).astype("float32")
 
-    def model_of(family):
-        @tfpcheck.model(data=(x, y))
-        def counts():
-            model = _CountNet(family)
-            model.compile(tf_keras.optimizers.Adam(0.01))
-            return model
-        return counts
-
-    poisson = _check(model_of(lambda t: tfd.Poisson(log_rate=t)))
+    poisson = _check(_adam_compiled(lambda: _CountNet(lambda t: tfd.Poisson(log_rate=t)), (x, y)))
     assert poisson.status == "passed" and poisson.task == "count", poisson
-    normal = _check(model_of(lambda t: tfd.Normal(t, 1.0)))
+    normal = _check(_adam_compiled(lambda: _CountNet(lambda t: tfd.Normal(t, 1.0)), (x, y)))
     assert [(v.invariant, v.cause) for v in normal.violations] == [
         ("predictive_in_domain", "distribution_choice")], normal.violations
+
+
+class _FlipoutStep(tf_keras.Model):
+    """DenseFlipout layers with their default KL (not divided), a Normal head, and a train_step
+    of the model's own that divides the KL by ``kl_divisor`` in its ELBO."""
+
+    def __init__(self, kl_divisor):
+        super().__init__()
+        self.kl_divisor = kl_divisor
+        self.hidden, self.out = tfpl.DenseFlipout(16, activation="relu"), tfpl.DenseFlipout(2)
+        self.head = tfpl.DistributionLambda(
+            lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])))
+
+    def call(self, x):
+        return self.head(self.out(self.hidden(x)))
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            nll = -tf.reduce_mean(self(x, training=True).log_prob(y))
+            loss = nll + tf.add_n(self.losses) / self.kl_divisor
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, self.trainable_variables),
+                                           self.trainable_variables, strict=True))
+        return {"loss": loss}
+
+
+def test_a_kl_weighed_by_a_train_step_of_its_own_is_read_from_its_loss():
+    """Measured: the ELBO with KL / n_train was named kl_scaling, "weight about 1", and
+    "confirmed" by a re-run that changed only how the KL was read."""
+    healthy = _check(_adam_compiled(lambda: _FlipoutStep(len(X_REG)), (X_REG, Y_REG)))
+    assert healthy.status == "passed", healthy.violations
+    unscaled = {(v.invariant, v.cause): v for v in _check(
+        _adam_compiled(lambda: _FlipoutStep(1.0), (X_REG, Y_REG))).violations}
+    assert not unscaled[("posterior_not_collapsed", "kl_scaling")].confirmed, unscaled

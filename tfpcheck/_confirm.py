@@ -116,7 +116,11 @@ def _zero_after_blow_up(finding: Finding, trace: Trace) -> bool:
 
 def _kl_undivided(trace: Trace) -> bool:
     """The KL weighs more than KL_ALREADY_DIVIDED / n_train in the loss, or its weight could not
-    be read while KL terms are there (then the intervention is the test)."""
+    be read while KL terms are there (then the intervention is the test); never where the model's
+    own train_step or compute_loss weighs them (``Trace.kl_raw``): dividing them where Keras adds
+    them changes nothing there."""
+    if trace.kl_raw:
+        return False
     weight = kl_weight(trace)
     if weight is None:
         return any(k != 0 for k in trace.kl_terms)

@@ -30,7 +30,6 @@ from tfpcheck._engine.instrument import (
     Recorder,
     capture_distributions,
     record_likelihood,
-    scores_in_train_step,
     step_variables,
 )
 from tfpcheck._engine.variational import layer_distributions, variational_layers
@@ -230,11 +229,12 @@ def _step_body(model: Any) -> tuple[Callable[..., Any], Meta]:
             metric.reset_state()
         found: list[Any] = []
         values: list[Any] = []
-        scored_in_step = model._tfpcheck_own_loss or scores_in_train_step(model)
+        # Its own compute_loss or train_step assembles the loss: what it scored the targets with.
+        scored_in_step = model._tfpcheck_own_loss or model._tfpcheck_own_step
         watch = capture_distributions(found, values) if scored_in_step else contextlib.nullcontext()
         with tf.control_dependencies(tf.nest.flatten(layer_summaries)), watch:
             logs = model.train_step((feed(model, x), y))
-        if scored_in_step:  # its own compute_loss or train_step: what it scored the targets with
+        if scored_in_step:
             record_likelihood(recorder, found, values, x.shape[0])
         dist = recorder.distribution
         if dist is None and "loss_shape" not in recorder.tensors:
