@@ -652,3 +652,19 @@ def test_a_kl_weighed_by_a_train_step_of_its_own_is_read_from_its_loss():
     unscaled = {(v.invariant, v.cause): v for v in _check(
         _adam_compiled(lambda: _FlipoutStep(1.0), (X_REG, Y_REG))).violations}
     assert not unscaled[("posterior_not_collapsed", "kl_scaling")].confirmed, unscaled
+
+
+def test_reading_a_tf_keras_train_steps_data_term_leaves_no_optimizer_state_behind():
+    """The first read builds the optimizer's slots before saving them: none is left holding a
+    step's moments (a tf_keras optimizer says nothing of being built)."""
+    from tfpcheck._engine.instrument import step_variables, train_step_likelihood
+
+    model = _CountNet(lambda t: tfd.Poisson(log_rate=t))
+    model.compile(tf_keras.optimizers.Adam(0.01))
+    x, y = X_REG[:64], np.round(np.abs(Y_REG[:64]))
+    model(x)
+    weights = [w.numpy().copy() for w in model.weights]
+    train_step_likelihood(model, x, y)
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(weights, model.weights, strict=True))
+    slots = [v.numpy() for v in step_variables(model) if all(v is not w for w in model.weights)]
+    assert len(slots) > 1 and all(not np.any(s) for s in slots), slots  # iterations 0, moments 0

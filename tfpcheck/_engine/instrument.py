@@ -205,9 +205,7 @@ def train_step_likelihood(model: Any, x: Any, y: Any, y_pred: Any = None) -> tup
     found: list[Any] = []
     values: list[Any] = []
     y = tf.convert_to_tensor(y)
-    optimizer = model.optimizer
-    if not getattr(optimizer, "built", getattr(optimizer, "_built", True)):
-        optimizer.build(model.trainable_variables)  # its slots exist before they are saved
+    _build_slots(model.optimizer, model.trainable_variables)
     variables = step_variables(model)
     saved = [tf.identity(v) for v in variables]
     with capture_distributions(found, values):
@@ -217,6 +215,19 @@ def train_step_likelihood(model: Any, x: Any, y: Any, y_pred: Any = None) -> tup
         for variable, value in zip(variables, saved, strict=True):
             variable.assign(value)
     return picked
+
+
+def _build_slots(optimizer: Any, variables: list[Any]) -> None:
+    """Build ``optimizer``'s slots before a step's state is saved, so that none is created by the
+    step and left behind: Keras 3 says whether it is built; a tf_keras optimizer holds only its
+    iteration count until it is (a legacy one builds its own way, and is left to it)."""
+    held = getattr(optimizer, "variables", ())
+    try:
+        unbuilt = not optimizer.built if hasattr(optimizer, "built") else len(held) <= 1
+        if unbuilt:
+            optimizer.build(variables)
+    except (AttributeError, TypeError):  # a legacy optimizer: variables() and no build(var_list)
+        return
 
 
 def compute_loss_likelihood(model: Any, x: Any, y: Any, y_pred: Any) -> tuple[Any, Any] | None:
