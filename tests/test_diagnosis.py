@@ -333,6 +333,51 @@ def test_a_prior_of_the_wrong_event_size_is_tfp_layer_misuse_not_shape_broadcast
     assert "kernel_size + bias_size" in root.fix
 
 
+def _tf_keras_head_wrapped_in(wrapper):
+    def factory():
+        model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(1), wrapper()])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+    return tfpcheck.model(data=(X_REG, Y_REG))(factory)
+
+
+class _OwnDistributionLayer(tf_keras.layers.Layer):
+    """A Layer of the user's own whose call returns a distribution (learned noise scale)."""
+
+    def build(self, input_shape):
+        self.raw_scale = self.add_weight(name="raw_scale", shape=(), initializer="zeros")
+
+    def call(self, t):
+        return tfd.Normal(t, tf.nn.softplus(self.raw_scale))
+
+
+@pytest.mark.parametrize("wrapper", [
+    lambda: tf_keras.layers.Lambda(lambda t: tfd.Normal(t, 1.0)), _OwnDistributionLayer],
+    ids=["Lambda", "own-layer"])
+def test_a_tf_keras_layer_returning_a_distribution_is_tfp_layer_misuse_not_keras_version(wrapper):
+    """Measured: an all-tf_keras model was told to move off Keras 3 (KerasTensor in the message)."""
+    report = tfpcheck.check(_tf_keras_head_wrapped_in(wrapper), max_examples=1, steps=50)
+    root = report.targets[0].violations[0]
+    assert (root.invariant, root.cause) == ("builds", "tfp_layer_misuse"), root.explain()
+    assert "tfpl.DistributionLambda" in root.fix
+
+
+def test_a_keras3_input_fed_to_a_tf_keras_layer_is_keras_version():
+    """tf_keras says only "'tuple' object has no attribute 'rank'": the Keras 3 tensor in its
+    frame is the evidence."""
+    import keras
+
+    @tfpcheck.model(data=(X_REG, Y_REG))
+    def keras3_input():
+        inputs = keras.Input((2,))
+        model = tf_keras.Model(inputs, tfpl.IndependentNormal(1)(tf_keras.layers.Dense(2)(inputs)))
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+
+    root = tfpcheck.check(keras3_input, max_examples=1, steps=50).targets[0].violations[0]
+    assert (root.invariant, root.cause) == ("builds", "keras_version"), root.explain()
+
+
 def test_a_raw_scale_at_a_high_learning_rate_is_still_parameterization():
     """The configured rate is no evidence: a scale taken raw from an output that goes negative
     mid-training at lr 0.1 is the parameterisation's doing (was named optimizer_settings)."""

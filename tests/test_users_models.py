@@ -668,3 +668,36 @@ def test_reading_a_tf_keras_train_steps_data_term_leaves_no_optimizer_state_behi
     assert all(np.array_equal(a, b.numpy()) for a, b in zip(weights, model.weights, strict=True))
     slots = [v.numpy() for v in step_variables(model) if all(v is not w for w in model.weights)]
     assert len(slots) > 1 and all(not np.any(s) for s in slots), slots  # iterations 0, moments 0
+
+
+# 10. A wrapper distribution keeps its inner family's parameters in a dict: tfpcheck's walk of
+# ZeroInflatedNegativeBinomial's parameters recursed into its `distribution_class` (a class) and
+# left learns and predictive_in_domain unevaluated ("'property' object has no attribute
+# 'values'"), and never read `total_count`, which sits in its `kwargs`.
+def _zero_inflated_counts(n=600, seed=4):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2)).astype("float32")
+    mu = np.exp(0.8 + 0.6 * x[:, :1])
+    y = np.where(rng.uniform(size=(n, 1)) < 0.3, 0, rng.negative_binomial(2.0, 2.0 / (2.0 + mu)))
+    return x, y.astype("float32")
+
+
+def _zinb_head(total_count):
+    def factory():
+        model = tf_keras.Sequential([
+            tf_keras.Input((2,)), tf_keras.layers.Dense(32, activation="relu"), tf_keras.layers.Dense(3),
+            tfpl.DistributionLambda(lambda t: tfd.ZeroInflatedNegativeBinomial(
+                total_count=total_count(t[..., :1]), logits=t[..., 1:2], inflated_loc_logits=t[..., 2:]))])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+    return tfpcheck.model(data=_zero_inflated_counts())(factory)
+
+
+def test_a_zero_inflated_negative_binomial_is_evaluated_and_its_total_count_checked():
+    healthy = _check(_zinb_head(lambda t: 1e-3 + tf.nn.softplus(t)))
+    assert healthy.status == "passed" and healthy.task == "count", healthy.to_dict()
+    assert not [n for n in healthy.notes if "could not be evaluated" in n], healthy.notes
+    raw = _check(_zinb_head(lambda t: t), max_examples=1)
+    root = raw.violations[0]
+    assert (root.invariant, root.cause) == ("positive_scales", "parameterization"), root.explain()
+    assert "total_count" in root.message, root.message

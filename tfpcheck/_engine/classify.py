@@ -62,6 +62,8 @@ def classify_exception(
         f.filename for e in (exc, root) for f in traceback.extract_tb(e.__traceback__)
     )
     shapes = None if target_shape is None or dist_shape is None else (target_shape, dist_shape)
+    if not keras_3 and _keras3_object_reached_tf_keras(exc, root):
+        files += " /keras/src/"  # a Keras 3 tensor or layer in a tf_keras frame: a version mix
     cause, fix = _match(type(exc).__name__, message, files, keras_3, shapes)
     return BuildFailure(
         stage=stage,
@@ -71,6 +73,39 @@ def classify_exception(
         fix=fix,
         step=step,
     )
+
+
+#: What tf_keras says when a layer's output is a TFP composite tensor (a distribution) that is
+#: not wrapped by a tfp.layers layer: its KerasTensor needs a shape the distribution's spec lacks.
+_TF_KERAS_GOT_A_DISTRIBUTION = "KerasTensor only supports TypeSpecs that have a shape field"
+_WRAP_FIX = (
+    "a tf_keras layer that is not a tfp.layers layer returned a tfd distribution (a "
+    "tf_keras.layers.Lambda, or a Layer of your own whose call returns one): Keras can only pass "
+    "tensors between layers. Build the distribution in tfpl.DistributionLambda(lambda t: "
+    "tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:]))), which hands Keras a tensor and "
+    "the loss the distribution; a layer with weights of its own (learned cutpoints, a noise scale) "
+    "returns tensors, and a DistributionLambda after it builds the distribution from them."
+)
+
+
+#: Where Keras 3's tensors, layers and models live (its losses and optimizers are not looked for).
+_KERAS3_GRAPH_MODULES = ("keras.src.backend", "keras.src.layers", "keras.src.models")
+
+
+def _keras3_object_reached_tf_keras(*excs: BaseException) -> bool:
+    """Whether a local variable of a tf_keras frame in the tracebacks holds a Keras 3 object (a
+    ``keras.Input`` tensor or a ``keras.layers`` layer): tf_keras then fails with messages that
+    name neither ('tuple' object has no attribute 'rank')."""
+    for exc in excs:
+        tb = exc.__traceback__
+        while tb is not None:
+            if "tf_keras/" in tb.tb_frame.f_code.co_filename:
+                values = list(tb.tb_frame.f_locals.values())
+                values += [v for seq in values if isinstance(seq, (list, tuple)) for v in seq]
+                if any(type(v).__module__.startswith(_KERAS3_GRAPH_MODULES) for v in values):
+                    return True
+            tb = tb.tb_next
+    return False
 
 
 def keras3_failure(class_name: str, problem: str | None = None, fix: str = _KERAS3_FIX) -> BuildFailure:
@@ -113,6 +148,8 @@ def _match(kind: str, message: str, files: str, keras_3: bool = False,
     if keras_3 and ("tf_keras" in message or "tf_keras/" in files
                     or "tensorflow_probability/python/layers/" in files):
         return "keras_version", _KERAS3_FIX  # a tfp.layers / tf_keras object in a Keras 3 model
+    if not keras_3 and _TF_KERAS_GOT_A_DISTRIBUTION in message and "auto_composite_tensor" in message:
+        return "tfp_layer_misuse", _WRAP_FIX  # a Lambda or own layer returned a tfd distribution
     if not keras_3 and (
         "keras.Layer" in message
         or "KerasTensor" in message

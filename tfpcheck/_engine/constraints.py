@@ -17,7 +17,7 @@ diagonal is outside there.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ import tensorflow_probability as tfp
 
 tfd = tfp.distributions
 
-__all__ = ["CLOSED_PARAMETERS", "ParamCheck", "unwrap", "parameter_checks"]
+__all__ = ["CLOSED_PARAMETERS", "ParamCheck", "named_parameters", "unwrap", "parameter_checks"]
 
 #: Parameters whose constraint is a closed set: the boundary values are valid.
 CLOSED_PARAMETERS = frozenset({"probs"})
@@ -86,6 +86,18 @@ def unwrap(dist: Any) -> Any:
     return dist
 
 
+def named_parameters(dist: Any) -> Iterator[tuple[str, Any]]:
+    """``dist.parameters`` by name, None and classes left out, with the keyword dicts a
+    wrapper keeps its inner distribution's parameters in opened: ZeroInflatedNegativeBinomial
+    (an ``Inflated``) holds ``total_count`` and ``logits`` in ``kwargs``, and
+    ``distribution_class``, a class, beside them."""
+    for name, value in dist.parameters.items():
+        if isinstance(value, Mapping):
+            yield from ((k, v) for k, v in value.items() if v is not None and not isinstance(v, type))
+        elif value is not None and not isinstance(value, type):
+            yield name, value
+
+
 def parameter_checks(dist: Any, prefix: str) -> Iterator[ParamCheck]:
     """Every constrained tensor parameter of ``dist``, recursing into nested distributions."""
     dist = unwrap(dist)
@@ -93,10 +105,8 @@ def parameter_checks(dist: Any, prefix: str) -> Iterator[ParamCheck]:
         properties = type(dist).parameter_properties()
     except (NotImplementedError, TypeError):
         properties = {}
-    for name, value in dist.parameters.items():
+    for name, value in named_parameters(dist):
         path = f"{prefix}.{name}"
-        if value is None:
-            continue
         if isinstance(unwrap(value), tfd.Distribution):
             yield from parameter_checks(value, path)
             continue

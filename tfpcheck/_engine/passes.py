@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfpcheck._confirm import AVERAGED_PASSES
-from tfpcheck._engine.constraints import unwrap
+from tfpcheck._engine.constraints import named_parameters, unwrap
 from tfpcheck._engine.inputs import feed
 from tfpcheck._engine.instrument import model_loss, predicts_mean
 from tfpcheck._engine.tiered import traced as _traced
@@ -185,7 +185,7 @@ def _all_finite(dist: Any) -> Any:
     boolean tensor: then drawing from it terminates. Families without a mean (a
     Sinh-transformed Normal) are sampled too; only non-finite parameters are not."""
     checks = [tf.constant(True)]
-    for value in dist.parameters.values():
+    for _, value in named_parameters(dist):
         if hasattr(value, "parameters") and hasattr(value, "sample"):
             checks.append(_all_finite(value))
         elif tf.is_tensor(value) or isinstance(value, (np.ndarray, float, int)):

@@ -151,7 +151,7 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
             return Probe(None, f"its {own} builds no tfd distribution", optimizer, lr)
         if dist is _SCORES_NOTHING:
             raise TargetError(_UNREAD_STEP)
-        return Probe(task_of_family(dist), f"its {own} builds a {type(unwrap(dist)).__name__}",
+        return Probe(task_of_family(dist), f"its {own} builds {_a(type(unwrap(dist)).__name__)}",
                      optimizer, lr)
     if loss is None:
         return Probe(None, "a tensor output and no compiled loss", optimizer, lr)
@@ -161,7 +161,7 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
         dist = None
     if dist is not None:
         family = type(unwrap(dist)).__name__
-        return Probe(task_of_family(dist), f"the loss builds a {family}", optimizer, lr)
+        return Probe(task_of_family(dist), f"the loss builds {_a(family)}", optimizer, lr)
     return Probe(task_of_loss(loss), f"the loss is {loss_name(loss)}", optimizer, lr)
 
 
@@ -240,3 +240,9 @@ def _user_optimizer(model: Any) -> tuple[str | None, float | None]:
     lr = initial_rate(schedule) if schedule is not None else opt.get_config().get("learning_rate")
     lr = float(f"{float(lr):.6g}") if isinstance(lr, (int, float, np.floating)) else None
     return name, lr
+
+
+def _a(name: str) -> str:
+    """``name`` with its article: "a Normal", "an OrderedLogistic"."""
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
