@@ -1127,3 +1127,28 @@ def test_a_data_term_rise_bought_with_a_falling_kl_is_kl_scaling_not_the_rate():
             assert found == cause and evidence["kl_start"] > evidence["kl_end"], (found, fix)
         else:
             assert found != "kl_scaling"
+
+
+def _page_views(n=400, seed=9):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)).astype("float32")
+    return x, rng.poisson(np.exp(7.5 + 0.3 * x[:, :1])).astype("float32")
+
+
+@tfpcheck.model(data=_page_views())
+def poisson_on_counts_in_thousands():
+    model = tf_keras.Sequential([tf_keras.Input((3,)), tf_keras.layers.Dense(16, activation="relu"),
+                                 tf_keras.layers.Dense(1),
+                                 tfpl.DistributionLambda(lambda t: tfd.Poisson(log_rate=t))])
+    model.compile(tf_keras.optimizers.SGD(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_counts_in_the_thousands_keep_their_scale_in_the_data_scale_fix():
+    """Measured: the fix said "standardise features and targets", which a Poisson cannot take,
+    and "initialise the output bias at y_train's mean", which a log-rate wants the log of."""
+    report = tfpcheck.check(poisson_on_counts_in_thousands, max_examples=1, steps=50)
+    root = report.targets[0].violations[0]
+    assert root.cause == "data_scale", root.explain()
+    assert "stay as they are, which Poisson needs" in root.fix and "log_rate=t + 7.5" in root.fix, root.fix
+    assert "standardise features and targets" not in root.fix, root.fix

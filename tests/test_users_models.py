@@ -61,7 +61,8 @@ def test_tensor_output_classifier_is_a_target_and_passes():
     t = _check(flipout_softmax_classifier)
     assert t.status == "passed", t.to_dict()
     assert t.task == "categorical"
-    assert any(n.startswith("positive_scales: ") for n in t.notes)  # not applicable, said so
+    # The softmax's outputs are the probabilities the cross-entropy reads: checked, in [0, 1] (12.)
+    assert not [n for n in t.notes if n.startswith("positive_scales: ")], t.notes
 
 
 def _raw_sigma_loss(y, out):
@@ -521,7 +522,8 @@ def test_a_distribution_of_as_many_values_as_a_target_row_passes_and_one_for_sev
     assert not [n for n in three.notes if n.startswith("loss_shape")], three.notes
     one = _check(tfpcheck.model(data=(X_REG, _Y3))(lambda: _independent_normal(1)), max_examples=1)
     assert one.status == "passed", one.to_dict()
-    assert any(n.startswith("loss_shape: Independent gives one value per example and each target row has 3")
+    assert any(n.startswith("loss_shape: Independent(Normal) gives one value per example and each "
+                            "target row has 3")
                for n in one.notes), one.notes
 
 
@@ -701,3 +703,59 @@ def test_a_zero_inflated_negative_binomial_is_evaluated_and_its_total_count_chec
     root = raw.violations[0]
     assert (root.invariant, root.cause) == ("positive_scales", "parameterization"), root.explain()
     assert "total_count" in root.message, root.message
+
+
+# 11. An Independent asserts nothing on values itself: tfpl.IndependentBernoulli on -1/1 labels
+# (log_prob(-1) is finite without validate_args) passed data_in_support, and once found was
+# read as standardised targets (mean 0, sd 1).
+@pytest.mark.parametrize("labels", ["0/1", "-1/1"])
+def test_an_independent_bernoulli_is_asked_about_its_labels(labels):
+    y = (X_REG[:, :1] > 0).astype("float32")
+
+    @tfpcheck.model(data=(X_REG, y if labels == "0/1" else 2 * y - 1))
+    def independent_bernoulli():
+        model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(1),
+                                     tfpl.IndependentBernoulli(1)])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+
+    report = _check(independent_bernoulli, max_examples=1)
+    if labels == "0/1":
+        assert report.status == "passed", report.to_dict()
+        return
+    root = report.violations[0]
+    assert (root.invariant, root.cause) == ("data_in_support", "distribution_choice"), root.explain()
+    assert "Independent(Bernoulli) takes 0/1: give it (y + 1) / 2" in root.fix, root.fix
+
+
+# 12. A last layer without its softmax or sigmoid under a cross-entropy on probabilities: Keras
+# clips the raw scores into [1e-7, 1 - 1e-7] and trains on, so the model learned and passed.
+def _raw_scores_under(loss, labels, keras_module, activation=None):
+    x, y = labels
+
+    @tfpcheck.model(data=(x, y))
+    def classifier():
+        k = keras_module
+        units = 1 if loss == "binary_crossentropy" else 3
+        model = k.Sequential([k.Input((x.shape[1],)), k.layers.Dense(16, activation="relu"),
+                              k.layers.Dense(units, activation=activation)])
+        model.compile(k.optimizers.Adam(0.01), loss=loss)
+        return model
+    return classifier
+
+
+@pytest.mark.parametrize("loss, labels, keras_module", [
+    ("sparse_categorical_crossentropy", (X_CLS, Y_CLS), tf_keras),
+    ("binary_crossentropy", (X_REG, (X_REG[:, :1] > 0).astype("float32")), keras)],
+    ids=["tf_keras-softmax", "keras3-sigmoid"])
+def test_raw_scores_read_as_probabilities_are_parameterization_and_the_activation_passes(
+        loss, labels, keras_module):
+    activation = "sigmoid" if loss == "binary_crossentropy" else "softmax"
+    raw = _check(_raw_scores_under(loss, labels, keras_module), max_examples=1)
+    root = raw.violations[0]
+    assert (root.invariant, root.cause, root.step) == ("positive_scales", "parameterization", 0), \
+        root.explain()
+    assert f'activation="{activation}"' in root.fix and "from_logits=True" in root.fix, root.fix
+    healthy = _check(_raw_scores_under(loss, labels, keras_module, activation))
+    assert healthy.status == "passed", healthy.to_dict()
+    assert not [n for n in healthy.notes if n.startswith("positive_scales")], healthy.notes

@@ -212,16 +212,18 @@ def _first_bad(
 
 def positive_scales(t: Trace) -> Verdict:
     """Every distribution parameter stays inside its TFP constraint (parameter_properties)."""
-    if not t.param_violations and t.output_distribution is None and t.output_kind:
+    if not t.param_violations and t.output_distribution is None and t.output_kind and not t.probs_read:
         return _not_applicable("positive_scales", f"the model's output is {t.output_kind}, which "
                                "builds no distribution: only variational posteriors and priors "
                                "were checked")
     if not t.param_violations:
         return _ok("positive_scales")
     v = min(t.param_violations, key=lambda p: p.step)
+    what = (f"{v.path} of {v.distribution} left its constraint ({v.constraint})" if v.role != "loss" else
+            f"the outputs {t.probs_read} reads as {v.distribution} probabilities left [0, 1]")
     return Verdict(
         "positive_scales", False,
-        f"{v.path} of {v.distribution} left its constraint ({v.constraint}) at step {v.step}: "
+        f"{what} at step {v.step}: "
         f"{v.n_bad} of {v.n_total} values invalid, range [{v.min_value:.4g}, {v.max_value:.4g}]",
         v.step,
         {"parameter": v.path, "role": v.role, "distribution": v.distribution,

@@ -251,6 +251,13 @@ def builds(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 
 def positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     e = v.evidence
+    if e["role"] == "loss":  # a softmax or sigmoid keeps them inside on every step: the head lacks it
+        activation = "sigmoid" if e["distribution"] == "Bernoulli" else "softmax"
+        return "parameterization", (
+            f"the last layer gives raw scores and {t.probs_read} reads them as probabilities; Keras "
+            "clips them into [1e-7, 1 - 1e-7], so it trains without an error while predict() returns "
+            f"values that are not probabilities: end the model with activation=\"{activation}\", or "
+            f"keep the raw scores and compile with from_logits=True"), {}
     where = "output head" if e["role"] == "output" else f"variational {e['role']}"
     mid_training = (v.step or 0) > 0
     fix = parameter_fix(e["parameter"], e["constraint"], e.get("source"))
@@ -310,6 +317,10 @@ def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         ), {"y_grid_step": step, "y_min": s["y_min"]}
     if t.support_loss:  # before the standardised reading: balanced -1/1 labels have mean 0, sd 1
         return "distribution_choice", _loss_domain_fix(t.support_loss, t.support_examples, s), {}
+    if task == "binary" and s.get("y_values") == [-1.0, 1.0]:
+        # -1/1 labels (an SVM's or hinge loss's) have mean ~0 and sd 1 too: not standardised data
+        return "distribution_choice", (
+            f"the labels are -1/1 and {family} takes 0/1: give it (y + 1) / 2"), {"y_min": -1.0, "y_max": 1.0}
     if task in ("count", "positive", "binary") and _standardised_targets(s):
         return "data_scale", (
             f"the targets have mean {s['y_abs_mean']:.2g} (in absolute value) and standard deviation "
@@ -376,8 +387,26 @@ def in_domain(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 
 
 def _raw_data(t: Trace) -> tuple[str, str, dict[str, Any]]:
-    return "data_scale", f"the data are far from unit scale: {FIXES['data_scale']}", {
-        "data": t.data_stats}
+    s, task = t.data_stats, t.config.task
+    if task == "regression":
+        return "data_scale", f"the data are far from unit scale: {FIXES['data_scale']}", {"data": s}
+    # Counts, amounts, labels: the family needs the targets as they are; only the features move.
+    lo, hi = 1.0 / RAW_DATA_LIMIT, RAW_DATA_LIMIT
+    family = t.output_distribution or "the family"
+    said = []
+    if s["x_abs_mean"] > hi or s["x_std_max"] > hi or s["x_std_median"] < lo:
+        said.append("the features are far from unit scale: standardise them (or adapt a "
+                    "tf_keras.layers.Normalization layer to x_train)")
+    mean = s["y_abs_mean"]
+    if task in ("count", "positive") and mean > hi:
+        log_mean = f"{math.log(mean):.3g}"
+        said.append(f"the targets (mean {mean:.4g}) stay as they are, which {family} needs: start the "
+                    f"output at their mean in log space, log_rate=t + {log_mean} (or "
+                    f"bias_initializer=Constant({log_mean}) on the layer that feeds a log-link "
+                    "parameter), so that the first steps do not chase it")
+    else:
+        said.append(f"keep the targets as they are, which {family} needs")
+    return "data_scale", "; ".join(said), {"data": s}
 
 
 def _log_is_infinite(path: str, value_range: tuple[float, float] | None) -> bool:

@@ -53,7 +53,8 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               )),
     Invariant("positive_scales", c.positive_scales, d.positive_scales,
               "every parameter of every distribution (output head, posteriors, priors, nested) "
-              "lies in its TFP constraint, read from `parameter_properties()`",
+              "lies in its TFP constraint, read from `parameter_properties()`; a tensor output that a "
+              "Keras cross-entropy reads as probabilities (not `from_logits`) lies in [0, 1]",
               "the constraining bijector inverts it to a finite value (`probs` may touch 0 and "
               "1; for a scale TFP's bijector is softplus with `low` = float eps, so a scale that "
               "underflowed below 1.2e-7 in float32 counts too; a lower-triangular scale needs a "

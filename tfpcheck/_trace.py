@@ -91,6 +91,9 @@ class Trace:
     support_loss: str | None = None  # a plain Keras loss whose targets they are not (initial.py)
     support_bounds: dict[str, float] = field(default_factory=dict)  # the family's low=/high=
     output_kind: str | None = None  # "distribution", "loss_distribution", or a tensor's words
+    #: The plain Keras cross-entropy that reads the tensor output as probabilities (its values
+    #: are checked by positive_scales), None for any other output or loss.
+    probs_read: str | None = None
     settled: bool | None = None  # the loss had settled when training stopped (schedule.settled)
     evaluations: list[float] = field(default_factory=list)  # whole-set data term every WINDOW steps
     evaluation_steps: list[int] = field(default_factory=list)  # the step of each evaluation
@@ -120,7 +123,7 @@ class Trace:
     custom_train_step: bool = False
     keras: str = "tf_keras"  # or "keras 3" (TensorFlow backend)
     loss_terms_rank: int = 0  # highest rank of an add_loss/KL term (> 0: Keras 3 sums it)
-    data_stats: dict[str, float] = field(default_factory=dict)
+    data_stats: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -26,7 +26,8 @@ import tensorflow_probability as tfp
 
 tfd = tfp.distributions
 
-__all__ = ["CLOSED_PARAMETERS", "ParamCheck", "named_parameters", "unwrap", "parameter_checks"]
+__all__ = ["CLOSED_PARAMETERS", "ParamCheck", "family_name", "named_parameters", "parameter_checks",
+           "probability_check", "unwrap"]
 
 #: Parameters whose constraint is a closed set: the boundary values are valid.
 CLOSED_PARAMETERS = frozenset({"probs"})
@@ -84,6 +85,22 @@ def unwrap(dist: Any) -> Any:
     while hasattr(dist, "tensor_distribution"):
         dist = dist.tensor_distribution
     return dist
+
+
+def family_name(dist: Any) -> str:
+    """The family a user would name: ``Independent(Bernoulli)`` for tfpl.IndependentBernoulli,
+    ``MixtureSameFamily(Normal)``; TFP's private auto-composite classes without their underscore."""
+    dist = unwrap(dist)
+    name = type(dist).__name__.lstrip("_")
+    inner = (dist.distribution if isinstance(dist, tfd.Independent)
+             else dist.components_distribution if isinstance(dist, tfd.MixtureSameFamily) else None)
+    return name if inner is None else f"{name}({family_name(inner)})"
+
+
+def probability_check(value: Any, family: str) -> ParamCheck:
+    """The output a Keras cross-entropy reads as ``family``'s ``probs`` (no distribution is
+    built): each value must lie in [0, 1], the Sigmoid's closed image."""
+    return ParamCheck("output", family, "probs", tf.convert_to_tensor(value), tfp.bijectors.Sigmoid())
 
 
 def named_parameters(dist: Any) -> Iterator[tuple[str, Any]]:

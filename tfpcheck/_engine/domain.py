@@ -35,6 +35,15 @@ LOSS_DOMAINS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
 }
 
 
+#: Keras cross-entropies that read the output as probabilities unless ``from_logits``, with the
+#: family whose ``probs`` those are. Each value must lie in [0, 1]; Keras clips one that does not
+#: into [1e-7, 1 - 1e-7], so raw scores (a last layer without its softmax or sigmoid) train
+#: without an error and predict() returns values that are no probabilities.
+PROBABILITY_LOSSES = {"binary_crossentropy": "Bernoulli", "binary_focal_crossentropy": "Bernoulli",
+                      "categorical_crossentropy": "Categorical",
+                      "sparse_categorical_crossentropy": "Categorical"}
+
+
 #: Plain Keras losses whose best output for an example is the targets' conditional mean: MSE, a
 #: cross-entropy on probabilities (not from_logits; not the sparse ones, whose targets are class
 #: indices), poisson on a rate. Their output predicts the targets' mean, so once fitted its range

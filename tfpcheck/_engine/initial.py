@@ -17,18 +17,21 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tfpcheck._engine.classify import classify_exception, not_a_distribution
-from tfpcheck._engine.constraints import parameter_checks, unwrap
+from tfpcheck._engine.constraints import family_name, parameter_checks, unwrap
 from tfpcheck._engine.domain import LOSS_DOMAINS
 from tfpcheck._engine.flavour import overrides_train_step, tf_keras_targets
 from tfpcheck._engine.inputs import feed
-from tfpcheck._engine.instrument import loss_name, model_loss
+from tfpcheck._engine.instrument import loss_name, model_loss, probabilities_read
 from tfpcheck._engine.passes import mean_gaps
 from tfpcheck._engine.probe import task_of_loss
 from tfpcheck._engine.tiered import traced, untraceable
 from tfpcheck._engine.variational import summarise_layers
 from tfpcheck._trace import Trace
+
+tfd = tfp.distributions
 
 __all__ = ["EAGER_FORWARDS", "observe_initial"]
 
@@ -68,11 +71,13 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
         # loss is finite at initialisation (a label outside the classes gives inf).
         article = "an" if output_type[:1] in tuple("AEIOU") else "a"
         trace.output_kind = f"{article} {output_type} under the loss {loss_name(model._tfpcheck_loss)}"
+        if probabilities_read(model._tfpcheck_loss) is not None:
+            trace.probs_read = loss_name(model._tfpcheck_loss)
         _record_nonfinite(np.asarray(values).reshape(len(y), -1), y, trace)
         _check_loss_domain(model._tfpcheck_loss, y, trace)
         return
     dist = unwrap(dist)
-    trace.output_distribution = type(dist).__name__
+    trace.output_distribution = family_name(dist)
     trace.example_shape = _example_shape(dist, len(y))
     trace.output_kind = "distribution" if output_is_distribution else "loss_distribution"
     checks = list(parameter_checks(dist, "output"))
@@ -301,7 +306,9 @@ def _value_assertion(dist: Any, value: Any) -> str | None:
     """What TFP's ``validate_args`` says about the *values* (integer counts, 0/1 outcomes, ...):
     its ``_sample_control_dependencies``, which assert on a value alone (in eager mode they
     raise). Parameter assertions (a fractional NegativeBinomial ``total_count``, a float
-    Categorical dtype) are left out: parameters are positive_scales' business."""
+    Categorical dtype) are left out: parameters are positive_scales' business. An
+    ``Independent`` (tfpl.IndependentBernoulli) asserts nothing on values itself, nor does a
+    ``MixtureSameFamily``: the family inside them is asked."""
     try:
         checked = dist.copy(validate_args=True)
     except Exception:  # noqa: BLE001 - a parameter assertion at construction
@@ -311,6 +318,8 @@ def _value_assertion(dist: Any, value: Any) -> str | None:
     except Exception as exc:  # noqa: BLE001
         text = " ".join(str(exc).split())  # TFP's message opens with every target, quoted
         return re.sub(r"`\[[^`]*\]`", "the targets", text) or type(exc).__name__
-    return None
+    inner = (dist.distribution if isinstance(dist, tfd.Independent)
+             else dist.components_distribution if isinstance(dist, tfd.MixtureSameFamily) else None)
+    return None if inner is None else _value_assertion(unwrap(inner), value)
 
 

@@ -19,7 +19,7 @@ import tensorflow_probability as tfp
 
 from tfpcheck._config import Config
 from tfpcheck._engine.constraints import unwrap
-from tfpcheck._engine.domain import MEAN_LOSSES
+from tfpcheck._engine.domain import MEAN_LOSSES, PROBABILITY_LOSSES
 from tfpcheck._engine.flavour import (
     compiled_loss,
     is_keras3_model,
@@ -33,8 +33,8 @@ from tfpcheck._engine.owners import owners
 
 __all__ = ["Recorder", "capture_distributions", "compile_for_check", "config_optimizer", "data_term",
            "compute_loss_likelihood", "evaluate_loss", "likelihood", "loss_distribution", "loss_name",
-           "model_loss", "nll", "predicts_mean", "record_likelihood", "scores_in_train_step",
-           "step_variables", "train_step_likelihood"]
+           "model_loss", "nll", "predicts_mean", "probabilities_read", "record_likelihood",
+           "scores_in_train_step", "step_variables", "train_step_likelihood"]
 
 tfd = tfp.distributions
 
@@ -119,13 +119,28 @@ def loss_name(loss: Any) -> str:
     return getattr(named, "__name__", None) or type(loss).__name__
 
 
+def _from_logits(loss: Any) -> bool:
+    kwargs = getattr(loss, "_fn_kwargs", None) or {}
+    return bool(getattr(loss, "from_logits", kwargs.get("from_logits", False)))
+
+
+def _squashed(loss: Any) -> str:
+    return loss_name(loss).lower().replace("_", "")  # a function's name, or a Loss class's
+
+
 def predicts_mean(loss: Any) -> bool:
     """Whether a plain Keras ``loss`` makes the output a prediction of the targets' mean
     (``domain.MEAN_LOSSES``; a cross-entropy only on probabilities, not ``from_logits``)."""
-    name = loss_name(loss).lower().replace("_", "")  # a function's name, or a Loss class's
-    kwargs = getattr(loss, "_fn_kwargs", None) or {}
-    from_logits = bool(getattr(loss, "from_logits", kwargs.get("from_logits", False)))
-    return name in {m.replace("_", "") for m in MEAN_LOSSES} and not from_logits
+    return _squashed(loss) in {m.replace("_", "") for m in MEAN_LOSSES} and not _from_logits(loss)
+
+
+def probabilities_read(loss: Any) -> str | None:
+    """The family whose ``probs`` a Keras cross-entropy reads the output as
+    (``domain.PROBABILITY_LOSSES``); None for another loss, or one ``from_logits``."""
+    if loss is None or _from_logits(loss):
+        return None
+    families = {name.replace("_", ""): family for name, family in PROBABILITY_LOSSES.items()}
+    return families.get(_squashed(loss))
 
 
 def evaluate_loss(user_loss: Any, y_true: Any, y_pred: Any, keras_3: bool = False) -> tuple[Any, Any]:
@@ -309,6 +324,7 @@ def capture_distributions(found: list[Any], values: list[Any] | None = None) -> 
 
 def _recording_loss(user_loss: Any, recorder: Recorder, keras_3: bool = False) -> Callable[[Any, Any], Any]:
     term = data_term(user_loss, keras_3)
+    reads_probs = probabilities_read(user_loss) is not None
 
     @tf.autograph.experimental.do_not_convert
     def loss(y_true: Any, y_pred: Any) -> Any:
@@ -318,6 +334,8 @@ def _recording_loss(user_loss: Any, recorder: Recorder, keras_3: bool = False) -
             values = term(y_true, y_pred)
         recorder.distribution = y_pred if hasattr(unwrap(y_pred), "log_prob") else (
             found[0] if found else None)
+        if recorder.distribution is None and reads_probs:  # its parameters: positive_scales'
+            recorder.tensors["probs"] = y_pred
         recorder.tensors["loss_shape"] = tf.shape(values)
         if values.shape.num_elements() == 1:  # reduced by the loss itself (a scalar, or (1,) from
             # tfd.VariationalGaussianProcess.variational_loss): the shape it reduced is the evidence

@@ -16,7 +16,7 @@ import tf_keras
 
 from tfpcheck._config import Config
 from tfpcheck._data import make_data
-from tfpcheck._engine.constraints import unwrap
+from tfpcheck._engine.constraints import family_name, unwrap
 from tfpcheck._engine.flavour import (
     compiled_loss,
     is_keras3_model,
@@ -140,7 +140,7 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
         note_keras3_used()
     optimizer, lr = _user_optimizer(model)
     if hasattr(unwrap(output), "log_prob"):
-        family = type(unwrap(output)).__name__
+        family = family_name(output)
         return Probe(task_of_family(output), f"the output distribution is {family}", optimizer, lr)
     loss = compiled_loss(model)
     own = "compute_loss" if uses_own_compute_loss(model) else "train_step" if overrides_train_step(
@@ -151,7 +151,7 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
             return Probe(None, f"its {own} builds no tfd distribution", optimizer, lr)
         if dist is _SCORES_NOTHING:
             raise TargetError(_UNREAD_STEP)
-        return Probe(task_of_family(dist), f"its {own} builds {_a(type(unwrap(dist)).__name__)}",
+        return Probe(task_of_family(dist), f"its {own} builds {_a(family_name(dist))}",
                      optimizer, lr)
     if loss is None:
         return Probe(None, "a tensor output and no compiled loss", optimizer, lr)
@@ -160,8 +160,7 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
     except Exception:  # noqa: BLE001 - targets the loss refuses: training's first pass says why
         dist = None
     if dist is not None:
-        family = type(unwrap(dist)).__name__
-        return Probe(task_of_family(dist), f"the loss builds {_a(family)}", optimizer, lr)
+        return Probe(task_of_family(dist), f"the loss builds {_a(family_name(dist))}", optimizer, lr)
     return Probe(task_of_loss(loss), f"the loss is {loss_name(loss)}", optimizer, lr)
 
 

@@ -24,11 +24,12 @@ import numpy as np
 import tensorflow as tf
 
 from tfpcheck._engine import reuse, tracing
-from tfpcheck._engine.constraints import parameter_checks, unwrap
+from tfpcheck._engine.constraints import parameter_checks, probability_check, unwrap
 from tfpcheck._engine.inputs import feed
 from tfpcheck._engine.instrument import (
     Recorder,
     capture_distributions,
+    probabilities_read,
     record_likelihood,
     step_variables,
 )
@@ -242,7 +243,10 @@ def _step_body(model: Any) -> tuple[Callable[..., Any], Meta]:
             output = model(feed(model, x), training=True)
             dist = output if hasattr(unwrap(output), "log_prob") else None
         output_checks = list(parameter_checks(dist, "output")) if dist is not None else []
-        checks = [(c, "output") for c in output_checks] + layer_checks
+        read = probabilities_read(model._tfpcheck_loss) if "probs" in recorder.tensors else None
+        if read is not None:  # a cross-entropy's probabilities: role "loss"
+            output_checks = [probability_check(recorder.tensors["probs"], read)]
+        checks = [(c, "output" if read is None else "loss") for c in output_checks] + layer_checks
         for c, role in checks:
             meta[c.path] = (role, c.distribution, type(c.bijector).__name__)
         loss = _step_loss(logs)

@@ -144,7 +144,7 @@ def _train_on(trace: Trace, config: Config) -> bool:
             and not _nan_stop(trace))
 
 
-def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Centre and spread of features and targets: the evidence for ``data_scale``. Judged on the
     features that carry variance: an image's background pixels (almost always 0, tiny spread)
     say nothing about the scale of the data, so the median spread stands for the features, and
@@ -162,6 +162,7 @@ def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
         "y_min": float(np.min(y)),
         "y_max": float(np.max(y)),
         "y_grid_step": grid_step(y),
+        "y_values": [float(v) for v in np.unique(y)[:3]],  # the first three: labels' encodings
     }
 
 
