@@ -378,6 +378,28 @@ def test_a_keras3_input_fed_to_a_tf_keras_layer_is_keras_version():
     assert (root.invariant, root.cause) == ("builds", "keras_version"), root.explain()
 
 
+_Y2 = np.concatenate([Y_REG, X_REG[:, 1:2]], 1)
+_ONE_HOT = np.eye(3, dtype="float32")[np.argmax(np.c_[X_REG, X_REG[:, :1] * X_REG[:, 1:]], 1)]
+
+
+@pytest.mark.parametrize("width, head, y, layer", [
+    (1, lambda: tfpl.IndependentNormal(1), Y_REG, "IndependentNormal"),
+    (2, lambda: tfpl.MultivariateNormalTriL(2), _Y2, "MultivariateNormalTriL"),
+    (2, lambda: tfpl.OneHotCategorical(3), _ONE_HOT, "OneHotCategorical")],
+    ids=["IndependentNormal", "MultivariateNormalTriL", "OneHotCategorical"])
+def test_a_distribution_layer_given_the_wrong_number_of_parameters_is_tfp_layer_misuse(width, head, y, layer):
+    """Measured: unclassified (a split error), shape_broadcast with a fix about loc's shape."""
+    @tfpcheck.model(data=(X_REG, y))
+    def too_few_parameters():
+        model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(width), head()])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+
+    root = tfpcheck.check(too_few_parameters, max_examples=1, steps=50).targets[0].violations[0]
+    assert (root.invariant, root.cause) == ("builds", "tfp_layer_misuse"), root.explain()
+    assert f"tfpl.{layer}.params_size(" in root.fix, root.fix
+
+
 def test_a_raw_scale_at_a_high_learning_rate_is_still_parameterization():
     """The configured rate is no evidence: a scale taken raw from an output that goes negative
     mid-training at lr 0.1 is the parameterisation's doing (was named optimizer_settings)."""

@@ -139,7 +139,7 @@ def _kl_share(trace: Trace) -> float:
 
 _FAMILIES_BY_SUPPORT = (
     "(Normal/StudentT for real values, Poisson/NegativeBinomial for counts, Gamma/LogNormal "
-    "for positive amounts, Bernoulli for 0/1 outcomes)"
+    "for positive amounts, Bernoulli for 0/1 outcomes, Beta for proportions in (0, 1))"
 )
 #: The fix for each cause a configuration change can test, as the rules and ``_confirm`` say it.
 FIXES = {

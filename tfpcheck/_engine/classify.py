@@ -64,7 +64,11 @@ def classify_exception(
     shapes = None if target_shape is None or dist_shape is None else (target_shape, dist_shape)
     if not keras_3 and _keras3_object_reached_tf_keras(exc, root):
         files += " /keras/src/"  # a Keras 3 tensor or layer in a tf_keras frame: a version mix
-    cause, fix = _match(type(exc).__name__, message, files, keras_3, shapes)
+    layer = _distribution_layer(exc, root)
+    if layer is not None and _SIZE_WORDS.search(message):
+        cause, fix = "tfp_layer_misuse", _params_size_fix(layer)
+    else:
+        cause, fix = _match(type(exc).__name__, message, files, keras_3, shapes)
     return BuildFailure(
         stage=stage,
         error_type=type(exc).__name__,
@@ -86,6 +90,36 @@ _WRAP_FIX = (
     "the loss the distribution; a layer with weights of its own (learned cutpoints, a noise scale) "
     "returns tensors, and a DistributionLambda after it builds the distribution from them."
 )
+
+
+#: What TF and TFP say when a tfp.layers distribution layer is handed the wrong number of
+#: parameters (a Dense(1) before IndependentNormal(1), which splits them into loc and scale).
+_SIZE_WORDS = re.compile(r"evenly divisible|ways to split|could not be broadcast|Incompatible shapes|"
+                         r"[Cc]annot reshape|Input to reshape is a tensor with")
+
+
+def _distribution_layer(*excs: BaseException) -> str | None:
+    """The class of the tfp.layers distribution layer (one with ``params_size``) whose code the
+    tracebacks ran through when they raised, innermost last; None where none did."""
+    found = None
+    for exc in excs:
+        tb = exc.__traceback__
+        while tb is not None:
+            owner = type(tb.tb_frame.f_locals.get("self"))
+            if owner.__module__.startswith("tensorflow_probability.python.layers.distribution_layer") \
+                    and hasattr(owner, "params_size"):
+                found = owner.__name__
+            tb = tb.tb_next
+    return found
+
+
+def _params_size_fix(layer: str) -> str:
+    return (
+        f"tfpl.{layer} reads its distribution's parameters from the layer before it, which must "
+        f"output tfpl.{layer}.params_size(...) values, called with {layer}'s own arguments "
+        f"(IndependentNormal(1) takes 2: a location and a scale; MultivariateNormalTriL(2) takes 5): "
+        f"end with tf_keras.layers.Dense(tfpl.{layer}.params_size(...)) before tfpl.{layer}(...)."
+    )
 
 
 #: Where Keras 3's tensors, layers and models live (its losses and optimizers are not looked for).

@@ -56,8 +56,11 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
             failure = classify_exception(exc, "forward", keras_3=keras_3, target_shape=np.shape(y)[1:],
                                          dist_shape=_full_shape(output))
             fix = _one_hot_into_categorical(output, y) or _labels_for_the_other_loss(model, output, y)
-            trace.build_failure = failure if fix is None else dataclasses.replace(
-                failure, cause="shape_broadcast", fix=fix)
+            if fix is not None:
+                failure = dataclasses.replace(failure, cause="shape_broadcast", fix=fix)
+            short = _fewer_categories(output, y)
+            trace.build_failure = failure if short is None else dataclasses.replace(
+                failure, cause="tfp_layer_misuse", fix=short)
             return
         object.__setattr__(model, "_tfpcheck_output", (type(output).__name__,
                                                         hasattr(unwrap(output), "log_prob")))
@@ -124,6 +127,24 @@ def _one_hot_into_categorical(output: Any, y: np.ndarray) -> str | None:
     return (f"the targets are one-hot rows (shape {np.shape(y)}) and Categorical's log_prob takes "
             f"class indices: use tfpl.OneHotCategorical({np.shape(y)[1]}) (tfd.OneHotCategorical) "
             "for one-hot targets, or give Categorical np.argmax(y, axis=-1).")
+
+
+def _fewer_categories(output: Any, y: np.ndarray) -> str | None:
+    """The fix where a OneHotCategorical's rows are not as wide as the one-hot targets: the layer
+    before tfpl.OneHotCategorical(k) gave it another number of logits than k."""
+    dist = unwrap(output)
+    if type(dist).__name__ != "OneHotCategorical" or np.ndim(y) != 2:
+        return None
+    try:
+        width = int(dist.event_shape[-1])
+    except (TypeError, ValueError, IndexError):
+        return None
+    k = np.shape(y)[1]
+    if width == k:
+        return None
+    return (f"the distribution has {width} categories and the one-hot targets {k}: the layer before "
+            f"tfpl.OneHotCategorical({k}) must give it tfpl.OneHotCategorical.params_size({k}) = {k} "
+            f"logits (tf_keras.layers.Dense(tfpl.OneHotCategorical.params_size({k}))), not {width}.")
 
 
 def _labels_for_the_other_loss(model: Any, output: Any, y: np.ndarray) -> str | None:
