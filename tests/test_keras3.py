@@ -520,3 +520,35 @@ def test_rank1_targets_a_loss_reshapes_itself_are_in_the_support():
     targets the model never saw as such)."""
     report = _check(_xla_model(_reshaping_nll), (X, Y1))
     assert report.passed, report.summary()
+
+
+def _gaussian_nll(y, out):
+    return -tfd.Normal(out[..., :1], 1e-3 + tf.math.softplus(out[..., 1:])).log_prob(y)
+
+
+def _one_unit_for_two_parameters():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.01), loss=_gaussian_nll)
+    return model
+
+
+def _lambda_returning_a_distribution():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2), keras.layers.Lambda(
+        lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])))])
+    model.compile(keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def test_a_head_slicing_two_parameters_from_one_unit_is_told_to_give_one_unit_each():
+    """Measured: "slice its parameters to 1 column each", which they were: the scale was empty."""
+    (root,) = _check(_one_unit_for_two_parameters, (XF, Y_REAL)).targets[0].violations
+    assert (root.invariant, root.cause) == ("loss_shape", "shape_broadcast"), root.explain()
+    assert "holds no values per example" in root.message and "one unit per parameter" in root.fix, root.fix
+
+
+def test_a_keras3_lambda_returning_a_distribution_is_keras_version():
+    """Measured: builds / unclassified, "fix the TypeError raised by the model code"."""
+    (root,) = _check(_lambda_returning_a_distribution, (XF, Y_REAL)).targets[0].violations
+    assert (root.invariant, root.cause) == ("builds", "keras_version"), root.explain()
+    assert "cannot output a tfd distribution" in root.fix, root.fix

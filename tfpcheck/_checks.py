@@ -285,6 +285,13 @@ def _example_shape_verdict(t: Trace) -> Verdict:
             f"{target[1:]}): "
             f"every column is scored against the same prediction. Right for repeated measurements of one "
             f"quantity; for {m} different targets give the distribution {m} values per example"))
+    if k == 0:
+        return Verdict(
+            "loss_shape", False,
+            f"{family} holds no values per example (shape {example}) and each target row has {m} "
+            f"(shape {target[1:]}): a parameter is an empty slice of the outputs, so log_prob scores "
+            "nothing", 0, {"example_shape": list(example), "target_shape": list(target),
+                           "batch_size": t.batch_size})
     return Verdict(
         "loss_shape", False,
         f"{family} holds {k} values per example (shape {example}) and each target row has {m} "

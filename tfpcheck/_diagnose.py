@@ -291,6 +291,12 @@ _FIX_RANK1_TARGETS = ("give the targets the distribution's batch shape: y.reshap
 
 
 def loss_shape(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    if "example_shape" in v.evidence and not all(v.evidence["example_shape"]):
+        return "shape_broadcast", (
+            "the outputs have fewer columns than the parameters sliced from them (from a Dense(1), "
+            "t[..., 1:] is empty): give the layer before the distribution one unit per parameter "
+            "(Dense(2) for a Normal's loc and scale; with tfp.layers, Dense(tfpl.IndependentNormal."
+            "params_size(1)))"), {}
     if "example_shape" in v.evidence:
         m = int(np.prod(t.target_shape[1:])) if t.target_shape else 1
         return "shape_broadcast", (

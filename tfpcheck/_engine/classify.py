@@ -14,14 +14,17 @@ from tfpcheck._trace import BuildFailure
 
 __all__ = ["classify_exception", "keras3_failure", "not_a_distribution"]
 
-_KERAS3_FIX = (
-    "tfp.layers only work with Keras 2. Either build the whole model with `import tf_keras` "
+_KERAS3_WAYS = (
+    "Either build the whole model with `import tf_keras` "
     "(tf_keras.Sequential, tf_keras.layers.Dense, ...) instead of `tf.keras`/`keras` (or set "
     "TF_USE_LEGACY_KERAS=1 before TensorFlow is first imported), or stay on Keras 3 and move the "
     "distribution into the loss: end with keras.layers.Dense(2) and compile with "
     "loss=lambda y, t: -tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])).log_prob(y) "
     "(KL terms through self.add_loss in your own layer)."
 )
+_KERAS3_FIX = f"tfp.layers only work with Keras 2. {_KERAS3_WAYS}"
+_KERAS3_LAMBDA_FIX = (f"a Keras 3 layer (a keras.layers.Lambda) cannot output a tfd distribution: Keras 3 "
+                      f"passes tensors only, and tfp.layers' DistributionLambda is Keras 2's. {_KERAS3_WAYS}")
 _SIGNATURE_FIX = (
     "DenseVariational calls make_posterior_fn(kernel_size, bias_size, dtype) and "
     "make_prior_fn(kernel_size, bias_size, dtype), each returning a Keras model that outputs a "
@@ -182,6 +185,10 @@ def _match(kind: str, message: str, files: str, keras_3: bool = False,
     if keras_3 and ("tf_keras" in message or "tf_keras/" in files
                     or "tensorflow_probability/python/layers/" in files):
         return "keras_version", _KERAS3_FIX  # a tfp.layers / tf_keras object in a Keras 3 model
+    if keras_3 and re.search(r"\btfp\.distributions\.\w+\(", message):
+        # Keras 3 raised with a distribution as its message: a layer (a keras.layers.Lambda)
+        # returned one where Keras 3 passes tensors only
+        return "keras_version", _KERAS3_LAMBDA_FIX
     if not keras_3 and _TF_KERAS_GOT_A_DISTRIBUTION in message and "auto_composite_tensor" in message:
         return "tfp_layer_misuse", _WRAP_FIX  # a Lambda or own layer returned a tfd distribution
     if not keras_3 and (
