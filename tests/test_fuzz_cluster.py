@@ -134,4 +134,7 @@ def test_ray_without_an_address_starts_a_loopback_cluster_and_kills_a_hung_actor
     by_name = {t["target"]: t for t in json.loads((tmp_path / "rep" / "report.json").read_text())["targets"]}
     hung = by_name[f"{hangs}::poisson_nan_rate"]
     assert [h["kind"] for h in hung["hangs"]] == ["timeout"]
-    assert by_name[f"{hangs}::poisson_healthy"]["status"] == "passed"
+    healthy = by_name[f"{hangs}::poisson_healthy"]
+    # Seen failing twice in ~12 local suite runs, never alone: the record says how, next time
+    assert healthy["status"] == "passed", {
+        k: healthy.get(k) for k in ("hangs", "violations", "notes", "error")}
