@@ -26,8 +26,8 @@ import tensorflow_probability as tfp
 
 tfd = tfp.distributions
 
-__all__ = ["CLOSED_PARAMETERS", "ParamCheck", "family_name", "named_parameters", "parameter_checks",
-           "probability_check", "unwrap"]
+__all__ = ["CLOSED_PARAMETERS", "ParamCheck", "family_name", "inner_family", "named_parameters",
+           "parameter_checks", "probability_check", "unwrap"]
 
 #: Parameters whose constraint is a closed set: the boundary values are valid.
 CLOSED_PARAMETERS = frozenset({"probs"})
@@ -87,13 +87,22 @@ def unwrap(dist: Any) -> Any:
     return dist
 
 
+def inner_family(dist: Any) -> Any:
+    """The one family an ``Independent`` or a ``MixtureSameFamily`` wraps (its values' support
+    is that family's); None for any other distribution."""
+    if isinstance(dist, tfd.Independent):
+        return unwrap(dist.distribution)
+    if isinstance(dist, tfd.MixtureSameFamily):
+        return unwrap(dist.components_distribution)
+    return None
+
+
 def family_name(dist: Any) -> str:
     """The family a user would name: ``Independent(Bernoulli)`` for tfpl.IndependentBernoulli,
     ``MixtureSameFamily(Normal)``; TFP's private auto-composite classes without their underscore."""
     dist = unwrap(dist)
     name = type(dist).__name__.lstrip("_")
-    inner = (dist.distribution if isinstance(dist, tfd.Independent)
-             else dist.components_distribution if isinstance(dist, tfd.MixtureSameFamily) else None)
+    inner = inner_family(dist)
     return name if inner is None else f"{name}({family_name(inner)})"
 
 

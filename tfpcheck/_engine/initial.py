@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from tfpcheck._engine.classify import classify_exception, not_a_distribution
-from tfpcheck._engine.constraints import family_name, parameter_checks, unwrap
+from tfpcheck._engine.constraints import family_name, inner_family, parameter_checks, unwrap
 from tfpcheck._engine.domain import LOSS_DOMAINS
 from tfpcheck._engine.flavour import overrides_train_step, tf_keras_targets
 from tfpcheck._engine.inputs import feed
@@ -30,8 +29,6 @@ from tfpcheck._engine.probe import task_of_loss
 from tfpcheck._engine.tiered import traced, untraceable
 from tfpcheck._engine.variational import summarise_layers
 from tfpcheck._trace import Trace
-
-tfd = tfp.distributions
 
 __all__ = ["EAGER_FORWARDS", "observe_initial"]
 
@@ -339,8 +336,7 @@ def _value_assertion(dist: Any, value: Any) -> str | None:
     except Exception as exc:  # noqa: BLE001
         text = " ".join(str(exc).split())  # TFP's message opens with every target, quoted
         return re.sub(r"`\[[^`]*\]`", "the targets", text) or type(exc).__name__
-    inner = (dist.distribution if isinstance(dist, tfd.Independent)
-             else dist.components_distribution if isinstance(dist, tfd.MixtureSameFamily) else None)
-    return None if inner is None else _value_assertion(unwrap(inner), value)
+    inner = inner_family(dist)
+    return None if inner is None else _value_assertion(inner, value)
 
 
