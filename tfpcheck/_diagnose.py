@@ -84,13 +84,12 @@ def data_is_raw(trace: Trace) -> bool:
     if not s:
         return False
     lo, hi = 1.0 / RAW_DATA_LIMIT, RAW_DATA_LIMIT
-    return (
-        s["x_abs_mean"] > hi
-        or s["y_abs_mean"] > hi
-        or s["x_std_max"] > hi
-        or s["x_std_median"] < lo
-        or not lo <= s["y_std"] <= hi
-    )
+    return _features_raw(s) or s["y_abs_mean"] > hi or not lo <= s["y_std"] <= hi
+
+
+def _features_raw(s: dict[str, Any]) -> bool:
+    lo, hi = 1.0 / RAW_DATA_LIMIT, RAW_DATA_LIMIT
+    return s["x_abs_mean"] > hi or s["x_std_max"] > hi or s["x_std_median"] < lo
 
 
 def data_is_off_centre(trace: Trace) -> bool:
@@ -397,14 +396,13 @@ def _raw_data(t: Trace) -> tuple[str, str, dict[str, Any]]:
     if task == "regression":
         return "data_scale", f"the data are far from unit scale: {FIXES['data_scale']}", {"data": s}
     # Counts, amounts, labels: the family needs the targets as they are; only the features move.
-    lo, hi = 1.0 / RAW_DATA_LIMIT, RAW_DATA_LIMIT
     family = t.output_distribution or "the family"
     said = []
-    if s["x_abs_mean"] > hi or s["x_std_max"] > hi or s["x_std_median"] < lo:
+    if _features_raw(s):
         said.append("the features are far from unit scale: standardise them (or adapt a "
                     "tf_keras.layers.Normalization layer to x_train)")
     mean = s["y_abs_mean"]
-    if task in ("count", "positive") and mean > hi:
+    if task in ("count", "positive") and mean > RAW_DATA_LIMIT:
         log_mean = f"{math.log(mean):.3g}"
         said.append(f"the targets (mean {mean:.4g}) stay as they are, which {family} needs: start the "
                     f"output at their mean in log space, log_rate=t + {log_mean} (or "

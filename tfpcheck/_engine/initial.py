@@ -25,7 +25,7 @@ from tfpcheck._engine.flavour import overrides_train_step, tf_keras_targets
 from tfpcheck._engine.inputs import feed
 from tfpcheck._engine.instrument import loss_name, model_loss, probabilities_read
 from tfpcheck._engine.passes import mean_gaps
-from tfpcheck._engine.probe import task_of_loss
+from tfpcheck._engine.probe import task_of_loss, with_article
 from tfpcheck._engine.tiered import traced, untraceable
 from tfpcheck._engine.variational import summarise_layers
 from tfpcheck._trace import Trace
@@ -69,8 +69,7 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
     if dist is None:
         # A plain Keras loss on tensor outputs: the support question is whether every target's
         # loss is finite at initialisation (a label outside the classes gives inf).
-        article = "an" if output_type[:1] in tuple("AEIOU") else "a"
-        trace.output_kind = f"{article} {output_type} under the loss {loss_name(model._tfpcheck_loss)}"
+        trace.output_kind = f"{with_article(output_type)} under the loss {loss_name(model._tfpcheck_loss)}"
         if probabilities_read(model._tfpcheck_loss) is not None:
             trace.probs_read = loss_name(model._tfpcheck_loss)
         _record_nonfinite(np.asarray(values).reshape(len(y), -1), y, trace)

@@ -37,7 +37,8 @@ from tfpcheck._inputs import InputLayout
 from tfpcheck._target import Target, factory_kwargs, filled_parameters
 from tfpcheck.errors import TargetError
 
-__all__ = ["INDEX_LAYERS", "Probe", "probe_target", "read_model", "task_of_family", "task_of_loss"]
+__all__ = ["INDEX_LAYERS", "Probe", "probe_target", "read_model", "task_of_family", "task_of_loss",
+           "with_article"]
 
 #: Distribution families (after unwrapping Independent/Sample/mixtures) and the task they
 #: model; anything else is real-valued regression.
@@ -151,7 +152,7 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
             return Probe(None, f"its {own} builds no tfd distribution", optimizer, lr)
         if dist is _SCORES_NOTHING:
             raise TargetError(_UNREAD_STEP)
-        return Probe(task_of_family(dist), f"its {own} builds {_a(family_name(dist))}",
+        return Probe(task_of_family(dist), f"its {own} builds {with_article(family_name(dist))}",
                      optimizer, lr)
     if loss is None:
         return Probe(None, "a tensor output and no compiled loss", optimizer, lr)
@@ -160,7 +161,8 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
     except Exception:  # noqa: BLE001 - targets the loss refuses: training's first pass says why
         dist = None
     if dist is not None:
-        return Probe(task_of_family(dist), f"the loss builds {_a(family_name(dist))}", optimizer, lr)
+        return Probe(task_of_family(dist), f"the loss builds {with_article(family_name(dist))}", optimizer,
+                     lr)
     return Probe(task_of_loss(loss), f"the loss is {loss_name(loss)}", optimizer, lr)
 
 
@@ -241,7 +243,7 @@ def _user_optimizer(model: Any) -> tuple[str | None, float | None]:
     return name, lr
 
 
-def _a(name: str) -> str:
+def with_article(name: str) -> str:
     """``name`` with its article: "a Normal", "an OrderedLogistic"."""
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
