@@ -212,6 +212,26 @@ def test_a_wrong_call_exits_2_with_one_line_naming_the_option(args: list[str]) -
 # -- whole runs --------------------------------------------------------------------------------
 
 
+def test_a_worker_passes_on_the_progress_of_a_training_between_its_stages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--timeout counts from the last beat. A healthy example on a loaded machine (the full
+    suite beside a Ray cluster) ran past 10 s between two stages and was killed and reported as
+    a hang: the engine now beats every 100 training steps and the worker passes the beat on,
+    naming the stage and configuration of the last one; a TF kernel that never returns never
+    finishes its 100 steps."""
+    from tfpcheck._fuzz import worker
+    from tfpcheck._fuzz.jobs import Job, WorkerSettings
+
+    monkeypatch.setattr(worker, "BEAT_EVERY", 0.0)
+    events: list[tuple[Any, ...]] = []
+    runner = worker.Runner(WorkerSettings(database=str(tmp_path / "db")))
+    runner.run(Job(1, "search", f"{HANGS}::poisson_healthy", max_examples=1, steps=400), events.append)
+    beats = [(e[2], json.dumps(e[3], sort_keys=True)) for e in events if e[0] == "beat"]
+    repeated = [b for b, after in zip(beats, beats[1:], strict=False) if b == after and b[0] != "load"]
+    assert len(repeated) >= 3, beats  # 400 steps of model and twin: windows beat in between
+
+
 def test_a_hang_or_a_crash_is_killed_reported_and_the_other_target_finishes(tmp_path: Path) -> None:
     """poisson_nan_rate calls TF's Poisson kernel on a NaN rate in its forward pass: the kernel
     never returns and SIGALRM cannot reach it. crashes ends its process (os._exit). The first worker is

@@ -759,3 +759,165 @@ def test_raw_scores_read_as_probabilities_are_parameterization_and_the_activatio
     healthy = _check(_raw_scores_under(loss, labels, keras_module, activation))
     assert healthy.status == "passed", healthy.to_dict()
     assert not [n for n in healthy.notes if n.startswith("positive_scales")], healthy.notes
+
+
+# 13. Class labels counted from 1: TF raises "label value of 3 which is outside the valid range
+# of [0, 3)" on CPU, which was builds / unclassified with "fix the InvalidArgumentError".
+def _three_classes(head):
+    @tfpcheck.model(data=(X_CLS, Y_CLS + 1))
+    def classifier():
+        layers = [tf_keras.Input((4,)), tf_keras.layers.Dense(16, activation="relu")]
+        if head == "sparse_categorical_crossentropy":
+            model = tf_keras.Sequential([*layers, tf_keras.layers.Dense(3, activation="softmax")])
+            model.compile(tf_keras.optimizers.Adam(0.01), loss=head)
+        else:
+            model = tf_keras.Sequential([*layers, tf_keras.layers.Dense(3),
+                                         tfpl.DistributionLambda(lambda t: tfd.Categorical(logits=t))])
+            model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+    return classifier
+
+
+@pytest.mark.parametrize("head", ["sparse_categorical_crossentropy", "Categorical"])
+def test_labels_counted_from_one_get_y_minus_one(head):
+    root = _check(_three_classes(head), max_examples=1).violations[0]
+    assert (root.invariant, root.cause) == ("builds", "distribution_choice"), root.explain()
+    assert "the labels run from 1 to 3" in root.fix and "y - 1" in root.fix, root.fix
+
+
+def test_labels_past_the_classes_ask_for_a_unit_per_class():
+    from tfpcheck._engine.initial import _labels_past_the_classes
+
+    said = "Received a label value of 3 which is outside the valid range of [0, 3).  Label values: 0 3"
+    assert "4 units, one per class 0 to 3" in _labels_past_the_classes(said, np.array([0.0, 1, 2, 3]))
+    assert "number the classes 0 to 2" in _labels_past_the_classes(said, np.array([-1.0, 0, 3]))
+    assert _labels_past_the_classes("Incompatible shapes: [8] vs. [3]", np.array([0.0, 1])) is None
+
+
+# 14. Proportions clipped to exactly 0 or 1 under a Beta: the fix listed families by support,
+# Beta among them ("Beta for proportions in (0, 1)"), for a model that had chosen Beta.
+def _beta_on(y):
+    @tfpcheck.model(data=(X_REG, y))
+    def beta_head():
+        model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(16, activation="relu"),
+                                     tf_keras.layers.Dense(2), tfpl.DistributionLambda(lambda t: tfd.Beta(
+                                         1e-3 + tf.math.softplus(t[..., :1]),
+                                         1e-3 + tf.math.softplus(t[..., 1:])))])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+    return beta_head
+
+
+def test_proportions_at_the_ends_of_a_beta_are_squeezed_inside():
+    share = np.clip(1 / (1 + np.exp(-X_REG[:, :1])) + 0.1 * np.random.default_rng(1).normal(
+        size=(len(X_REG), 1)), 0, 1).astype("float32")
+    assert np.isin(share, (0.0, 1.0)).sum() >= 2
+    root = _check(_beta_on(share), max_examples=1).violations[0]
+    assert (root.invariant, root.cause) == ("data_in_support", "distribution_choice"), root.explain()
+    assert "exactly 0 or 1, the ends of Beta's support" in root.fix and "(y * (n - 1) + 0.5) / n" in root.fix
+    n = len(share)
+    squeezed = _check(_beta_on(((share * (n - 1) + 0.5) / n).astype("float32")))
+    assert squeezed.status == "passed", squeezed.to_dict()
+
+
+# 15. probs=tf.sigmoid(t) saturating to exactly 1 on features of spread 20: the NaN gradient was
+# named data_scale ("standardise the features"), which did not make it go; logits= does.
+def _bernoulli(probs):
+    y = (X_REG[:, :1] * 6 + np.random.default_rng(2).normal(size=(len(X_REG), 1)) > 0).astype("float32")
+
+    @tfpcheck.model(data=(X_REG * 20, y))
+    def saturating():
+        head = (lambda t: tfd.Bernoulli(probs=tf.sigmoid(t), dtype=tf.float32)) if probs else (
+            lambda t: tfd.Bernoulli(logits=t, dtype=tf.float32))
+        model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(16, activation="relu"),
+                                     tf_keras.layers.Dense(1), tfpl.DistributionLambda(head)])
+        model.compile(tf_keras.optimizers.Adam(0.05), loss=lambda y, d: -d.log_prob(y))
+        return model
+    return saturating
+
+
+def test_a_probability_saturated_to_one_is_numerical_instability_with_logits_as_the_fix():
+    report = _check(_bernoulli(probs=True), max_examples=1)
+    root = report.violations[0]
+    assert root.cause == "numerical_instability" and "reached 1" in root.fix, root.explain()
+    assert "parameterise with logits=" in root.fix, root.fix
+    assert _check(_bernoulli(probs=False)).status == "passed"
+
+
+def _softplus_normal():
+    return tfpl.DistributionLambda(lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])))
+
+
+# 16. Adam at 3: the intervention lowered it tenfold, to 0.3, which still diverged; the cause
+# stayed suspected. It now tries at most the top of Adam's usual range.
+def test_a_far_too_high_rate_is_confirmed_at_the_top_of_the_usual_range():
+    @tfpcheck.model(data=(X_UNIT, Y_UNIT))
+    def adam_at_3():
+        model = tf_keras.Sequential([tf_keras.Input((3,)), tf_keras.layers.Dense(32, activation="relu"),
+                                     tf_keras.layers.Dense(2), _softplus_normal()])
+        model.compile(tf_keras.optimizers.Adam(3.0), loss=lambda y, d: -d.log_prob(y))
+        return model
+
+    root = _check(adam_at_3, max_examples=1).violations[0]
+    assert root.cause == "optimizer_settings" and root.confirmed, root.explain()
+    assert root.intervention["changed"] == {"learning_rate": "3 -> 0.01"}, root.intervention
+
+
+# 17. A Flipout network on raw features (spreads of 0.002 to 3000): each weight draw's noise is
+# multiplied by the features, and the predictions moving between draws was named mc_sampling
+# ("start the posterior narrow"), which averaging draws did not make go.
+def _flipout_on(x, y):
+    @tfpcheck.model(data=(x, y))
+    def flipout(n_train):
+        kl = lambda q, p, _: tfd.kl_divergence(q, p) / n_train  # noqa: E731
+        model = tf_keras.Sequential([
+            tf_keras.Input((3,)), tfpl.DenseFlipout(16, activation="relu", kernel_divergence_fn=kl),
+            tfpl.DenseFlipout(2, kernel_divergence_fn=kl), _softplus_normal()])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+    return flipout
+
+
+_RNG = np.random.default_rng(35)
+X_UNIT = _RNG.normal(size=(800, 3)).astype("float32")
+Y_UNIT = (X_UNIT[:, :1] - X_UNIT[:, 1:2] + 0.3 * _RNG.normal(size=(800, 1))).astype("float32")
+
+
+def test_weight_noise_on_raw_features_is_data_scale_confirmed_by_standardising():
+    raw = (X_UNIT * np.array([3000.0, 0.002, 150.0]) + np.array([20000.0, 0.0, 900.0])).astype("float32")
+    root = _check(_flipout_on(raw, Y_UNIT), max_examples=1).violations[0]
+    assert (root.invariant, root.cause, root.confirmed) == ("posterior_not_collapsed", "data_scale", True), \
+        root.explain()
+    assert "each weight draw's noise is multiplied by them" in root.fix, root.fix
+
+
+# 18. A DenseVariational prior centred at 5 (stddev 0.01), its KL divided by n_train: the
+# training traded the fit for a smaller KL (data term 11 -> 163) and the finding was unclassified.
+def _dense_variational(prior_loc):
+    def prior(kernel_size, bias_size=0, dtype=None):
+        n = kernel_size + bias_size
+        return tf_keras.Sequential([tfpl.DistributionLambda(lambda _: tfd.Independent(
+            tfd.Normal(prior_loc * tf.ones(n), 0.01 if prior_loc else 1.0), reinterpreted_batch_ndims=1))])
+
+    def posterior(kernel_size, bias_size=0, dtype=None):
+        n = kernel_size + bias_size
+        scale = lambda t: 1e-5 + 0.01 * tf.nn.softplus(0.5413 + t[..., n:])  # noqa: E731 - 0.01 at the start
+        return tf_keras.Sequential([tfpl.VariableLayer(2 * n, dtype=dtype), tfpl.DistributionLambda(
+            lambda t: tfd.Independent(tfd.Normal(t[..., :n], scale(t)), reinterpreted_batch_ndims=1))])
+
+    @tfpcheck.model(data=(X_UNIT, Y_UNIT))
+    def dense_variational(n_train):
+        model = tf_keras.Sequential([tf_keras.Input((3,)), tfpl.DenseVariational(
+            1, posterior, prior, kl_weight=1 / n_train),
+            tfpl.DistributionLambda(lambda t: tfd.Normal(t, 0.3))])
+        model.compile(tf_keras.optimizers.Adam(0.05), loss=lambda y, d: -d.log_prob(y))
+        return model
+    return dense_variational
+
+
+def test_a_prior_far_from_zero_that_wins_the_trade_is_prior_mismatch_confirmed():
+    root = _check(_dense_variational(5.0), max_examples=1).violations[0]
+    assert (root.invariant, root.cause, root.confirmed) == ("no_divergence", "prior_mismatch", True), \
+        root.explain()
+    assert "centred at +-5" in root.fix and "centre the prior at 0" in root.fix, root.fix
+    assert _check(_dense_variational(0.0)).status == "passed"

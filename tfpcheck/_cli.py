@@ -74,7 +74,8 @@ def _fuzz_parser(sub: argparse._SubParsersAction) -> None:
     fuzz.add_argument("--budget", required=True, metavar="DURATION", help="e.g. 30m, 8h, 1h30m, 90s")
     fuzz.add_argument("--workers", type=positive_int, default=2, metavar="N")
     fuzz.add_argument("--timeout", type=positive_float, default=300.0, metavar="SECONDS",
-                      help="a training past this is killed and reported (default: %(default)s)")
+                      help="a training without progress this long (no 100 steps done) is killed and "
+                      "reported (default: %(default)s)")
     fuzz.add_argument("--database", default=str(DEFAULT_DIRECTORY), metavar="DIR|redis://HOST:PORT/DB",
                       help="saved failures, shared with pytest --tfpcheck and check (default: %(default)s)")
     fuzz.add_argument("--report-dir", default="tfpcheck-report", metavar="DIR")

@@ -47,6 +47,9 @@ OFF_CENTRE = 3.0
 #: A fixed prior with stddev below this, on standardised data, holds the weights near its mean:
 #: weights that map unit-scale features to unit-scale targets are O(1/sqrt(fan_in)) >= 0.05.
 NARROW_PRIOR = 0.01
+#: A KL weighted at most this many times 1/n_train (the per-example ELBO's weight) is divided
+#: already: dividing it again tests nothing about kl_scaling (it only switches the prior off).
+KL_ALREADY_DIVIDED = 2.0
 #: A parameter that is exactly 0 somewhere and above this elsewhere has under- and overflowed
 #: (exp of an unbounded output), rather than been clipped at 0 (a ReLU).
 OVERFLOWING = 1e30
@@ -121,21 +124,24 @@ def _grad_range(trace: Trace, until: int | None = None) -> list[float]:
     return [norms[0], max(norms)] if norms else []
 
 
-def _kl_share(trace: Trace) -> float:
-    """The KL term's share of the objective's magnitude over the last quarter:
-    mean |KL| / (mean |data term| + mean |KL|). Magnitudes, not signed means: a sampled (MC) KL
-    of a posterior sitting on its prior averages near zero, or below, while its noise, weighted
-    n_train times too much, swamps the data term (measured: last-quarter mean KL -47.7 against a
-    loss of 22.7, steps swinging by +-100)."""
+def _kl_share(trace: Trace, first: bool = False) -> float:
+    """The KL term's share of the objective's magnitude over the last quarter (the first with
+    ``first``): mean |KL| / (mean |data term| + mean |KL|). Magnitudes, not signed means: a
+    sampled (MC) KL of a posterior sitting on its prior averages near zero, or below, while its
+    noise, weighted n_train times too much, swamps the data term (measured: last-quarter mean KL
+    -47.7 against a loss of 22.7, steps swinging by +-100)."""
     if not trace.losses or not trace.kl_terms:
         return 0.0
     q = max(1, min(len(trace.losses), len(trace.kl_terms)) // 4)
-    loss, kl = np.asarray(trace.losses[-q:], dtype=float), np.asarray(trace.kl_terms[-q:], dtype=float)
+    part = slice(None, q) if first else slice(-q, None)
+    loss, kl = np.asarray(trace.losses[part], dtype=float), np.asarray(trace.kl_terms[part], dtype=float)
     kl_size, data_size = float(np.mean(np.abs(kl))), float(np.mean(np.abs(loss - kl)))
     total = kl_size + data_size
     return kl_size / total if math.isfinite(total) and total > 0 else 0.0
 
 
+#: Families whose support is the open interval (0, 1): proportions, not 0/1 outcomes.
+_OPEN_UNIT_INTERVAL = ("Beta", "Kumaraswamy", "LogitNormal")
 _FAMILIES_BY_SUPPORT = (
     "(Normal/StudentT for real values, Poisson/NegativeBinomial for counts, Gamma/LogNormal "
     "for positive amounts, Bernoulli for 0/1 outcomes, Beta for proportions in (0, 1))"
@@ -346,6 +352,15 @@ def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             "the targets cannot leave (their known limits), or drop them for a family without "
             f"bounds {_FAMILIES_BY_SUPPORT}"
         ), {"support_bounds": b}
+    ends = t.support_examples and all(e in (0.0, 1.0) for e in t.support_examples)
+    if ends and any(name in family for name in _OPEN_UNIT_INTERVAL) and 0.0 <= s.get("y_min", -1.0) \
+            and s.get("y_max", 2.0) <= 1.0:
+        return "distribution_choice", (
+            f"{t.support_nonfinite} targets are exactly 0 or 1, the ends of {family}'s support (0, 1), "
+            "where its density is 0 or infinite: squeeze the proportions inside, (y * (n - 1) + 0.5) / n "
+            "for n targets (Smithson and Verkuilen), or if the 0s and 1s are outcomes of their own, "
+            f"model them apart (a zero/one-inflated {family})"
+        ), {"support_examples": t.support_examples}
     zeros = t.support_examples and all(e == 0 for e in t.support_examples)
     if task == "positive" and zeros:
         return "distribution_choice", (
@@ -441,13 +456,16 @@ def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         ), {"parameter": first.path, "parameter_step": first.step}
     if t.support_nonfinite or t.support_error:
         return "distribution_choice", "the targets lie outside the distribution's support", {}
-    if data_is_raw(t):
+    # A probs or rate at exactly 0 (or 1) is the mechanism itself, and its log-space parameter
+    # cures it at any data scale (measured: probs=tf.sigmoid(t) on features of spread 20 saturated
+    # to 1 at step 4; standardising the features did not make the NaN go).
+    ranges = t.nonfinite_ranges or {}
+    at_log_zero = [p for p in t.output_parameters if _log_is_infinite(p, ranges.get(p))]
+    if data_is_raw(t) and not at_log_zero:
         return _raw_data(t)
     if grad_blew_up(t, step + 1):
         return "optimizer_settings", FIXES["optimizer_settings"], {
             "grad_norms": _grad_range(t, step + 1)}
-    ranges = t.nonfinite_ranges or {}
-    at_log_zero = [p for p in t.output_parameters if _log_is_infinite(p, ranges.get(p))]
     if at_log_zero:
         low, high = ranges[at_log_zero[0]]
         return "numerical_instability", (
@@ -486,22 +504,50 @@ def no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 
 def _kl_traded(t: Trace, v: Verdict) -> tuple[str, str, dict[str, Any]] | None:
     """The data term rose while the KL term, the larger part of the loss (over one half, as
-    ``learns`` asks), fell by more: the optimizer did its job on an objective that prices the KL
-    above the fit, and bought a smaller KL with a worse fit. That is the KL's weight, not the
-    rate (measured: a hand-written Bayes-by-backprop layer with its KL added unscaled, KL 577 ->
-    6.4, data term 1.31 -> 2.69; a lower rate only slowed the trade down)."""
+    ``learns`` asks, in the first or the last quarter), fell by more: the optimizer did its job on
+    an objective that prices the KL above the fit, and bought a smaller KL with a worse fit. That
+    is the KL's weight, not the rate (measured: a hand-written Bayes-by-backprop layer with its KL
+    added unscaled, KL 577 -> 6.4, data term 1.31 -> 2.69; a lower rate only slowed the trade
+    down) -- or, where the KL is divided by n_train already, the prior's place (measured: a
+    DenseVariational prior N(5, 0.01), KL 625 -> 142 within 100 steps, data term 10 -> 199; the
+    KL's share of the loss 0.55 over the first quarter and 0.47 over the last)."""
     rose = v.evidence.get("last_data_term", math.nan) - v.evidence.get("first_data_term", math.nan)
     kl = [k for k in t.kl_terms if math.isfinite(k)]
-    w, share = max(1, len(kl) // 10), _kl_share(t)
+    w, share = max(1, len(kl) // 10), max(_kl_share(t), _kl_share(t, first=True))
     if not (rose > 0 and len(kl) >= 10 and share > 0.5):
         return None
-    start, end = float(np.median(kl[:w])), float(np.median(kl[-w:]))
+    # The start over the first hundredth too: a trade can be over within a tenth of the steps.
+    first = max(3, len(kl) // 100)
+    start = max(float(np.median(kl[:w])), float(np.median(kl[:first])))
+    end = float(np.median(kl[-w:]))
     if start - end <= rose:
         return None
-    return "kl_scaling", (
-        f"the KL term fell from {start:.3g} to {end:.3g} while the data term rose by {rose:.3g}: the "
-        f"training traded the fit for a smaller KL, which outweighs the data: {FIXES['kl_scaling']}"
-    ), {"kl_start": start, "kl_end": end, "kl_share_of_loss": share}
+    traded = (f"the KL term fell from {start:.3g} to {end:.3g} while the data term rose by {rose:.3g}: the "
+              "training traded the fit for a smaller KL")
+    evidence = {"kl_start": start, "kl_end": end, "kl_share_of_loss": share}
+    weight = checks.kl_weight(t)
+    far = max(t.layers_start, key=lambda layer: layer.kl_per_weight, default=None)
+    if weight is None or weight * t.config.n_train > KL_ALREADY_DIVIDED or far is None:
+        return "kl_scaling", f"{traded}, which outweighs the data: {FIXES['kl_scaling']}", evidence
+    return "prior_mismatch", (
+        f"{traded}, with the KL already weighted 1/n_train: the prior itself fights the likelihood. "
+        f"{_prior_words(far)} sat {far.kl_per_weight:.3g} nats per weight from the posterior at the "
+        f"start: {_prior_fix(far)}"), {**evidence, "layer": far.name, "kl_weight": weight}
+
+
+def _prior_words(layer: LayerSummary) -> str:
+    centre = "" if math.isnan(layer.prior_centre) else f"centred at +-{layer.prior_centre:.3g}, "
+    kind = "trainable" if layer.prior_trainable else "fixed"
+    return f"The {kind} prior of '{layer.name}' ({centre}stddev {layer.prior_stddev:.2g})"
+
+
+def _prior_fix(layer: LayerSummary) -> str:
+    """Centre a prior that sits off 0 by more than its own spread; else the usual widening."""
+    if layer.prior_centre > layer.prior_stddev:
+        return ("centre the prior at 0 (the weights of a model on standardised data sit near it) "
+                "with stddev ~1, or make it trainable (a tfpl.VariableLayer prior, as in TFP's "
+                "regression tutorial)")
+    return FIXES["prior_mismatch"]
 
 
 def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
@@ -596,6 +642,13 @@ def collapsed(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             f"the KL term is weighted about {v.evidence['kl_weight']:.2g} in a per-example loss: "
             f"{FIXES['kl_scaling']}"
         ), {}
+    if v.evidence.get("collapse") == "sampling_noise" and t.data_stats and _features_raw(t.data_stats):
+        return "data_scale", (
+            f"the features are far from unit scale (spread up to {t.data_stats['x_std_max']:.3g}), and "
+            "each weight draw's noise is multiplied by them: the predictions move between draws by "
+            f"{v.evidence['prediction_noise']:.3g} target standard deviations however narrow the "
+            "posterior starts. Standardise the features (or adapt a tf_keras.layers.Normalization "
+            "layer to x_train)"), {"data": t.data_stats}
     if v.evidence.get("collapse") == "sampling_noise":
         return "mc_sampling", (
             "one weight draw per step from a wide posterior gives gradients too noisy for the data "

@@ -7,6 +7,7 @@ step or the user's own ``train_step``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,7 @@ class LayerSummary:
     posterior_stddev: float  # median over weights with non-zero spread
     prior_stddev: float
     prior_trainable: bool
+    prior_centre: float = math.nan  # median |mean| over the prior's weights: 0 for the usual N(0, s)
 
 
 @dataclass

@@ -55,6 +55,9 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
             fix = _one_hot_into_categorical(output, y) or _labels_for_the_other_loss(model, output, y)
             if fix is not None:
                 failure = dataclasses.replace(failure, cause="shape_broadcast", fix=fix)
+            past = _labels_past_the_classes(failure.message, y)
+            if past is not None:
+                failure = dataclasses.replace(failure, cause="distribution_choice", fix=past)
             short = _fewer_categories(output, y)
             trace.build_failure = failure if short is None else dataclasses.replace(
                 failure, cause="tfp_layer_misuse", fix=short)
@@ -123,6 +126,29 @@ def _one_hot_into_categorical(output: Any, y: np.ndarray) -> str | None:
     return (f"the targets are one-hot rows (shape {np.shape(y)}) and Categorical's log_prob takes "
             f"class indices: use tfpl.OneHotCategorical({np.shape(y)[1]}) (tfd.OneHotCategorical) "
             "for one-hot targets, or give Categorical np.argmax(y, axis=-1).")
+
+
+#: What TF's sparse softmax cross-entropy (tfd.Categorical's log_prob, Keras's sparse loss) raises
+#: on CPU for a class index outside the logits; on a GPU it returns NaN instead.
+_LABEL_OUTSIDE = re.compile(r"label value of (-?\d+) which is outside the valid range of \[0, (\d+)\)")
+
+
+def _labels_past_the_classes(message: str, y: np.ndarray) -> str | None:
+    """The fix where class indices fall outside the model's classes: labels numbered from 1
+    (1..k for k classes, numbered 0..k-1), or more classes in the data than the layer has units."""
+    found = _LABEL_OUTSIDE.search(message)
+    if found is None:
+        return None
+    k = int(found.group(2))
+    labels = np.unique(np.asarray(y, dtype=float))
+    low, high = int(labels.min()), int(labels.max())
+    said = f"the labels run from {low} to {high} and the model has {k} classes, numbered 0 to {k - 1}"
+    if low == 1 and high == k:
+        return f"{said}: labels counted from 1. Give it y - 1 (the class numbers from 0)"
+    if low >= 0:
+        return (f"{said}: give the layer before the distribution (or the loss) {high + 1} units, one per "
+                f"class 0 to {high}, or relabel the classes 0 to {k - 1}")
+    return f"{said}: number the classes 0 to {k - 1} (np.unique(y, return_inverse=True)[1])"
 
 
 def _fewer_categories(output: Any, y: np.ndarray) -> str | None:

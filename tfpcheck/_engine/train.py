@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import tf_keras
 
+from tfpcheck import _heartbeat
 from tfpcheck._checks import beats, reaches, sampling_dominated
 from tfpcheck._config import Config
 from tfpcheck._confirm import PRIOR_WIDENING
@@ -402,6 +403,7 @@ def _train(
             trace.output_parameters = sorted(p for p, m in run.meta.items() if m[0] == "output")
         if i < end:
             break  # stopped on non-finite losses
+        _heartbeat.beat()  # a window trained: this example is slow, not stuck
         if i % WINDOW == 0:
             terms = data_terms(model, x, y)
             evaluations.append(float(np.mean(terms)))

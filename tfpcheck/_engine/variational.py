@@ -155,8 +155,9 @@ def _traced_summaries(model: Any) -> list[LayerSummary] | None:
     except Exception:  # noqa: BLE001 - the eager loop reads them (or says why it can't)
         object.__setattr__(model, "_tfpcheck_summaries", False)
         return None
-    return [_summary(f, float(kl), np.asarray(post, float), np.asarray(prior, float))
-            for f, (kl, post, prior) in zip(facts, values, strict=True)]
+    return [_summary(f, float(kl), np.asarray(post, float), np.asarray(prior, float),
+                     np.asarray(centre, float))
+            for f, (kl, post, prior, centre) in zip(facts, values, strict=True)]
 
 
 @tf.autograph.experimental.do_not_convert  # plain TF ops on distributions: nothing to convert
@@ -169,17 +170,20 @@ def _n_weights(pairs: list[tuple[Any, Any]]) -> int:
 
 
 @tf.autograph.experimental.do_not_convert  # plain TF ops on distributions: nothing to convert
-def _numbers(pairs: list[tuple[Any, Any]], eager: bool) -> tuple[Any, Any, Any]:
-    """The summed KL and the posterior and prior spreads of ``pairs`` (as floats and arrays
-    when ``eager``, as tensors when traced)."""
+def _numbers(pairs: list[tuple[Any, Any]], eager: bool) -> tuple[Any, Any, Any, Any]:
+    """The summed KL, the posterior and prior spreads and the prior's distance from 0 of
+    ``pairs``, per weight (as floats and arrays when ``eager``, as tensors when traced)."""
     kl = tf.add_n([tf.cast(_kl(q, p), tf.float64) for q, p in pairs])
     post = tf.concat([tf.cast(_stddev(q), tf.float64) for q, _ in pairs], 0)
     prior = tf.concat([tf.cast(_stddev(p), tf.float64) for _, p in pairs], 0)
-    return (float(kl), np.asarray(post), np.asarray(prior)) if eager else (kl, post, prior)
+    centre = tf.concat([tf.abs(tf.cast(_mean(p), tf.float64)) for _, p in pairs], 0)
+    if eager:
+        return float(kl), np.asarray(post), np.asarray(prior), np.asarray(centre)
+    return kl, post, prior, centre
 
 
 def _summary(facts: tuple[str, str, int, bool], kl_total: float, post: np.ndarray,
-             prior: np.ndarray) -> LayerSummary:
+             prior: np.ndarray, centre: np.ndarray) -> LayerSummary:
     name, kind, n_weights, prior_trainable = facts
     post = post[post > 0]
     return LayerSummary(
@@ -190,6 +194,7 @@ def _summary(facts: tuple[str, str, int, bool], kl_total: float, post: np.ndarra
         posterior_stddev=float(np.median(post)) if post.size else 0.0,
         prior_stddev=float(np.median(prior)) if prior.size else float("nan"),
         prior_trainable=prior_trainable,
+        prior_centre=float(np.median(centre)) if centre.size else float("nan"),
     )
 
 
@@ -300,6 +305,16 @@ def _stddev(dist: Any) -> Any:
     except (NotImplementedError, ValueError, TypeError):
         sd = tf.math.reduce_std(d.sample(_KL_SAMPLES), axis=0)
     return tf.reshape(sd, [-1])
+
+
+def _mean(dist: Any) -> Any:
+    """Per weight, flattened (a tensor): :func:`_stddev`'s twin for the centre."""
+    d = unwrap(dist)
+    try:
+        centre = d.mean()
+    except (NotImplementedError, ValueError, TypeError):
+        centre = tf.reduce_mean(d.sample(_KL_SAMPLES), axis=0)
+    return tf.reshape(centre, [-1])
 
 
 def _spread(dist: Any) -> np.ndarray:

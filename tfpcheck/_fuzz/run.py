@@ -200,7 +200,7 @@ class _Loop:
         for slot, busy in list(self.busy.items()):
             limit = max(LOAD_LIMIT, self.options.timeout) if busy.stage == "load" else self.options.timeout
             if now - busy.beat > limit:
-                self._lose(slot, f"ran past --timeout={self.options.timeout:g}s in {busy.stage}",
+                self._lose(slot, f"made no progress for --timeout={self.options.timeout:g}s in {busy.stage}",
                            kind="timeout")
 
     def _lose(self, slot: int, why: str, *, kind: str) -> None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tfpcheck import _heartbeat
 from tfpcheck._fuzz.jobs import Job, WorkerSettings
 from tfpcheck._heap import freeze_survivors
 
@@ -68,18 +69,22 @@ class Runner:
         from tfpcheck._search import check_target
 
         outcomes: list[list[Any]] = []
+        now: list[Any] = ["load", None]  # the stage and configuration the last beat named
 
         def progress(stage: str, config: dict[str, Any] | None) -> None:
             if stage == "outcome":
                 outcomes.append(config["signature"] if config else [])
                 return
+            now[:] = [stage, config]
             emit(("beat", job.id, stage, config, time.time()))
 
-        report = check_target(
-            target, max_examples=job.max_examples, seed=job.seed, steps=job.steps,
-            database=WriteOnlyDatabase(self.database), shrink_budget=job.shrink_budget,
-            progress=progress, keep_models=True,  # rounds are replayed before they are reported
-        )
+        moving = _throttled(lambda: emit(("beat", job.id, *now, time.time())))
+        with _heartbeat.listening(moving):
+            report = check_target(
+                target, max_examples=job.max_examples, seed=job.seed, steps=job.steps,
+                database=WriteOnlyDatabase(self.database), shrink_budget=job.shrink_budget,
+                progress=progress, keep_models=True,  # rounds are replayed before they are reported
+            )
         self.examples += report.examples
         result = report.to_dict()
         if result["violations"]:
@@ -87,12 +92,19 @@ class Runner:
         return {"report": result, "outcomes": outcomes, "rss_mb": rss_mb()}
 
     def _replay(self, job: Job, target: Any, emit: Emit) -> dict[str, Any]:
+        current: list[Any] = [None]  # the configuration being replayed
+        moving = _throttled(lambda: emit(("beat", job.id, "replay", current[0], time.time())))
+        with _heartbeat.listening(moving):
+            return self._replays(job, target, emit, current)
+
+    def _replays(self, job: Job, target: Any, emit: Emit, current: list[Any]) -> dict[str, Any]:
         from tfpcheck._config import Config
         from tfpcheck._render import jsonable
         from tfpcheck._search import run_once
 
         out = []
         for entry in job.entries:
+            current[0] = entry["config"]
             failed = errors = 0
             first: dict[str, Any] | None = None
             for _ in range(job.runs):
@@ -128,6 +140,21 @@ class Runner:
             if len(self._targets) == 1:  # TensorFlow is in, no model built yet: freeze it
                 freeze_survivors()
         return self._targets[spec]
+
+
+#: Seconds between the progress beats passed on from training: the run needs one per --timeout.
+BEAT_EVERY = 1.0
+
+
+def _throttled(send: Callable[[], None]) -> Callable[[], None]:
+    """``send``, at most once every BEAT_EVERY seconds."""
+    last = [time.monotonic()]
+
+    def maybe() -> None:
+        if time.monotonic() - last[0] >= BEAT_EVERY:
+            last[0] = time.monotonic()
+            send()
+    return maybe
 
 
 def serve(conn: Any, settings: WorkerSettings) -> None:
