@@ -171,10 +171,16 @@ def _fewer_categories(output: Any, y: np.ndarray) -> str | None:
 
 def _labels_for_the_other_loss(model: Any, output: Any, y: np.ndarray) -> str | None:
     """The fix where a plain cross-entropy was handed the other label encoding: class indices
-    under categorical_crossentropy (one-hot rows), one-hot rows under the sparse one (indices)."""
+    under categorical_crossentropy (one-hot rows), one-hot rows under the sparse one (indices),
+    one 0/1 column under binary_crossentropy against one column per class."""
     name = loss_name(model._tfpcheck_loss).lower().replace("_", "")
     width = np.shape(output)[-1] if np.ndim(output) >= 2 else 1
     rows = np.asarray(y, dtype=float).reshape(len(y), -1)
+    if "binarycrossentropy" in name and width >= 2 and rows.shape[1] == 1 and np.isin(rows, (0.0, 1.0)).all():
+        return (f"the targets are one 0/1 column and the model gives {width} columns: "
+                f"{loss_name(model._tfpcheck_loss)} scores one probability per target, so end the model "
+                "with Dense(1, activation='sigmoid'); or keep one unit per class with a softmax and "
+                "compile with loss='sparse_categorical_crossentropy'")
     if "categoricalcrossentropy" not in name or width < 2:
         return None
     one_hot = rows.shape[1] == width and np.isin(rows, (0.0, 1.0)).all() and np.all(rows.sum(1) == 1.0)
