@@ -228,6 +228,11 @@ def not_a_model(input_dim):
 
 
 @tfpcheck.model(task="regression")
+def forgot_return(input_dim):
+    healthy(input_dim)
+
+
+@tfpcheck.model(task="regression")
 def no_distribution(input_dim):
     return tf_keras.Sequential([tf_keras.layers.Dense(1)])
 
@@ -263,9 +268,11 @@ def test_each_bad_input_fails_alone_with_a_clear_message(pytester: pytest.Pytest
     result = pytester.runpytest_subprocess(
         *FAST, "-p", "no:xdist", "--tfpcheck-timeout=5", "--tfpcheck-report=r.json", "-k", "not buggy"
     )
-    result.assert_outcomes(passed=1, failed=6)
+    result.assert_outcomes(passed=1, failed=7)
     out = result.stdout.str()
     assert "the factory returned int, not a tf_keras.Model" in out
+    assert "return the Keras model itself from the factory, not an int" in out
+    assert "return the model from the factory (a factory without `return model` returns None)" in out
     assert "the model's output is a" in out and "not a tfd.Distribution" in out
     assert "ran past the time limit of 5s" in out
     assert "contains NaN or inf" in out
@@ -274,13 +281,14 @@ def test_each_bad_input_fails_alone_with_a_clear_message(pytester: pytest.Pytest
     assert "np.concatenate(xs, axis=1)" in out
     assert "task='regresion' is not one of" in out
     statuses = {t["target"].split("::")[1]: t["status"] for t in _report(pytester)["targets"]}
-    assert statuses == {"healthy": "passed", "not_a_model": "failed", "no_distribution": "failed",
+    assert statuses == {"healthy": "passed", "not_a_model": "failed", "forgot_return": "failed",
+                        "no_distribution": "failed",
                         "hangs": "error", "nan_data": "error", "several_inputs": "error",
                         "misspelt_task": "error"}
     assert "test_models.py::hangs: test_models.py::hangs with" not in out  # named once, not twice
     assert "several_inputs: test_models.py::several_inputs" not in out
     plain = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:xdist")  # no --tfpcheck
-    plain.assert_outcomes(skipped=8)  # the ordinary run collects the file; nothing errors
+    plain.assert_outcomes(skipped=9)  # the ordinary run collects the file; nothing errors
 
 
 PYPROJECT_TARGETS = """

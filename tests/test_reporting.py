@@ -258,6 +258,21 @@ def test_notes_print_under_the_status_line():
     assert lines[0].startswith("PASSED") and lines[1] == "    note: inferred task"
 
 
+def test_an_error_in_a_declaration_is_not_told_to_fix_the_factory():
+    """A misspelt task or a factory parameter without a strategy printed its own fix and then
+    "Fix the factory so that it builds and returns a model tfpcheck can train"."""
+    said = []
+    for kwargs in ({"task": "regresion"}, {"task": None}):
+        def factory(hidden_units):
+            return None
+        with pytest.raises(InvalidArgument) as raised:
+            Target(factory, "m.py::f", **kwargs)
+        said.append(target_text(TargetReport("m.py::f", "error", error=str(raised.value))))
+    assert all("Fix: " in text and "Fix the factory" not in text for text in said), said
+    hung = target_text(TargetReport("m.py::f", "error", error="m.py::f ran past the time limit of 5s"))
+    assert "Fix the factory so that it builds" in hung
+
+
 def test_merge_carries_task_notes_and_new_finding_fields():
     shard = TargetReport("m.py::bnn", "failed", 2, 1.0, [finding(consequences=["learns"])],
                          task="regression", notes=["a", "b"]).to_dict()

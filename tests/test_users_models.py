@@ -923,3 +923,56 @@ def test_a_prior_far_from_zero_that_wins_the_trade_is_prior_mismatch_confirmed()
         root.explain()
     assert "centred at +-5" in root.fix and "centre the prior at 0" in root.fix, root.fix
     assert _check(_dense_variational(0.0)).status == "passed"
+
+
+# 19. A tfp.layers head compiled with a Keras loss on tensors ("mse"): Keras fits one sample of
+# the distribution, so its scale is never fit as the noise. It passed without a word.
+@pytest.mark.parametrize("loss", ["mse", tf_keras.losses.MeanSquaredError(), "nll"])
+def test_a_distribution_under_a_keras_loss_on_tensors_is_noted(loss):
+    @tfpcheck.model(data=(X_REG, Y_REG))
+    def normal_head():
+        model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(2), _softplus_normal()])
+        model.compile(tf_keras.optimizers.Adam(0.01),
+                      loss=(lambda y, d: -d.log_prob(y)) if loss == "nll" else loss)
+        return model
+
+    report = _check(normal_head, max_examples=1)
+    noted = [n for n in report.notes if "a Keras loss on tensors" in n]
+    assert report.status == "passed", report.to_dict()
+    assert len(noted) == (loss != "nll"), report.notes
+    if noted:
+        assert "compile with loss=lambda y, d: -d.log_prob(y)" in noted[0], noted
+
+
+# 20. Mixed precision with the distribution built in float16: log_prob of float32 targets raised
+# "requested dtype float16 for Tensor with dtype float32", builds / unclassified.
+def _mixed_precision(head_dtype):
+    @tfpcheck.model(data=(X_UNIT, Y_UNIT))
+    def mixed():
+        model = tf_keras.Sequential([
+            tf_keras.Input((3,)), tf_keras.layers.Dense(16, activation="relu", dtype="mixed_float16"),
+            tf_keras.layers.Dense(2, dtype=head_dtype), tfpl.DistributionLambda(
+                lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])), dtype=head_dtype)])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+    return mixed
+
+
+def test_a_distribution_in_half_precision_is_told_to_keep_the_outputs_float32():
+    root = _check(_mixed_precision("mixed_float16"), max_examples=1).violations[0]
+    assert (root.invariant, root.cause) == ("builds", "numerical_instability"), root.explain()
+    assert "dtype='float32' on both" in root.fix, root.fix
+    assert _check(_mixed_precision("float32")).status == "passed"
+
+
+# 21. An Input of another width than the data's rows: "fix the ValueError raised by the model code".
+def test_an_input_of_another_width_than_the_data_names_both():
+    @tfpcheck.model(data=(X_UNIT, Y_UNIT))
+    def five_features():
+        model = tf_keras.Sequential([tf_keras.Input((5,)), tf_keras.layers.Dense(2), _softplus_normal()])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+
+    root = _check(five_features, max_examples=1).violations[0]
+    assert root.invariant == "builds", root.explain()
+    assert "takes 5 features per example and the data have 3: build it with Input((3,))" in root.fix

@@ -74,8 +74,8 @@ def _check_declared(name: str, task: str, y: np.ndarray) -> None:
     problem = _contradiction(task, y)
     if problem:
         raise TargetError(
-            f"{name}: task={task!r} was declared, but the data's targets {problem}. Declare the "
-            "task the targets belong to (regression, count, binary, categorical, positive) or "
+            f"{name}: task={task!r} was declared, but the data's targets {problem}. Fix: declare "
+            "the task the targets belong to (regression, count, binary, categorical, positive) or "
             "leave task out to have it inferred from the model."
         )
 

@@ -122,7 +122,7 @@ def target_text(t: TargetReport) -> str:
     lines = [status_line(t), *note_lines(t)]
     if t.error:
         lines.append(f"{_INDENT}error: {t.error}")
-        if "Fix:" not in t.error:  # the error's own fix is the specific one
+        if "Fix:" not in t.error and "allowed:" not in t.error:  # the error's own fix is the specific one
             lines.append(f"{_INDENT}Fix the factory so that it builds and returns a model tfpcheck "
                          "can train, then rerun.")
     if t.violations:

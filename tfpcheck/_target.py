@@ -65,8 +65,8 @@ class Target:
             return
         if self.task is not None and self.task not in TASKS:
             raise errors.InvalidArgument(
-                f"{self.name}: task={self.task!r} is not one of {list(TASKS)}; "
-                "pick the task that matches your targets."
+                f"{self.name}: task={self.task!r} is not one of {list(TASKS)}. "
+                "Fix: pick the task that matches your targets."
             )
         if self.regime is not None and self.regime not in REGIMES:
             raise errors.InvalidArgument(f"{self.name}: regime={self.regime!r}; allowed: {list(REGIMES)}.")
@@ -88,7 +88,7 @@ class Target:
         if missing:
             raise errors.InvalidArgument(
                 f"{self.name}: the factory's parameter(s) {missing} are not ones tfpcheck "
-                f"fills ({', '.join(KNOWN_PARAMETERS)}); give each a Hypothesis strategy, e.g. "
+                f"fills ({', '.join(KNOWN_PARAMETERS)}). Fix: give each a Hypothesis strategy, e.g. "
                 f"@tfpcheck.model(task={self.task!r}, {missing[0]}=st.floats(0.1, 10.0)), "
                 "or a default value."
             )

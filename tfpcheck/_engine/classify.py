@@ -208,6 +208,16 @@ def _match(kind: str, message: str, files: str, keras_3: bool = False,
         return "tfp_layer_misuse", _EVENT_SIZE_FIX
     if "log_prob" in message and kind == "AttributeError":
         return "tfp_layer_misuse", "the loss calls .log_prob: the model must output a distribution."
+    width = _INPUT_WIDTH.search(message)
+    if width is not None:
+        want, got = width.groups()
+        return "unclassified", (
+            f"the model's input takes {want} features per example and the data have {got}: build it "
+            f"with Input(({got},)), or take the factory parameter input_dim, which tfpcheck fills with "
+            "the data's width.")
+    half = re.search(r"requested dtype (b?float16) for Tensor with dtype float(32|64)", message)
+    if half is not None:
+        return "numerical_instability", _HALF_PRECISION_FIX.format(dtype=half.group(1))
     if _shape_mismatch(message):
         return "shape_broadcast", _shape_fix(message, shapes)
     if "Argument `" in message and ("must be positive" in message or "non-negative" in message):
@@ -224,6 +234,18 @@ def _match(kind: str, message: str, files: str, keras_3: bool = False,
             "compile with jit_compile=False."
         )
     return "unclassified", f"fix the {kind} raised by the model code; the message above says where."
+
+
+#: A model whose Input has another width than the data's rows (Keras's own words).
+_INPUT_WIDTH = re.compile(r"incompatible with the layer: expected shape=\(None, (\d+)\), "
+                          r"found shape=\((?:\d+|None), (\d+)\)")
+#: A distribution built in half precision (a mixed_float16 policy on the layers that feed it)
+#: asked about float32 targets: TF's mixed-precision guide keeps the model's outputs float32.
+_HALF_PRECISION_FIX = (
+    "the distribution was built in {dtype} (a mixed-precision policy on the layers that feed it) and "
+    "asked about float32 targets: keep the last Dense and the distribution layer in float32 "
+    "(dtype='float32' on both), as TF's mixed-precision guide does for a model's outputs: {dtype} "
+    "keeps about three significant digits, too few for a log-likelihood.")
 
 
 _SHAPE_PAIR = re.compile(r"\[(\d+(?:, ?\d+)*)\] vs\. \[(\d+(?:, ?\d+)*)\]")

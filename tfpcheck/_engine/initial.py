@@ -23,7 +23,7 @@ from tfpcheck._engine.constraints import family_name, inner_family, parameter_ch
 from tfpcheck._engine.domain import LOSS_DOMAINS
 from tfpcheck._engine.flavour import overrides_train_step, tf_keras_targets
 from tfpcheck._engine.inputs import feed
-from tfpcheck._engine.instrument import loss_name, model_loss, probabilities_read
+from tfpcheck._engine.instrument import loss_name, model_loss, probabilities_read, squashed_name
 from tfpcheck._engine.passes import mean_gaps
 from tfpcheck._engine.probe import task_of_loss, with_article
 from tfpcheck._engine.tiered import traced, untraceable
@@ -82,6 +82,9 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
     trace.output_distribution = family_name(dist)
     trace.example_shape = _example_shape(dist, len(y))
     trace.output_kind = "distribution" if output_is_distribution else "loss_distribution"
+    if output_is_distribution and _keras_own_loss(model._tfpcheck_loss):
+        trace.notes["sampled_by_the_loss"] = _SAMPLED_NOTE.format(
+            family=trace.output_distribution, loss=loss_name(model._tfpcheck_loss))
     checks = list(parameter_checks(dist, "output"))
     if any(int(c.summary()["n_bad"]) for c in checks) or not all(
         bool(tf.reduce_all(tf.math.is_finite(tf.cast(c.value, tf.float32)))) for c in checks
@@ -114,6 +117,21 @@ def _example_shape(dist: Any, n: int) -> tuple[int, ...] | None:
     if shapes is None or not shapes[0] or shapes[0][0] != n:
         return None
     return tuple(shapes[0][1:] + shapes[1])
+
+
+_SAMPLED_NOTE = (
+    "the model outputs a {family} and is compiled with {loss}, a Keras loss on tensors: Keras hands it "
+    "the tensor the distribution converts to (its convert_to_tensor_fn, one sample by default), so "
+    "the {family}'s other parameters (its spread) are never fit to the data's noise. To fit the "
+    "distribution, compile with loss=lambda y, d: -d.log_prob(y)")
+
+
+def _keras_own_loss(loss: Any) -> bool:
+    """A loss named by a string, or one of Keras's own functions and Loss classes: they take
+    tensors, and a distribution reaches them converted to one."""
+    module = getattr(loss, "__module__", None) if callable(loss) and not hasattr(loss, "fn") else (
+        type(loss).__module__)
+    return isinstance(loss, str) or str(module).startswith(("tf_keras.", "keras."))
 
 
 def _one_hot_into_categorical(output: Any, y: np.ndarray) -> str | None:
@@ -173,7 +191,7 @@ def _labels_for_the_other_loss(model: Any, output: Any, y: np.ndarray) -> str | 
     """The fix where a plain cross-entropy was handed the other label encoding: class indices
     under categorical_crossentropy (one-hot rows), one-hot rows under the sparse one (indices),
     one 0/1 column under binary_crossentropy against one column per class."""
-    name = loss_name(model._tfpcheck_loss).lower().replace("_", "")
+    name = squashed_name(model._tfpcheck_loss)
     width = np.shape(output)[-1] if np.ndim(output) >= 2 else 1
     rows = np.asarray(y, dtype=float).reshape(len(y), -1)
     if "binarycrossentropy" in name and width >= 2 and rows.shape[1] == 1 and np.isin(rows, (0.0, 1.0)).all():

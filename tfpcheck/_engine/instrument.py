@@ -34,7 +34,7 @@ from tfpcheck._engine.owners import owners
 __all__ = ["Recorder", "capture_distributions", "compile_for_check", "config_optimizer", "data_term",
            "compute_loss_likelihood", "evaluate_loss", "likelihood", "loss_distribution", "loss_name",
            "model_loss", "nll", "predicts_mean", "probabilities_read", "record_likelihood",
-           "scores_in_train_step", "step_variables", "train_step_likelihood"]
+           "scores_in_train_step", "squashed_name", "step_variables", "train_step_likelihood"]
 
 tfd = tfp.distributions
 
@@ -124,14 +124,16 @@ def _from_logits(loss: Any) -> bool:
     return bool(getattr(loss, "from_logits", kwargs.get("from_logits", False)))
 
 
-def _squashed(loss: Any) -> str:
+def squashed_name(loss: Any) -> str:
+    """``loss_name`` lower-cased without underscores: "sparse_categorical_crossentropy" and
+    SparseCategoricalCrossentropy compare equal."""
     return loss_name(loss).lower().replace("_", "")  # a function's name, or a Loss class's
 
 
 def predicts_mean(loss: Any) -> bool:
     """Whether a plain Keras ``loss`` makes the output a prediction of the targets' mean
     (``domain.MEAN_LOSSES``; a cross-entropy only on probabilities, not ``from_logits``)."""
-    return _squashed(loss) in {m.replace("_", "") for m in MEAN_LOSSES} and not _from_logits(loss)
+    return squashed_name(loss) in {m.replace("_", "") for m in MEAN_LOSSES} and not _from_logits(loss)
 
 
 def probabilities_read(loss: Any) -> str | None:
@@ -140,7 +142,7 @@ def probabilities_read(loss: Any) -> str | None:
     if loss is None or _from_logits(loss):
         return None
     families = {name.replace("_", ""): family for name, family in PROBABILITY_LOSSES.items()}
-    return families.get(_squashed(loss))
+    return families.get(squashed_name(loss))
 
 
 def evaluate_loss(user_loss: Any, y_true: Any, y_pred: Any, keras_3: bool = False) -> tuple[Any, Any]:

@@ -10,6 +10,7 @@ cap. The untrained model's output and the targets' support are ``initial.py``'s.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
@@ -52,6 +53,7 @@ from tfpcheck._engine.passes import (
     mean_gaps,
     weights_finite,
 )
+from tfpcheck._engine.probe import with_article
 from tfpcheck._engine.retained import forget_traced_tensors
 from tfpcheck._engine.samplers import terminating_samplers
 from tfpcheck._engine.schedule import WINDOW, settled
@@ -242,11 +244,15 @@ def _build_and_compile(
         if xla_note:
             trace.notes["gpu_xla"] = xla_note
     elif not isinstance(model, tf_keras.Model):
-        trace.build_failure = classify_exception(
+        failure = classify_exception(
             TypeError(f"the factory returned {type(model).__name__}, not a tf_keras.Model or a "
                       "Keras 3 keras.Model"),
             "factory",
         )
+        trace.build_failure = dataclasses.replace(failure, fix=(
+            "return the model from the factory (a factory without `return model` returns None); "
+            "it may build it any way, and compile it or not") if model is None else (
+            f"return the Keras model itself from the factory, not {with_article(type(model).__name__)}"))
         return None
     set_inputs(model, target.inputs)
     recorder = Recorder()
