@@ -270,6 +270,31 @@ def test_common_keras3_forms_pass(factory, y, task):
     assert report.targets[0].task == task
 
 
+class RawScaleKL(MethodKL):
+    """MethodKL with its posterior's scale taken as the weight is (-4 at the start)."""
+
+    def call(self, x):
+        q = tfd.Normal(self.mu, self.rho)
+        self.add_loss(tf.reduce_sum(q.kl_divergence(tfd.Normal(0.0, self.prior_scale))) / self.n_train)
+        return x @ q.sample()
+
+
+def test_a_posterior_scale_of_a_layer_of_its_own_is_checked():
+    """Its parameters are out of the training step's reach (no tfp.layers attributes): the NaN
+    loss at step 0 was finite_loss / numerical_instability ("compute the likelihood in log
+    space"), with the scale never named."""
+    def factory():
+        model = keras.Sequential([keras.Input((4,)), RawScaleKL(16, 400), keras.layers.Activation("tanh"),
+                                  keras.layers.Dense(2)])
+        model.compile(keras.optimizers.Adam(1e-2), loss=normal_nll)
+        return model
+
+    root = _check(factory, (XF, Y_REAL)).targets[0].violations[0]
+    assert (root.invariant, root.cause, root.step) == ("positive_scales", "parameterization", 0), \
+        root.explain()
+    assert "posterior.scale" in root.message and "tf.math.softplus(rho)" in root.fix, root.explain()
+
+
 def test_a_keras3_train_step_without_a_loss_to_read_says_how_to_give_one():
     class OwnStep(keras.Model):
         def __init__(self):

@@ -266,6 +266,11 @@ def positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     where = "output head" if e["role"] == "output" else f"variational {e['role']}"
     mid_training = (v.step or 0) > 0
     fix = parameter_fix(e["parameter"], e["constraint"], e.get("source"))
+    if e["role"] in ("posterior", "prior") and e["constraint"] == "Softplus" and e.get("source") is None:
+        name = e["parameter"].rsplit(".", 1)[-1]
+        fix = (f"a {e['role']}'s {name} taken as it is from a weight can be negative: map the weight "
+               f"through softplus, {name} = 1e-5 + tf.math.softplus(rho), with rho initialised near -3 "
+               "(softplus -> 0.05), as Bayes-by-backprop layers and tfp.layers do")
     # A valid parameter that left its constraint mid-training on data of unit scale, after a
     # gradient blow-up or by underflowing towards 0 (a softplus of weights the steps blew up; an
     # exp overflows to inf instead), was taken there by the training: the rate, not the head
@@ -284,7 +289,8 @@ def positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             f"the {where} parameter hit exactly 0 (a ReLU or an underflow): {fix}"
         ), {}
     return "parameterization", (
-        f"the {where} takes {e['parameter']} straight from an unconstrained output ({e['constraint']} "
+        f"the {where} takes {e['parameter']} straight from an unconstrained "
+        f"{'output' if e['role'] == 'output' else 'value'} ({e['constraint']} "
         f"constraint): {fix}"
     ), {}
 

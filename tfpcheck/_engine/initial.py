@@ -27,8 +27,8 @@ from tfpcheck._engine.instrument import loss_name, model_loss, probabilities_rea
 from tfpcheck._engine.passes import mean_gaps
 from tfpcheck._engine.probe import task_of_loss, with_article
 from tfpcheck._engine.tiered import traced, untraceable
-from tfpcheck._engine.variational import summarise_layers
-from tfpcheck._trace import Trace
+from tfpcheck._engine.variational import kl_pairs, summarise_layers, variational_layers
+from tfpcheck._trace import ParamViolation, Trace
 
 __all__ = ["EAGER_FORWARDS", "observe_initial"]
 
@@ -69,6 +69,7 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
     output_type, output_is_distribution = model._tfpcheck_output
     trace.custom_train_step = overrides_train_step(model)
     trace.layers_start = summarise_layers(model, x if keras_3 else None)
+    _check_own_layers(model, x, trace)
     if dist is None:
         # A plain Keras loss on tensor outputs: the support question is whether every target's
         # loss is finite at initialisation (a label outside the classes gives inf).
@@ -94,6 +95,27 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
     _check_support(dist, y, trace, values if trace.output_kind == "loss_distribution" else None, keras_3)
 
 
+
+
+def _check_own_layers(model: Any, x: np.ndarray, trace: Trace) -> None:
+    """The posteriors and priors of variational layers of the user's own (no tfp.layers: a Keras 3
+    layer that adds its KL with ``add_loss``), whose parameters the training step cannot reach as
+    layer attributes: checked at initialisation, from the ``kl_divergence`` calls of one forward
+    pass (a posterior scale taken raw from its weights is negative from the start). A model whose
+    forward pass makes no such call is not asked again."""
+    if getattr(model, "_tfpcheck_own_kl", True) is False or variational_layers(model):
+        return
+    pairs = kl_pairs(model, x)
+    object.__setattr__(model, "_tfpcheck_own_kl", bool(pairs))
+    for i, (q, p) in enumerate(pairs):
+        for role, dist in (("posterior", q), ("prior", p)):
+            for c in parameter_checks(dist, f"kl_divergence#{i}/{role}"):
+                s = {k: float(v) for k, v in c.summary().items()}
+                if s["n_bad"]:
+                    trace.param_violations.append(ParamViolation(
+                        path=c.path, role=role, distribution=c.distribution,
+                        constraint=type(c.bijector).__name__, step=0, n_bad=int(s["n_bad"]),
+                        n_total=int(s["n_total"]), min_value=s["min"], max_value=s["max"]))
 
 
 def _shapes(dist: Any) -> tuple[list[int], list[int]] | None:
