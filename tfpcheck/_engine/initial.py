@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import types
 from typing import Any
 
 import numpy as np
@@ -149,11 +150,14 @@ _SAMPLED_NOTE = (
 
 
 def _keras_own_loss(loss: Any) -> bool:
-    """A loss named by a string, or one of Keras's own functions and Loss classes: they take
-    tensors, and a distribution reaches them converted to one."""
-    module = getattr(loss, "__module__", None) if callable(loss) and not hasattr(loss, "fn") else (
-        type(loss).__module__)
-    return isinstance(loss, str) or str(module).startswith(("tf_keras.", "keras."))
+    """A loss named by a string, or one of Keras's own functions and Loss classes (a wrapper's
+    function counts, not the wrapper): they take tensors, and a distribution reaches them
+    converted to one."""
+    if isinstance(loss, str):
+        return True
+    inner = getattr(loss, "fn", None) or loss
+    module = inner.__module__ if isinstance(inner, types.FunctionType) else type(inner).__module__
+    return str(module).startswith(("tf_keras.", "keras."))
 
 
 def _one_hot_into_categorical(output: Any, y: np.ndarray) -> str | None:
