@@ -207,11 +207,16 @@ def _loss_rose(t: Trace) -> bool:
     return losses.size >= 10 and float(np.median(losses[-w:])) > float(np.median(losses[:w]))
 
 
-def parameter_fix(path: str, constraint: str = "", source: str | None = None) -> str:
+def parameter_fix(path: str, constraint: str = "", source: str | None = None, role: str = "output") -> str:
     """The fix for one parameter of one family: what its TFP constraint asks of the layer
     that feeds it (parameter names as in ``parameter_properties()``), in terms of what the
-    user's code passes it now (``source``, ``_engine/source.py``) where that is known."""
+    user's code passes it now (``source``, ``_engine/source.py``) where that is known; a
+    posterior's or prior's positive parameter is fed by a weight, not by an output."""
     name = path.rsplit(".", 1)[-1]
+    if role in ("posterior", "prior") and constraint == "Softplus" and source is None:
+        return (f"a {role}'s {name} taken as it is from a weight can be negative: map the weight "
+                f"through softplus, {name} = 1e-5 + tf.math.softplus(rho), with rho initialised near -3 "
+                "(softplus -> 0.05), as Bayes-by-backprop layers and tfp.layers do")
     raw = source is not None and _is_raw(source)
     now = f" ({name}={source} now)" if source is not None and not raw else ""
     if name == "probs":
@@ -265,12 +270,7 @@ def positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             f"keep the raw scores and compile with from_logits=True"), {}
     where = "output head" if e["role"] == "output" else f"variational {e['role']}"
     mid_training = (v.step or 0) > 0
-    fix = parameter_fix(e["parameter"], e["constraint"], e.get("source"))
-    if e["role"] in ("posterior", "prior") and e["constraint"] == "Softplus" and e.get("source") is None:
-        name = e["parameter"].rsplit(".", 1)[-1]
-        fix = (f"a {e['role']}'s {name} taken as it is from a weight can be negative: map the weight "
-               f"through softplus, {name} = 1e-5 + tf.math.softplus(rho), with rho initialised near -3 "
-               "(softplus -> 0.05), as Bayes-by-backprop layers and tfp.layers do")
+    fix = parameter_fix(e["parameter"], e["constraint"], e.get("source"), e["role"])
     # A valid parameter that left its constraint mid-training on data of unit scale, after a
     # gradient blow-up or by underflowing towards 0 (a softplus of weights the steps blew up; an
     # exp overflows to inf instead), was taken there by the training: the rate, not the head
@@ -454,11 +454,11 @@ def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             return "numerical_instability", (
                 f"{first.path} over- or underflowed at step {first.step} (exp of an unbounded "
                 f"output?) before the loss went non-finite: "
-                f"{parameter_fix(first.path, first.constraint, first.source)}"
+                f"{parameter_fix(first.path, first.constraint, first.source, first.role)}"
             ), {"parameter": first.path, "parameter_step": first.step}
         return "parameterization", (
             f"{first.path} left its constraint at step {first.step} before the loss went "
-            f"non-finite: {parameter_fix(first.path, first.constraint, first.source)}"
+            f"non-finite: {parameter_fix(first.path, first.constraint, first.source, first.role)}"
         ), {"parameter": first.path, "parameter_step": first.step}
     if t.support_nonfinite or t.support_error:
         return "distribution_choice", "the targets lie outside the distribution's support", {}

@@ -215,7 +215,7 @@ def _match(kind: str, message: str, files: str, keras_3: bool = False,
             f"the model's input takes {want} features per example and the data have {got}: build it "
             f"with Input(({got},)), or take the factory parameter input_dim, which tfpcheck fills with "
             "the data's width.")
-    half = re.search(r"requested dtype (b?float16) for Tensor with dtype float(32|64)", message)
+    half = _HALF_PRECISION.search(message)
     if half is not None:
         return "numerical_instability", _HALF_PRECISION_FIX.format(dtype=half.group(1))
     if _shape_mismatch(message):
@@ -241,6 +241,7 @@ _INPUT_WIDTH = re.compile(r"incompatible with the layer: expected shape=\(None, 
                           r"found shape=\((?:\d+|None), (\d+)\)")
 #: A distribution built in half precision (a mixed_float16 policy on the layers that feed it)
 #: asked about float32 targets: TF's mixed-precision guide keeps the model's outputs float32.
+_HALF_PRECISION = re.compile(r"requested dtype (b?float16) for Tensor with dtype float(?:32|64)")
 _HALF_PRECISION_FIX = (
     "the distribution was built in {dtype} (a mixed-precision policy on the layers that feed it) and "
     "asked about float32 targets: keep the last Dense and the distribution layer in float32 "

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-import types
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,13 @@ from tfpcheck._engine.constraints import family_name, inner_family, parameter_ch
 from tfpcheck._engine.domain import LOSS_DOMAINS
 from tfpcheck._engine.flavour import overrides_train_step, tf_keras_targets
 from tfpcheck._engine.inputs import feed
-from tfpcheck._engine.instrument import loss_name, model_loss, probabilities_read, squashed_name
+from tfpcheck._engine.instrument import (
+    keras_builtin_loss,
+    loss_name,
+    model_loss,
+    probabilities_read,
+    squashed_name,
+)
 from tfpcheck._engine.passes import mean_gaps
 from tfpcheck._engine.probe import task_of_loss, with_article
 from tfpcheck._engine.tiered import traced, untraceable
@@ -53,15 +58,9 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
         except Exception as exc:  # noqa: BLE001
             failure = classify_exception(exc, "forward", keras_3=keras_3, target_shape=np.shape(y)[1:],
                                          dist_shape=_full_shape(output))
-            fix = _one_hot_into_categorical(output, y) or _labels_for_the_other_loss(model, output, y)
-            if fix is not None:
-                failure = dataclasses.replace(failure, cause="shape_broadcast", fix=fix)
-            past = _labels_past_the_classes(failure.message, y)
-            if past is not None:
-                failure = dataclasses.replace(failure, cause="distribution_choice", fix=past)
-            short = _fewer_categories(output, y)
-            trace.build_failure = failure if short is None else dataclasses.replace(
-                failure, cause="tfp_layer_misuse", fix=short)
+            named = _targets_fix(model, output, y, failure.message)
+            trace.build_failure = failure if named is None else dataclasses.replace(
+                failure, cause=named[0], fix=named[1])
             return
         object.__setattr__(model, "_tfpcheck_output", (type(output).__name__,
                                                         hasattr(unwrap(output), "log_prob")))
@@ -69,8 +68,9 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
         values, dist = forward
     output_type, output_is_distribution = model._tfpcheck_output
     trace.custom_train_step = overrides_train_step(model)
-    trace.layers_start = summarise_layers(model, x if keras_3 else None)
-    _check_own_layers(model, x, trace)
+    pairs = _own_kl_pairs(model, x)
+    trace.layers_start = summarise_layers(model, x if keras_3 else None, pairs if keras_3 else None)
+    _check_own_layers(pairs, trace)
     if dist is None:
         # A plain Keras loss on tensor outputs: the support question is whether every target's
         # loss is finite at initialisation (a label outside the classes gives inf).
@@ -84,7 +84,7 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
     trace.output_distribution = family_name(dist)
     trace.example_shape = _example_shape(dist, len(y))
     trace.output_kind = "distribution" if output_is_distribution else "loss_distribution"
-    if output_is_distribution and _keras_own_loss(model._tfpcheck_loss):
+    if output_is_distribution and keras_builtin_loss(model._tfpcheck_loss):
         trace.notes["sampled_by_the_loss"] = _SAMPLED_NOTE.format(
             family=trace.output_distribution, loss=loss_name(model._tfpcheck_loss))
     checks = list(parameter_checks(dist, "output"))
@@ -98,16 +98,23 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
 
 
 
-def _check_own_layers(model: Any, x: np.ndarray, trace: Trace) -> None:
-    """The posteriors and priors of variational layers of the user's own (no tfp.layers: a Keras 3
-    layer that adds its KL with ``add_loss``), whose parameters the training step cannot reach as
-    layer attributes: checked at initialisation, from the ``kl_divergence`` calls of one forward
-    pass (a posterior scale taken raw from its weights is negative from the start). A model whose
-    forward pass makes no such call is not asked again."""
-    if getattr(model, "_tfpcheck_own_kl", True) is False or variational_layers(model):
-        return
+def _own_kl_pairs(model: Any, x: np.ndarray) -> list[tuple[Any, Any]]:
+    """The (posterior, prior) of each ``kl_divergence`` call one forward pass makes, for a model
+    without tfp.layers (a Keras 3 layer of the user's own that adds its KL with ``add_loss``); a
+    model with tfp.layers, or whose forward pass made no such call, is not asked again."""
+    if getattr(model, "_tfpcheck_own_kl", None) is None:
+        object.__setattr__(model, "_tfpcheck_own_kl", not variational_layers(model))
+    if not model._tfpcheck_own_kl:
+        return []
     pairs = kl_pairs(model, x)
     object.__setattr__(model, "_tfpcheck_own_kl", bool(pairs))
+    return pairs
+
+
+def _check_own_layers(pairs: list[tuple[Any, Any]], trace: Trace) -> None:
+    """The parameters of those posteriors and priors, which the training step cannot reach as
+    layer attributes: checked at initialisation (a posterior scale taken raw from its weights is
+    negative from the start)."""
     for i, (q, p) in enumerate(pairs):
         for role, dist in (("posterior", q), ("prior", p)):
             for c in parameter_checks(dist, f"kl_divergence#{i}/{role}"):
@@ -142,22 +149,21 @@ def _example_shape(dist: Any, n: int) -> tuple[int, ...] | None:
     return tuple(shapes[0][1:] + shapes[1])
 
 
+def _targets_fix(model: Any, output: Any, y: np.ndarray, message: str) -> tuple[str, str] | None:
+    """``(cause, fix)`` where the forward pass failed on targets the output cannot take as they
+    are encoded: the first of these that recognises them."""
+    found = [("tfp_layer_misuse", _fewer_categories(output, y)),
+             ("distribution_choice", _labels_past_the_classes(message, y)),
+             ("shape_broadcast", _one_hot_into_categorical(output, y)
+              or _labels_for_the_other_loss(model, output, y))]
+    return next(((cause, fix) for cause, fix in found if fix is not None), None)
+
+
 _SAMPLED_NOTE = (
     "the model outputs a {family} and is compiled with {loss}, a Keras loss on tensors: Keras hands it "
     "the tensor the distribution converts to (its convert_to_tensor_fn, one sample by default), so "
     "the {family}'s other parameters (its spread) are never fit to the data's noise. To fit the "
     "distribution, compile with loss=lambda y, d: -d.log_prob(y)")
-
-
-def _keras_own_loss(loss: Any) -> bool:
-    """A loss named by a string, or one of Keras's own functions and Loss classes (a wrapper's
-    function counts, not the wrapper): they take tensors, and a distribution reaches them
-    converted to one."""
-    if isinstance(loss, str):
-        return True
-    inner = getattr(loss, "fn", None) or loss
-    module = inner.__module__ if isinstance(inner, types.FunctionType) else type(inner).__module__
-    return str(module).startswith(("tf_keras.", "keras."))
 
 
 def _one_hot_into_categorical(output: Any, y: np.ndarray) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +33,9 @@ from tfpcheck._engine.optimizers import make_optimizer, rescaled, schedule_of
 from tfpcheck._engine.owners import owners
 
 __all__ = ["Recorder", "capture_distributions", "compile_for_check", "config_optimizer", "data_term",
-           "compute_loss_likelihood", "evaluate_loss", "likelihood", "loss_distribution", "loss_name",
-           "model_loss", "nll", "predicts_mean", "probabilities_read", "record_likelihood",
+           "compute_loss_likelihood", "evaluate_loss", "keras_builtin_loss", "likelihood",
+           "loss_distribution", "loss_name", "model_loss", "nll", "predicts_mean", "probabilities_read",
+           "record_likelihood",
            "scores_in_train_step", "squashed_name", "step_variables", "train_step_likelihood"]
 
 tfd = tfp.distributions
@@ -128,6 +130,17 @@ def squashed_name(loss: Any) -> str:
     """``loss_name`` lower-cased without underscores: "sparse_categorical_crossentropy" and
     SparseCategoricalCrossentropy compare equal."""
     return loss_name(loss).lower().replace("_", "")  # a function's name, or a Loss class's
+
+
+def keras_builtin_loss(loss: Any) -> bool:
+    """A loss named by a string, or one of Keras's own functions and Loss classes (a wrapper's
+    function counts, not the wrapper): they take tensors, and a distribution reaches them
+    converted to one."""
+    if isinstance(loss, str):
+        return True
+    inner = getattr(loss, "fn", None) or loss
+    module = inner.__module__ if isinstance(inner, types.FunctionType) else type(inner).__module__
+    return str(module).startswith(("tf_keras.", "keras."))
 
 
 def predicts_mean(loss: Any) -> bool:

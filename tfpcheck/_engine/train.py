@@ -10,7 +10,6 @@ cap. The untrained model's output and the targets' support are ``initial.py``'s.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
@@ -68,7 +67,7 @@ from tfpcheck._engine.variational import (
     widening_kl,
 )
 from tfpcheck._target import Target, factory_kwargs, filled_parameters
-from tfpcheck._trace import ParamViolation, Trace
+from tfpcheck._trace import BuildFailure, ParamViolation, Trace
 
 __all__ = ["run_config", "training_data"]
 
@@ -244,15 +243,12 @@ def _build_and_compile(
         if xla_note:
             trace.notes["gpu_xla"] = xla_note
     elif not isinstance(model, tf_keras.Model):
-        failure = classify_exception(
-            TypeError(f"the factory returned {type(model).__name__}, not a tf_keras.Model or a "
-                      "Keras 3 keras.Model"),
-            "factory",
-        )
-        trace.build_failure = dataclasses.replace(failure, fix=(
-            "return the model from the factory (a factory without `return model` returns None); "
-            "it may build it any way, and compile it or not") if model is None else (
-            f"return the Keras model itself from the factory, not {with_article(type(model).__name__)}"))
+        trace.build_failure = BuildFailure(
+            "factory", "TypeError", f"the factory returned {type(model).__name__}, not a tf_keras.Model "
+            "or a Keras 3 keras.Model", "unclassified",
+            "return the model from the factory (a factory without `return model` returns None); it may "
+            "build it any way, and compile it or not" if model is None else
+            f"return the Keras model itself from the factory, not {with_article(type(model).__name__)}")
         return None
     set_inputs(model, target.inputs)
     recorder = Recorder()

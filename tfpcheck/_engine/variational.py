@@ -67,11 +67,12 @@ def layer_distributions(layer: Any) -> Iterator[tuple[str, str, Any]]:
             yield f"{layer.name}/{attr}", role, dist
 
 
-def summarise_layers(model: Any, x: Any = None) -> list[LayerSummary]:
+def summarise_layers(model: Any, x: Any = None, pairs: list[tuple[Any, Any]] | None = None,
+                     ) -> list[LayerSummary]:
     """KL per weight and posterior/prior spread of every variational layer, now. A model
     without tfp.layers (a Keras 3 model, a layer of the user's own) is summarised from the
-    ``kl_divergence(q, p)`` calls one forward pass on ``x`` makes: each call is one layer's
-    posterior and prior, as far as tfpcheck can see."""
+    ``kl_divergence(q, p)`` calls one forward pass on ``x`` makes (``pairs``, where the caller
+    has them already): each call is one layer's posterior and prior, as far as tfpcheck can see."""
     summaries = _traced_summaries(model)
     if summaries is None:
         summaries = []
@@ -81,7 +82,7 @@ def summarise_layers(model: Any, x: Any = None) -> list[LayerSummary]:
                 summaries.append(_summary(_layer_facts(layer, pairs), *_numbers(pairs, eager=True)))
     if summaries or x is None:
         return summaries
-    for i, (q, p) in enumerate(kl_pairs(model, x)):
+    for i, (q, p) in enumerate(kl_pairs(model, x) if pairs is None else pairs):
         facts = (f"kl_divergence#{i}", f"{type(unwrap(q)).__name__} posterior", _n_weights([(q, p)]),
                  bool(unwrap(p).trainable_variables))
         summaries.append(_summary(facts, *_numbers([(q, p)], eager=True)))
