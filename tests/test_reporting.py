@@ -62,6 +62,7 @@ def test_x_alone_is_refused_naming_the_factory():
     (({"a": X, "b": np.array(["s"] * 8)}, Y), "its input 'b' is ndarray(shape=(8,), dtype=<U1)"),
     (({"a": X, "b": X[:5]}, Y), "its inputs have different numbers of rows ([5, 8])"),
     (({}, Y), "x is an empty dict"),
+    ((X, {"price": Y, "sold": Y}), "y is a dict of targets, one per output (['price', 'sold'])"),
 ])
 def test_unusable_data_is_refused(data, fragment):
     message = _refusal(data)

@@ -976,3 +976,90 @@ def test_an_input_of_another_width_than_the_data_names_both():
     root = _check(five_features, max_examples=1).violations[0]
     assert root.invariant == "builds", root.explain()
     assert "takes 5 features per example and the data have 3: build it with Input((3,))" in root.fix
+
+
+# 22. Unconditional densities (TFP's AutoregressiveTransform docstring: x = np.zeros((n, 0))): the
+# model read its task through a truth test on a tfp.layers distribution and crashed; learns
+# compared the model with an x-denied twin that is the model itself and failed it.
+_DENSITY_Y = np.stack([2.0 * np.random.default_rng(5).normal(size=400)] * 2, axis=-1).astype("float32")
+_DENSITY_Y[:, 1] = np.random.default_rng(6).normal(size=400) + 0.25 * _DENSITY_Y[:, 0] ** 2
+
+
+def _autoregressive_flow(sign=-1.0):
+    def factory():
+        model = tf_keras.Sequential([
+            tf_keras.layers.InputLayer(input_shape=(0,), dtype=tf.float32),
+            tfpl.DistributionLambda(lambda t: tfd.MultivariateNormalDiag(
+                loc=tf.zeros(tf.concat([tf.shape(t)[:-1], [2]], axis=0)), scale_diag=[1.0, 1.0])),
+            tfpl.AutoregressiveTransform(tfp.bijectors.AutoregressiveNetwork(
+                params=2, hidden_units=[10], activation="relu")),
+        ])
+        model.compile(tf_keras.optimizers.Adam(), loss=lambda y, rv_y: sign * rv_y.log_prob(y))
+        return model
+
+    return tfpcheck.model(data=(np.zeros((400, 0), "float32"), _DENSITY_Y))(factory)
+
+
+def test_an_unconditional_density_passes_with_learns_not_applicable():
+    result = _check(_autoregressive_flow())
+    assert result.status == "passed", result.violations[0].explain() if result.violations else result.error
+    assert any(n.startswith("learns: x has no columns") for n in result.notes), result.notes
+
+
+def test_a_normal_fitted_on_a_constant_column_is_a_density_too():
+    y = (3.0 + 1.5 * np.random.default_rng(7).normal(size=(400, 1))).astype("float32")
+
+    @tfpcheck.model(data=(np.ones((400, 1), "float32"), y))
+    def fitted_normal():
+        model = tf_keras.Sequential([tf_keras.Input((1,)), tfpl.VariableLayer(2, dtype=tf.float32),
+                                     _softplus_normal()])
+        model.compile(tf_keras.optimizers.Adam(0.05), loss=lambda y, d: -d.log_prob(y))
+        return model
+
+    result = _check(fitted_normal)
+    assert result.status == "passed", result.violations[0].explain() if result.violations else result.error
+    assert any(n.startswith("learns: every column of x is constant") for n in result.notes), result.notes
+
+
+# 23. A loss of the wrong sign (lambda y, d: d.log_prob(y)): told at step 0, whatever fails later.
+def test_a_loss_equal_to_log_prob_is_told_to_put_the_minus_back():
+    result = _check(_autoregressive_flow(sign=1.0), max_examples=1)
+    root = result.violations[0]
+    assert (root.invariant, root.cause, root.step) == ("learns", "tfp_layer_misuse", 0), root.explain()
+    assert "-rv_y.log_prob(y)" in root.fix
+    assert all(v.cause == "tfp_layer_misuse" for v in result.violations), [v.cause for v in result.violations]
+
+
+# 24. Bernoulli pixels kept as bytes (a VAE on 0/255 images): the scale, not the family.
+def test_zero_255_targets_of_a_bernoulli_are_divided_not_a_new_family():
+    x, _ = _regression()
+    y = (255.0 * (x[:, :1] > 0)).astype("float32")
+
+    @tfpcheck.model(data=(x, y))
+    def bytes_as_outcomes():
+        model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(1),
+                                     tfpl.IndependentBernoulli(1, tfd.Bernoulli.logits)])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+
+    root = _check(bytes_as_outcomes, max_examples=1).violations[0]
+    assert (root.invariant, root.cause) == ("data_in_support", "data_scale"), root.explain()
+    assert "y / 255" in root.fix, root.fix
+
+
+# 25. Targets of another shape than the distribution's with as many values: flatten or reshape.
+def test_an_event_of_the_targets_size_in_another_shape_names_both_shapes():
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(300, 4, 4)).astype("float32")
+
+    @tfpcheck.model(data=(x, (0.8 * x).astype("float32")))
+    def flattened_event():
+        model = tf_keras.Sequential([tf_keras.Input((4, 4)), tf_keras.layers.Flatten(),
+                                     tf_keras.layers.Dense(tfpl.IndependentNormal.params_size(16)),
+                                     tfpl.IndependentNormal(16)])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+
+    root = _check(flattened_event, max_examples=1).violations[0]
+    assert (root.invariant, root.cause) == ("builds", "shape_broadcast"), root.explain()
+    assert "event shape (4, 4)" in root.fix and "y.reshape(len(y), -1)" in root.fix, root.fix

@@ -42,6 +42,11 @@ LEARNS_Z = 2.0
 #: handful of examples is no evidence either way (its standard error is itself a guess; one
 #: example has none, and a one-row data set read as "no gain, cause data_scale").
 LEARNS_MIN_EXAMPLES = 10
+#: learns, a loss of the wrong sign: at initialisation the loss equals the distribution's
+#: log_prob of the targets within this relative tolerance on every example, with log_prob at
+#: least SIGN_MIN_LOG_PROB from 0 on average (at 0 the two signs can't be told apart).
+SIGN_RTOL = 1e-3
+SIGN_MIN_LOG_PROB = 1e-3
 #: learns, the twin as a baseline: a target column whose mean lies more than UNREACHED_GAP of
 #: its standard deviations outside the range of the trained model's predictive means is
 #: unreached. A model that fits the targets' average (calibration in the large) covers it on
@@ -382,6 +387,10 @@ def _data_term_rose(t: Trace) -> Verdict | None:
 
 def learns(t: Trace) -> Verdict:
     """The model's data term beats its x-denied twin's by more than LEARNS_Z standard errors."""
+    if t.notes.get("loss_is_log_prob"):
+        return Verdict("learns", False, "the loss is the distribution's log_prob of the targets, "
+                       "not its negative (the two agree on every example at step 0): each step "
+                       "that lowers it makes the targets less likely", 0, {"loss_equals_log_prob": True})
     if t.data_terms is None:
         return _not_applicable("learns", "the trained model could not be evaluated" + (
             f" ({t.notes['final_evaluation_error']})" if "final_evaluation_error" in t.notes else ""))
@@ -390,6 +399,11 @@ def learns(t: Trace) -> Verdict:
         return Verdict("learns", False, f"after {t.steps_run} steps the data term is not finite "
                        f"for {int(np.sum(~np.isfinite(model)))} of {model.size} examples",
                        t.steps_run, {"model_data_term": float(np.mean(model))})
+    if "x_uninformative" in t.notes:
+        return _not_applicable("learns", f"{t.notes['x_uninformative']}: the model is a density of "
+                               "the targets alone, and its data-only baseline (the same model "
+                               "trained without x) is the model itself; a loss that rose is "
+                               "no_divergence's to report")
     if t.twin_terms is None:
         return _not_applicable("learns", "the x-denied twin could not be trained or evaluated")
     if model.size < LEARNS_MIN_EXAMPLES:

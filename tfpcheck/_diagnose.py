@@ -358,6 +358,17 @@ def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             "the targets cannot leave (their known limits), or drop them for a family without "
             f"bounds {_FAMILIES_BY_SUPPORT}"
         ), {"support_bounds": b}
+    if task == "binary" and s.get("y_min") == 0.0 and s.get("y_max", 0.0) > 1.0:
+        # 0/255 pixels (a VAE's binarised images kept as bytes): the family is right, the scale
+        # is not; a two-valued 0/c is c for the 1s, anything more is an intensity scale.
+        top = s["y_max"]
+        two = len(s.get("y_values", [])) == 2
+        return "data_scale", (
+            f"the targets are {'0 and' if two else 'between 0 and'} {top:.4g}, and {family} takes "
+            f"0/1 outcomes: divide them by {top:.4g} (y / {top:.4g}) before the model sees them"
+            + ("" if two else "; for grey levels, a continuous family on [0, 1] "
+               f"(tfd.ContinuousBernoulli, Beta) or binarise them (y > {top / 2:.4g})")
+        ), {"y_min": 0.0, "y_max": top}
     ends = t.support_examples and all(e in (0.0, 1.0) for e in t.support_examples)
     if ends and any(name in family for name in _OPEN_UNIT_INTERVAL) and 0.0 <= s.get("y_min", -1.0) \
             and s.get("y_max", 2.0) <= 1.0:
@@ -445,7 +456,25 @@ def _log_is_infinite(path: str, value_range: tuple[float, float] | None) -> bool
     return low == 0.0 or (name == "probs" and high == 1.0)
 
 
+#: The loss tfp.layers train on is the negative log-likelihood; a loss equal to +log_prob
+#: (``checks.SIGN_RTOL``) minimises the likelihood, and whatever then fails follows from that.
+_FIX_LOSS_SIGN = ("the loss must be the negative log-likelihood: {written} (the minus sign is "
+                  "missing: the optimizer is making the targets less likely)")
+
+
+def _loss_sign(t: Trace) -> tuple[str, str, dict[str, Any]] | None:
+    kind = t.notes.get("loss_is_log_prob")
+    if not kind:
+        return None
+    written = ("loss=lambda y, rv_y: -rv_y.log_prob(y)" if kind == "distribution" else
+               f"return -{t.output_distribution or 'dist'}(...).log_prob(y) from the loss function")
+    return "tfp_layer_misuse", _FIX_LOSS_SIGN.format(written=written), {"loss_equals_log_prob": True}
+
+
 def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    sign = _loss_sign(t)
+    if sign is not None:
+        return sign
     step = v.step if v.step is not None else 0
     early = [p for p in t.param_violations if p.step <= step]
     if early:
@@ -486,6 +515,9 @@ def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 
 
 def no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    sign = _loss_sign(t)
+    if sign is not None:
+        return sign
     if "kl_start" in v.evidence:  # the optimizer raised the KL it minimises: its steps are too big
         return "optimizer_settings", (
             f"the KL term rose {v.evidence['kl_end'] / max(abs(v.evidence['kl_start']), 1e-12):.3g}-fold "
@@ -557,6 +589,9 @@ def _prior_fix(layer: LayerSummary) -> str:
 
 
 def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
+    sign = _loss_sign(t)
+    if sign is not None:
+        return sign
     if data_is_raw(t) or data_is_off_centre(t):
         return "data_scale", (
             "the model starts far from data that is far from zero or unit scale: "

@@ -109,8 +109,10 @@ REGISTRY: dict[str, Invariant] = {inv.name: inv for inv in (
               "of the targets' average, closed that gap since step 0 at a pace that needs more "
               f"than {c.REACH_HORIZON:g}× the steps run (or the default cap, if more) to reach it "
               "on most columns; not applicable below "
-              f"{c.LEARNS_MIN_EXAMPLES} training examples; costs a second training of the same "
-              "length"),
+              f"{c.LEARNS_MIN_EXAMPLES} training examples or where x carries nothing (no columns, "
+              "or all constant: a density of y alone is its own twin); fails at step 0 where the "
+              "loss is +log_prob of the targets (within a relative "
+              f"{c.SIGN_RTOL:g}, on every example); costs a second training of the same length"),
     Invariant("posterior_not_collapsed", c.posterior_not_collapsed, d.collapsed,
               "no variational layer ends on its prior or on a point, nor is pushed onto its "
               "prior by an over-weighted KL term or dragged onto a fixed prior far narrower than "

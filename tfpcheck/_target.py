@@ -223,6 +223,12 @@ def _checked_data(name: str, data: Any) -> tuple[np.ndarray, np.ndarray, InputLa
 
                 packed, inputs = pack(data[0])
                 data = (packed, data[1])
+    if problem is None and isinstance(data[1], dict):
+        problem = (f"y is a dict of targets, one per output ({sorted(data[1])}): tfpcheck checks a "
+                   "model against one target array")
+        fix = ("check each output as a target of its own: a factory that returns "
+               "Model(inputs, outputs[name]) compiled with that output's loss, with "
+               "data=(x_train, y_train[name])")
     if problem is None:
         for label, part in zip("xy", data, strict=True):
             try:

@@ -7,6 +7,7 @@ as ``unclassified`` with the original message rather than guessed.
 
 from __future__ import annotations
 
+import math
 import re
 import traceback
 
@@ -271,8 +272,19 @@ def _shape_fix(message: str, shapes: tuple[tuple[int, ...], tuple[int, ...]] | N
             if (*dist_tail, 1) == tail:
                 return (f"{said}, one trailing axis fewer: keep it in the distribution (t[..., :1], "
                         "not t[..., 0]) or give the targets as y[..., 0].")
+            if tail != dist_tail and _size(tail) == _size(dist_tail):
+                return (f"{said}: the same {_size(tail)} values per example, in another shape. "
+                        f"Give the distribution the targets' event shape {tail} (tfpl.IndependentNormal"
+                        f"({tail}) after Dense(tfpl.IndependentNormal.params_size({tail})), or "
+                        f"tfd.Independent(..., reinterpreted_batch_ndims={len(tail)}) of parameters "
+                        f"reshaped to {tail}), or flatten the targets to {dist_tail} "
+                        "(y.reshape(len(y), -1)).")
     return ("make the distribution's batch shape match the targets: keep loc as (N, 1) for (N, 1) "
             "targets (t[..., :1], not t[:, 0]) or wrap it in tfd.Independent.")
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    return int(math.prod(shape))
 
 
 def _shape_mismatch(message: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfpcheck._checks import SIGN_MIN_LOG_PROB, SIGN_RTOL
 from tfpcheck._engine.classify import classify_exception, not_a_distribution
 from tfpcheck._engine.constraints import family_name, inner_family, parameter_checks, unwrap
 from tfpcheck._engine.domain import LOSS_DOMAINS
@@ -93,7 +94,10 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
     ):
         return  # parameters invalid or NaN already: support is moot, other invariants report it
     _observe_start_gaps(dist, y, trace)
-    _check_support(dist, y, trace, values if trace.output_kind == "loss_distribution" else None, keras_3)
+    lp = _check_support(dist, y, trace, values if trace.output_kind == "loss_distribution" else None,
+                        keras_3)
+    if lp is not None and model._tfpcheck_loss is not None and loss_is_log_prob(values, lp):
+        trace.notes["loss_is_log_prob"] = trace.output_kind
 
 
 
@@ -357,13 +361,25 @@ def _check_loss_domain(loss: Any, y: np.ndarray, trace: Trace) -> None:
     )
 
 
+def loss_is_log_prob(values: Any, lp: Any) -> bool:
+    """The loss is +log_prob of the targets, example by example: the minus of the negative
+    log-likelihood forgotten (``loss=lambda y, d: d.log_prob(y)``), so every step makes the
+    targets less likely while the loss falls (to -inf for a density that can spread)."""
+    v, lp = np.asarray(values, dtype=float).reshape(-1), np.asarray(lp, dtype=float).reshape(-1)
+    if not v.size or v.size != lp.size or not (np.all(np.isfinite(v)) and np.all(np.isfinite(lp))):
+        return False
+    return bool(np.mean(np.abs(lp)) > SIGN_MIN_LOG_PROB
+                and np.allclose(v, lp, rtol=SIGN_RTOL, atol=SIGN_RTOL * np.mean(np.abs(lp))))
+
+
 def _check_support(dist: Any, y: np.ndarray, trace: Trace, loss_values: Any = None,
-                   keras_3: bool = False) -> None:
-    """Every target's log-probability finite? A distribution the loss builds is asked about the
-    targets as the loss hands them over where they don't fit it as given (a loss that reshapes
-    (N,) targets to (N, 1) itself): its own per-example terms then answer. Targets that fit only
-    as tf_keras hands them to the loss (a VariationalGaussianProcess of event shape [1] takes (N,)
-    as (N, 1)) are asked that way too: a shape error is no evidence about support."""
+                   keras_3: bool = False) -> np.ndarray | None:
+    """Every target's log-probability finite (returned; None where it can't be had)? A
+    distribution the loss builds is asked about the targets as the loss hands them over where
+    they don't fit it as given (a loss that reshapes (N,) targets to (N, 1) itself): its own
+    per-example terms then answer. Targets that fit only as tf_keras hands them to the loss (a
+    VariationalGaussianProcess of event shape [1] takes (N,) as (N, 1)) are asked that way too:
+    a shape error is no evidence about support."""
     shapes = [y]
     if not keras_3:
         output_rank = dist.batch_shape.concatenate(dist.event_shape).rank
@@ -379,15 +395,16 @@ def _check_support(dist: Any, y: np.ndarray, trace: Trace, loss_values: Any = No
         per_example = None if loss_values is None else np.asarray(loss_values)
         if per_example is not None and per_example.size and per_example.size % len(y) == 0:
             _record_nonfinite(per_example.reshape(len(y), -1), y, trace)
-            return
+            return None
         trace.support_error = f"{type(error).__name__}: {str(error).splitlines()[0]}"
-        return
+        return None
     _record_nonfinite(lp, y, trace)
     error_text = _value_assertion(dist, tf.cast(targets, dist.dtype))
     if error_text:
         trace.support_error = error_text[:300]
     if trace.support_nonfinite or trace.support_error:
         trace.support_bounds = _bounds(dist)
+    return lp
 
 
 def _bounds(dist: Any) -> dict[str, float]:

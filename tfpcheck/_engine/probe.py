@@ -82,7 +82,11 @@ def task_of_family(dist: Any) -> str | None:
     """The task a distribution family models, looking through wrappers and mixtures."""
     d = unwrap(dist)
     for _ in range(5):
-        inner = getattr(d, "distribution", None) or getattr(d, "components_distribution", None)
+        # ``is None``, never ``or``: the inner distribution of a tfp.layers output converts to a
+        # tensor, and its truth value is a graph error (TFP's AutoregressiveTransform docstring).
+        inner = getattr(d, "distribution", None)
+        if inner is None:
+            inner = getattr(d, "components_distribution", None)
         if inner is None or type(d).__name__ not in ("Independent", "Sample", "MixtureSameFamily"):
             break
         d = unwrap(inner)

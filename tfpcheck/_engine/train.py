@@ -97,12 +97,15 @@ def run_config(
     x, y = _adjusted_data(*training_data(target, config), config.task, adjust)
     trace.target_shape = tuple(y.shape)
     trace.data_stats = _data_stats(x, y)
+    blind = uninformative(x)
+    if blind:
+        trace.notes["x_uninformative"] = blind
     widening = widening_kl(PRIOR_WIDENING) if "prior_widened" in adjust else nullcontext()
     with widening, terminating_samplers():  # widening: a no-op unless prior_widened
         try:
             # The twin first: the model may only stop early once it beats what the twin reached,
             # so a plateau (sigmoid units, a slow rate) is trained through rather than judged.
-            twin = _Twin(target, config, x, y, drawn or {}, adjust) if with_twin else None
+            twin = _Twin(target, config, x, y, drawn or {}, adjust) if with_twin and not blind else None
             model = _model_for(target, config, x, y, drawn or {}, trace, adjust, fresh_session)
             if model is None:
                 return trace
@@ -146,11 +149,25 @@ def _train_on(trace: Trace, config: Config) -> bool:
             and not _nan_stop(trace))
 
 
+def uninformative(x: np.ndarray) -> str | None:
+    """Why x tells the model nothing (no columns, or every column constant: an unconditional
+    density fitted to y alone, TFP's AutoregressiveTransform docstring on ``np.zeros((n, 0))``),
+    else None. Its x-denied twin would be the model itself, so there is no twin to beat."""
+    flat = np.asarray(x).reshape(len(x), -1)
+    if flat.shape[1] == 0:
+        return "x has no columns"
+    if np.all(np.ptp(flat, axis=0) == 0):
+        return "every column of x is constant"
+    return None
+
+
 def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Centre and spread of features and targets: the evidence for ``data_scale``. Judged on the
     features that carry variance: an image's background pixels (almost always 0, tiny spread)
     say nothing about the scale of the data, so the median spread stands for the features, and
     a feature counts as off-centre only when its mean is also beyond unit scale."""
+    if uninformative(x):  # an unconditional density: no feature is off scale
+        x = np.random.default_rng(0).standard_normal((len(x), 1))
     mean, std = np.abs(x.mean(0)), x.std(0)
     beyond_unit = (mean > 1.0) & (std > 0)
     return {
