@@ -1063,3 +1063,98 @@ def test_an_event_of_the_targets_size_in_another_shape_names_both_shapes():
     root = _check(flattened_event, max_examples=1).violations[0]
     assert (root.invariant, root.cause) == ("builds", "shape_broadcast"), root.explain()
     assert "event shape (4, 4)" in root.fix and "y.reshape(len(y), -1)" in root.fix, root.fix
+
+
+# 26. Censored survival: y = [time, event], the loss picks the time and weighs log_prob against
+# the log survival by the event (the WTTE-RNN shape, with TFP's Weibull). The event column is not
+# the family's target (it was "outside Weibull's support"); TFP's log_survival_function underflows
+# to -inf and the mask's 0 * -inf is NaN: numerical_instability, not a new family.
+def _censored(closed_form):
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(400, 3)).astype("float32")
+    t = np.exp(0.5 * x[:, 0] + 3.0) * rng.weibull(1.5, size=400)  # days: tens, some hundreds
+    c = rng.exponential(scale=60.0, size=400)
+    y = np.stack([np.minimum(t, c), (t <= c)], axis=-1).astype("float32")
+
+    def censored_nll(y, out):
+        time, event = y[:, :1], y[:, 1:]
+        k, s = 1e-3 + tf.math.softplus(out[:, 1:]), tf.exp(out[:, :1])
+        d = tfd.Weibull(concentration=k, scale=s)
+        log_sf = -((time / s) ** k) if closed_form else d.log_survival_function(time)
+        return -(event * d.log_prob(time) + (1.0 - event) * log_sf)
+
+    @tfpcheck.model(data=(x, y))
+    def censored_weibull():
+        model = tf_keras.Sequential([tf_keras.Input((3,)), tf_keras.layers.Dense(16, activation="relu"),
+                                     tf_keras.layers.Dense(2)])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=censored_nll)
+        return model
+
+    return censored_weibull
+
+
+def test_a_censored_survival_loss_picking_its_targets_passes():
+    result = _check(_censored(closed_form=True))
+    assert result.status == "passed", result.violations[0].explain() if result.violations else result.error
+    assert not any(n.startswith("loss_shape") for n in result.notes), result.notes
+
+
+def test_an_underflowing_survival_term_is_numerical_instability_not_the_targets():
+    root = _check(_censored(closed_form=False), max_examples=1).violations[0]
+    assert (root.invariant, root.cause) == ("data_in_support", "numerical_instability"), root.explain()
+    assert "-(t / scale) ** concentration" in root.fix and "column 0 of y" in root.message
+
+
+# 27. Successes out of 20 trials under total_count=10: the trials, not another family.
+def test_counts_above_a_binomials_total_count_ask_for_the_real_number_of_trials():
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(300, 3)).astype("float32")
+    y = rng.binomial(20, 1 / (1 + np.exp(-x[:, :1]))).astype("float32")
+
+    @tfpcheck.model(data=(x, y))
+    def too_few_trials():
+        model = tf_keras.Sequential([tf_keras.Input((3,)), tf_keras.layers.Dense(1),
+                                     tfpl.DistributionLambda(lambda t: tfd.Binomial(10.0, logits=t))])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+
+    root = _check(too_few_trials, max_examples=1).violations[0]
+    assert (root.invariant, root.cause) == ("data_in_support", "distribution_choice"), root.explain()
+    assert f"total_count={y.max():g} or more" in root.fix, root.fix
+
+
+# 28. The minus forgotten in a loss that reduces the batch itself.
+def test_a_mean_log_prob_loss_is_told_to_put_the_minus_back():
+    @tfpcheck.model(data=(X_UNIT, Y_UNIT))
+    def mean_log_prob():
+        model = tf_keras.Sequential([tf_keras.Input((3,)), tf_keras.layers.Dense(2), _softplus_normal()])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: tf.reduce_mean(d.log_prob(y)))
+        return model
+
+    root = _check(mean_log_prob, max_examples=1).violations[0]
+    assert (root.invariant, root.cause, root.step) == ("learns", "tfp_layer_misuse", 0), root.explain()
+
+
+# 29. A softmax read as logits (from_logits=True, Keras only warns): it learns, capped; a note.
+@pytest.mark.parametrize("activation, loss, bound", [
+    ("softmax", "SparseCategoricalCrossentropy", "can't pass 0.73"),
+    ("sigmoid", "BinaryCrossentropy", "stay between 0.5 and 0.73"),
+])
+def test_probabilities_read_as_logits_are_noted(activation, loss, bound):
+    x, y = _classes(k=2) if activation == "softmax" else (X_CLS, (Y_CLS > 0).astype("float32"))
+    units = 2 if activation == "softmax" else 1
+
+    def squashed(logits_out):
+        @tfpcheck.model(data=(x, y))
+        def factory():
+            model = tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(
+                units, activation=None if logits_out else activation)])
+            model.compile(tf_keras.optimizers.Adam(0.01),
+                          loss=getattr(tf_keras.losses, loss)(from_logits=True))
+            return model
+
+        return factory
+
+    noted = [n for n in _check(squashed(False)).notes if "reads them as logits" in n]
+    assert len(noted) == 1 and bound in noted[0], noted
+    assert not [n for n in _check(squashed(True)).notes if "reads them as logits" in n]

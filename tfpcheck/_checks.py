@@ -280,6 +280,8 @@ def _example_shape_verdict(t: Trace) -> Verdict:
     example, target = t.example_shape, t.target_shape
     if example is None or not target or t.support_error or t.support_nonfinite:
         return _ok("loss_shape")  # a distribution that refused the targets: data_in_support says why
+    if "loss_picks_targets" in t.notes:
+        return _ok("loss_shape")  # the loss scores some of y's columns (initial._check_support)
     k, m = int(np.prod(example)), int(np.prod(target[1:]))
     if k == m:
         return _ok("loss_shape")
@@ -312,6 +314,15 @@ def data_in_support(t: Trace) -> Verdict:
     if not t.support_nonfinite and not t.support_error:
         return _ok("data_in_support")
     detail = t.support_error or f"{t.support_nonfinite} targets have log-prob -inf or NaN"
+    if "loss_nonfinite_in_support" in t.notes:
+        return Verdict(
+            "data_in_support", False,
+            f"the loss is not finite at initialisation on {t.support_nonfinite} examples, though "
+            f"column {t.notes['loss_nonfinite_in_support']} of y, which it scores, lies in the "
+            f"support of {t.output_distribution or 'its distribution'} throughout: another of its "
+            "terms is not finite there", 0,
+            {"distribution": t.output_distribution, "nonfinite_examples": t.support_nonfinite,
+             "example_targets": t.support_examples})
     return Verdict(
         "data_in_support", False,
         f"targets outside the support of {t.output_distribution or 'the loss'} at initialisation: "

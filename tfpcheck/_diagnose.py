@@ -322,6 +322,15 @@ def loss_shape(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 
 def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     family = t.output_distribution or "the output distribution"
+    if "loss_nonfinite_in_support" in t.notes:
+        return "numerical_instability", (
+            f"a term of the loss besides {family}'s log_prob is -inf or NaN: a survival function "
+            "or cdf in float32 underflows to log(0) = -inf far in the tail (TFP's Weibull "
+            "log_survival_function is -inf once (t / scale) ** concentration > 87), and a mask "
+            "that multiplies it by 0 (e * log_prob + (1 - e) * log_sf) makes NaN. Write the tail "
+            "in closed form (a Weibull's log survival is -(t / scale) ** concentration), pick "
+            "the terms with tf.where instead of multiplying by the mask, or train in float64"
+        ), {}
     s, task = t.data_stats, t.config.task
     step = s.get("y_grid_step", 0.0)
     if task == "count" and step > 0 and not math.isclose(step, 1.0, rel_tol=1e-3):
@@ -349,6 +358,14 @@ def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             "the targets are class indices (0, 1, 2, ...) and OneHotCategorical takes one-hot rows: "
             "encode them (tf_keras.utils.to_categorical(y)), or read indices with tfd.Categorical"
         ), {"y_grid_step": step}
+    trials = t.support_bounds.get("total_count")
+    if trials is not None and s.get("y_max", 0.0) > trials:
+        return "distribution_choice", (
+            f"the targets count up to {s['y_max']:.4g} successes and {family}'s total_count is "
+            f"{trials:g}: total_count is the number of trials behind each count, never fewer than "
+            f"the count itself; give the real number (total_count={s['y_max']:g} or more, or each "
+            "example's own trials as a column of x fed to the head)"
+        ), {"support_bounds": t.support_bounds, "y_max": s["y_max"]}
     if t.support_bounds and "y_max" in s:
         b = t.support_bounds
         held = f"[{b.get('low', -math.inf):g}, {b.get('high', math.inf):g}]"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
 from typing import Any
 
@@ -25,6 +26,7 @@ from tfpcheck._engine.domain import LOSS_DOMAINS
 from tfpcheck._engine.flavour import overrides_train_step, tf_keras_targets
 from tfpcheck._engine.inputs import feed
 from tfpcheck._engine.instrument import (
+    from_logits,
     keras_builtin_loss,
     loss_name,
     model_loss,
@@ -80,6 +82,8 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
             trace.probs_read = loss_name(model._tfpcheck_loss)
         _record_nonfinite(np.asarray(values).reshape(len(y), -1), y, trace)
         _check_loss_domain(model._tfpcheck_loss, y, trace)
+        if from_logits(model._tfpcheck_loss):
+            _note_squashed_logits(model, x, trace)
         return
     dist = unwrap(dist)
     trace.output_distribution = family_name(dist)
@@ -168,6 +172,34 @@ _SAMPLED_NOTE = (
     "the tensor the distribution converts to (its convert_to_tensor_fn, one sample by default), so "
     "the {family}'s other parameters (its spread) are never fit to the data's noise. To fit the "
     "distribution, compile with loss=lambda y, d: -d.log_prob(y)")
+
+
+#: Outputs read as logits that every one lies in [0, 1] (and, with several columns, whose rows
+#: sum to 1 within this): an activation squashed them first (Keras warns about a softmax).
+SQUASHED_ROW_SUM_TOL = 1e-4
+_SQUASHED_NOTE = (
+    "the model's outputs are probabilities ({how}) and {loss} reads them as logits "
+    "(from_logits=True): the probabilities it then predicts {bound}, so it can never be "
+    "confident. Drop the output activation (a linear Dense gives logits) or compile "
+    "with from_logits=False")
+
+
+def _note_squashed_logits(model: Any, x: np.ndarray, trace: Trace) -> None:
+    """Note outputs a softmax or sigmoid squashed into [0, 1] under a from_logits=True loss: it
+    trains (and learns), but the logits are confined to [0, 1], capping every probability."""
+    out = np.asarray(model(feed(model, x[:256]), training=False), dtype=float)
+    out = out.reshape(len(out), -1)
+    if out.size == 0 or not np.all(np.isfinite(out)) or out.min() < 0.0 or out.max() > 1.0:
+        return
+    k = out.shape[1]
+    rows = k > 1 and bool(np.allclose(out.sum(1), 1.0, atol=SQUASHED_ROW_SUM_TOL))
+    if rows:  # softmax of values in [0, 1]: at most e / (e + k - 1)
+        how, bound = "each row sums to 1: a softmax", f"can't pass {math.e / (math.e + k - 1):.2g}"
+    else:  # sigmoid of values in [0, 1]: between 0.5 and 1 / (1 + 1/e)
+        how = "every value in [0, 1]: a sigmoid"
+        bound = f"stay between 0.5 and {1 / (1 + math.exp(-1.0)):.2g}"
+    trace.notes["logits_squashed"] = _SQUASHED_NOTE.format(
+        how=how, loss=loss_name(model._tfpcheck_loss), bound=bound)
 
 
 def _one_hot_into_categorical(output: Any, y: np.ndarray) -> str | None:
@@ -398,6 +430,21 @@ def _check_support(dist: Any, y: np.ndarray, trace: Trace, loss_values: Any = No
             return None
         trace.support_error = f"{type(error).__name__}: {str(error).splitlines()[0]}"
         return None
+    per_example = None if loss_values is None else np.asarray(loss_values)
+    if per_example is not None and per_example.size and per_example.size % len(y) == 0 \
+            and per_example.size < np.size(lp):
+        # The loss scored fewer values than log_prob gives the whole target row: it picked its
+        # targets out of y (survival times beside a censoring indicator), so its own terms say
+        # whether they are in the support, and y's other columns are not the family's targets.
+        trace.notes["loss_picks_targets"] = f"{per_example.size // len(y)} of {np.size(lp) // len(y)}"
+        _record_nonfinite(per_example.reshape(len(y), -1), y, trace)
+        in_support = np.all(np.isfinite(np.asarray(lp).reshape(len(y), -1)), axis=0)
+        if trace.support_nonfinite and in_support.any():
+            # A column of y the family holds throughout, and still a non-finite loss: another of
+            # its terms is (TFP's Weibull log_survival_function is -inf once the survival is
+            # below float32's smallest number, and a censoring mask multiplies it by 0: NaN).
+            trace.notes["loss_nonfinite_in_support"] = int(np.argmax(in_support))
+        return None
     _record_nonfinite(lp, y, trace)
     error_text = _value_assertion(dist, tf.cast(targets, dist.dtype))
     if error_text:
@@ -411,11 +458,31 @@ def _bounds(dist: Any) -> dict[str, float]:
     """The outermost ``low``/``high`` a family's own parameters put on its support (a
     TruncatedNormal's, a Uniform's): where the targets fall outside them, those set it."""
     found: dict[str, float] = {}
-    for name, pick in (("low", np.min), ("high", np.max)):
-        value = dist.parameters.get(name)
+    picks = [("low", np.min), ("high", np.max)]
+    if _TRIALS_FAMILIES.search(family_name(dist)):  # a count of successes is at most the trials
+        picks.append(("total_count", np.min))
+    for name, pick in picks:
+        value = _parameter(dist, name)
         if value is not None:
             found[name] = float(pick(np.asarray(value, dtype=float)))
     return found
+
+
+#: Families whose ``total_count`` bounds the targets (a NegativeBinomial's does not).
+_TRIALS_FAMILIES = re.compile(r"(?<![A-Za-z])(Binomial|BetaBinomial|Multinomial|DirichletMultinomial)\b")
+
+
+def _parameter(dist: Any, name: str) -> Any:
+    """``dist``'s parameter ``name``, looking through Independent/Sample wrappers."""
+    for _ in range(4):
+        value = dist.parameters.get(name)
+        if value is not None:
+            return value
+        inner = dist.parameters.get("distribution")
+        if inner is None:
+            return None
+        dist = inner
+    return None
 
 
 def _value_assertion(dist: Any, value: Any) -> str | None:

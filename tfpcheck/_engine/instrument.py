@@ -18,6 +18,7 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfpcheck._checks import SIGN_MIN_LOG_PROB, SIGN_RTOL
 from tfpcheck._config import Config
 from tfpcheck._engine.constraints import unwrap
 from tfpcheck._engine.domain import MEAN_LOSSES, PROBABILITY_LOSSES
@@ -121,6 +122,11 @@ def loss_name(loss: Any) -> str:
     return getattr(named, "__name__", None) or type(loss).__name__
 
 
+def from_logits(loss: Any) -> bool:
+    """A Keras cross-entropy told its inputs are logits (``from_logits=True``)."""
+    return _from_logits(loss)
+
+
 def _from_logits(loss: Any) -> bool:
     kwargs = getattr(loss, "_fn_kwargs", None) or {}
     return bool(getattr(loss, "from_logits", kwargs.get("from_logits", False)))
@@ -174,10 +180,24 @@ def evaluate_loss(user_loss: Any, y_true: Any, y_pred: Any, keras_3: bool = Fals
         # the distribution it scored the targets with, where there is one.
         picked = likelihood(found, log_probs, y_true.shape[0])
         if picked is not None:
-            dist, values = picked[0], -picked[1]
+            dist, values = picked[0], _signed(values, picked[1])
         elif dist is None and tf.is_tensor(y_pred):
             values = _one_by_one(term, y_true, y_pred)
     return values, dist
+
+
+def _signed(scalar: Any, log_prob: Any) -> Any:
+    """The per-example terms a loss reduced to ``scalar`` from ``log_prob``: ``-log_prob``, or
+    ``+log_prob`` where the scalar is their mean or sum (``tf.reduce_mean(d.log_prob(y))``, the
+    minus forgotten: ``loss_is_log_prob`` then reads it as every other loss of that sign)."""
+    lp = tf.cast(log_prob, scalar.dtype)
+
+    def near(a: Any, b: Any) -> Any:
+        return tf.abs(a - b) <= SIGN_RTOL * tf.abs(b)
+
+    mean, total = tf.reduce_mean(lp), tf.reduce_sum(lp)
+    flipped = (near(scalar, mean) | near(scalar, total)) & (tf.abs(mean) > SIGN_MIN_LOG_PROB)
+    return tf.where(flipped, lp, -lp)
 
 
 def _one_by_one(term: Callable[[Any, Any], Any], y_true: Any, y_pred: Any) -> Any:
