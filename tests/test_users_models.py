@@ -1158,3 +1158,20 @@ def test_probabilities_read_as_logits_are_noted(activation, loss, bound):
     noted = [n for n in _check(squashed(False)).notes if "reads them as logits" in n]
     assert len(noted) == 1 and bound in noted[0], noted
     assert not [n for n in _check(squashed(True)).notes if "reads them as logits" in n]
+
+
+# 30. Grey levels in [0, 1] under a Bernoulli (MNIST scaled by 1/255, not binarised).
+def test_fractions_under_a_bernoulli_are_binarised_or_given_a_density_on_the_unit_interval():
+    x, _ = _regression()
+    y = (1 / (1 + np.exp(-x[:, :1]))).astype("float32")
+
+    @tfpcheck.model(data=(x, y))
+    def grey_levels():
+        model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(1),
+                                     tfpl.IndependentBernoulli(1, tfd.Bernoulli.logits)])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+
+    root = _check(grey_levels, max_examples=1).violations[0]
+    assert (root.invariant, root.cause) == ("data_in_support", "distribution_choice"), root.explain()
+    assert "binarise them" in root.fix and "ContinuousBernoulli" in root.fix, root.fix

@@ -386,6 +386,15 @@ def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             + ("" if two else "; for grey levels, a continuous family on [0, 1] "
                f"(tfd.ContinuousBernoulli, Beta) or binarise them (y > {top / 2:.4g})")
         ), {"y_min": 0.0, "y_max": top}
+    if "Bernoulli" in family and 0.0 <= s.get("y_min", -1.0) and s.get("y_max", 2.0) <= 1.0:
+        # Grey levels in [0, 1] (images scaled by 1/255 but not binarised): a Bernoulli's log_prob
+        # of a fraction is no likelihood at all (it does not normalise over [0, 1]).
+        return "distribution_choice", (
+            f"the targets are fractions in [0, 1] (grey levels, shares), and {family} takes 0/1 "
+            "outcomes: binarise them (y > 0.5, or y > tf.random.uniform(tf.shape(y)) as TFP's "
+            "VAE example does), or model the fractions with a density on [0, 1] "
+            "(tfd.ContinuousBernoulli(logits=t), or tfd.Beta for values inside (0, 1))"
+        ), {"y_min": s["y_min"], "y_max": s["y_max"]}
     ends = t.support_examples and all(e in (0.0, 1.0) for e in t.support_examples)
     if ends and any(name in family for name in _OPEN_UNIT_INTERVAL) and 0.0 <= s.get("y_min", -1.0) \
             and s.get("y_max", 2.0) <= 1.0:
