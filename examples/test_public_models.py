@@ -20,6 +20,8 @@ from public_keras3 import dl_keras3_gaussian, dl_keras3_gaussian_buggy, keras_io
 from public_tfp import (
     keras_io_prob_bnn,
     keras_io_prob_bnn_buggy,
+    tfp_autoregressive_flow,
+    tfp_autoregressive_flow_buggy,
     tfp_flipout_classifier,
     tfp_flipout_classifier_buggy,
     tfp_vae,
@@ -54,6 +56,8 @@ __all__ = [
     "keras_io_mdn_buggy",
     "keras_io_prob_bnn",
     "keras_io_prob_bnn_buggy",
+    "tfp_autoregressive_flow",
+    "tfp_autoregressive_flow_buggy",
     "tfp_regression_aleatoric",
     "tfp_regression_aleatoric_buggy",
     "tfp_regression_both",
