@@ -386,7 +386,8 @@ def data_in_support(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
             + ("" if two else "; for grey levels, a continuous family on [0, 1] "
                f"(tfd.ContinuousBernoulli, Beta) or binarise them (y > {top / 2:.4g})")
         ), {"y_min": 0.0, "y_max": top}
-    if "Bernoulli" in family and 0.0 <= s.get("y_min", -1.0) and s.get("y_max", 2.0) <= 1.0:
+    fractions = not set(s.get("y_values", [])) <= {0.0, 1.0}
+    if "Bernoulli" in family and fractions and 0.0 <= s.get("y_min", -1.0) and s.get("y_max", 2.0) <= 1.0:
         # Grey levels in [0, 1] (images scaled by 1/255 but not binarised): a Bernoulli's log_prob
         # of a fraction is no likelihood at all (it does not normalise over [0, 1]).
         return "distribution_choice", (
