@@ -1175,3 +1175,20 @@ def test_fractions_under_a_bernoulli_are_binarised_or_given_a_density_on_the_uni
     root = _check(grey_levels, max_examples=1).violations[0]
     assert (root.invariant, root.cause) == ("data_in_support", "distribution_choice"), root.explain()
     assert "binarise them" in root.fix and "ContinuousBernoulli" in root.fix, root.fix
+
+
+# 31. An activation copied onto the layer that feeds a tfp.layers head confines every parameter
+# it reads (relu: a location never negative, a scale never below 0.69); the model still learns.
+@pytest.mark.parametrize("activation", ["relu", None])
+def test_an_activation_feeding_a_tfp_layers_head_is_noted(activation):
+    @tfpcheck.model(data=(X_REG, Y_REG))
+    def head_fed_by(input_dim):
+        model = tf_keras.Sequential([
+            tf_keras.Input((input_dim,)), tf_keras.layers.Dense(16, activation="relu"),
+            tf_keras.layers.Dense(2, activation=activation), tfpl.IndependentNormal(1)])
+        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+        return model
+
+    noted = [n for n in _check(head_fed_by).notes if "feeding tfpl.IndependentNormal" in n]
+    assert len(noted) == (1 if activation else 0), noted
+    assert not noted or "applies relu" in noted[0] and "[0, inf)" in noted[0]

@@ -234,7 +234,7 @@ class _SearchState:
         findings = findings_for(self.target, trace, self.invariants, user_config=self.user_config)
         self.notes.update(v.note for v in evaluate(trace, self.invariants) if v.note)
         self.notes.update(trace.notes[k] for k in ("gpu_xla", "kl_weight", "sampled_by_the_loss",
-                                                         "logits_squashed")
+                                                         "logits_squashed", "head_confined")
                           if k in trace.notes)
         self.trained += 1
         self.cache[key] = findings

@@ -24,6 +24,7 @@ from tfpcheck._engine.classify import classify_exception, not_a_distribution
 from tfpcheck._engine.constraints import family_name, inner_family, parameter_checks, unwrap
 from tfpcheck._engine.domain import LOSS_DOMAINS
 from tfpcheck._engine.flavour import overrides_train_step, tf_keras_targets
+from tfpcheck._engine.heads import confined_heads
 from tfpcheck._engine.inputs import feed
 from tfpcheck._engine.instrument import (
     from_logits,
@@ -92,6 +93,9 @@ def observe_initial(model: Any, x: np.ndarray, y: np.ndarray, trace: Trace) -> N
     if output_is_distribution and keras_builtin_loss(model._tfpcheck_loss):
         trace.notes["sampled_by_the_loss"] = _SAMPLED_NOTE.format(
             family=trace.output_distribution, loss=loss_name(model._tfpcheck_loss))
+    confined = confined_heads(model) if output_is_distribution else []
+    if confined:
+        trace.notes["head_confined"] = confined[0]
     checks = list(parameter_checks(dist, "output"))
     if any(int(c.summary()["n_bad"]) for c in checks) or not all(
         bool(tf.reduce_all(tf.math.is_finite(tf.cast(c.value, tf.float32)))) for c in checks
