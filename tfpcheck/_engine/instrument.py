@@ -124,10 +124,6 @@ def loss_name(loss: Any) -> str:
 
 def from_logits(loss: Any) -> bool:
     """A Keras cross-entropy told its inputs are logits (``from_logits=True``)."""
-    return _from_logits(loss)
-
-
-def _from_logits(loss: Any) -> bool:
     kwargs = getattr(loss, "_fn_kwargs", None) or {}
     return bool(getattr(loss, "from_logits", kwargs.get("from_logits", False)))
 
@@ -152,13 +148,13 @@ def keras_builtin_loss(loss: Any) -> bool:
 def predicts_mean(loss: Any) -> bool:
     """Whether a plain Keras ``loss`` makes the output a prediction of the targets' mean
     (``domain.MEAN_LOSSES``; a cross-entropy only on probabilities, not ``from_logits``)."""
-    return squashed_name(loss) in {m.replace("_", "") for m in MEAN_LOSSES} and not _from_logits(loss)
+    return squashed_name(loss) in {m.replace("_", "") for m in MEAN_LOSSES} and not from_logits(loss)
 
 
 def probabilities_read(loss: Any) -> str | None:
     """The family whose ``probs`` a Keras cross-entropy reads the output as
     (``domain.PROBABILITY_LOSSES``); None for another loss, or one ``from_logits``."""
-    if loss is None or _from_logits(loss):
+    if loss is None or from_logits(loss):
         return None
     families = {name.replace("_", ""): family for name, family in PROBABILITY_LOSSES.items()}
     return families.get(squashed_name(loss))

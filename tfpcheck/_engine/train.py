@@ -166,8 +166,25 @@ def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     features that carry variance: an image's background pixels (almost always 0, tiny spread)
     say nothing about the scale of the data, so the median spread stands for the features, and
     a feature counts as off-centre only when its mean is also beyond unit scale."""
-    if uninformative(x):  # an unconditional density: no feature is off scale
-        x = np.random.default_rng(0).standard_normal((len(x), 1))
+    return {
+        **_feature_stats(x),
+        "y_abs_mean": float(np.max(np.abs(np.mean(y, 0)))),
+        "y_std": float(np.max(np.std(y, 0))),
+        "y_min": float(np.min(y)),
+        "y_max": float(np.max(y)),
+        "y_grid_step": grid_step(y),
+        "y_values": [float(v) for v in np.unique(y)[:3]],  # the first three: labels' encodings
+    }
+
+
+#: The feature statistics of x that tells nothing (an unconditional density): nothing off scale.
+_NO_FEATURES = {"x_abs_mean": 0.0, "x_std_min": 1.0, "x_std_median": 1.0, "x_std_max": 1.0,
+                "x_off_centre": 0.0}
+
+
+def _feature_stats(x: np.ndarray) -> dict[str, float]:
+    if uninformative(x):
+        return dict(_NO_FEATURES)
     mean, std = np.abs(x.mean(0)), x.std(0)
     beyond_unit = (mean > 1.0) & (std > 0)
     return {
@@ -176,12 +193,6 @@ def _data_stats(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         "x_std_median": float(np.median(std)),
         "x_std_max": float(np.max(std)),
         "x_off_centre": float(np.max(mean[beyond_unit] / std[beyond_unit])) if beyond_unit.any() else 0.0,
-        "y_abs_mean": float(np.max(np.abs(np.mean(y, 0)))),
-        "y_std": float(np.max(np.std(y, 0))),
-        "y_min": float(np.min(y)),
-        "y_max": float(np.max(y)),
-        "y_grid_step": grid_step(y),
-        "y_values": [float(v) for v in np.unique(y)[:3]],  # the first three: labels' encodings
     }
 
 
