@@ -1030,21 +1030,26 @@ def test_a_loss_equal_to_log_prob_is_told_to_put_the_minus_back():
     assert all(v.cause == "tfp_layer_misuse" for v in result.violations), [v.cause for v in result.violations]
 
 
-# 24. Bernoulli pixels kept as bytes (a VAE on 0/255 images): the scale, not the family.
-def test_zero_255_targets_of_a_bernoulli_are_divided_not_a_new_family():
+# 24. Targets a Bernoulli can't take, as images hand them over: pixels kept as bytes (0/255, a
+# VAE's binarised images) are the scale, not the family; grey levels in [0, 1] (MNIST scaled by
+# 1/255, not binarised) are binarised or given a density on [0, 1].
+@pytest.mark.parametrize("targets, cause, fixes", [
+    (lambda z: 255.0 * (z > 0), "data_scale", ["y / 255"]),
+    (lambda z: 1 / (1 + np.exp(-z)), "distribution_choice", ["binarise them", "ContinuousBernoulli"]),
+], ids=["bytes", "grey-levels"])
+def test_targets_a_bernoulli_cannot_take_get_the_fix_for_their_encoding(targets, cause, fixes):
     x, _ = _regression()
-    y = (255.0 * (x[:, :1] > 0)).astype("float32")
 
-    @tfpcheck.model(data=(x, y))
-    def bytes_as_outcomes():
+    @tfpcheck.model(data=(x, targets(x[:, :1]).astype("float32")))
+    def pixels():
         model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(1),
                                      tfpl.IndependentBernoulli(1, tfd.Bernoulli.logits)])
         model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
         return model
 
-    root = _check(bytes_as_outcomes, max_examples=1).violations[0]
-    assert (root.invariant, root.cause) == ("data_in_support", "data_scale"), root.explain()
-    assert "y / 255" in root.fix, root.fix
+    root = _check(pixels, max_examples=1).violations[0]
+    assert (root.invariant, root.cause) == ("data_in_support", cause), root.explain()
+    assert all(f in root.fix for f in fixes), root.fix
 
 
 # 25. Targets of another shape than the distribution's with as many values: flatten or reshape.
@@ -1160,24 +1165,7 @@ def test_probabilities_read_as_logits_are_noted(activation, loss, bound):
     assert not [n for n in _check(squashed(True)).notes if "reads them as logits" in n]
 
 
-# 30. Grey levels in [0, 1] under a Bernoulli (MNIST scaled by 1/255, not binarised).
-def test_fractions_under_a_bernoulli_are_binarised_or_given_a_density_on_the_unit_interval():
-    x, _ = _regression()
-    y = (1 / (1 + np.exp(-x[:, :1]))).astype("float32")
-
-    @tfpcheck.model(data=(x, y))
-    def grey_levels():
-        model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(1),
-                                     tfpl.IndependentBernoulli(1, tfd.Bernoulli.logits)])
-        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
-        return model
-
-    root = _check(grey_levels, max_examples=1).violations[0]
-    assert (root.invariant, root.cause) == ("data_in_support", "distribution_choice"), root.explain()
-    assert "binarise them" in root.fix and "ContinuousBernoulli" in root.fix, root.fix
-
-
-# 31. An activation copied onto the layer that feeds a tfp.layers head confines every parameter
+# 30. An activation copied onto the layer that feeds a tfp.layers head confines every parameter
 # it reads (relu: a location never negative, a scale never below 0.69); the model still learns.
 @pytest.mark.parametrize("activation", ["relu", None])
 def test_an_activation_feeding_a_tfp_layers_head_is_noted(activation):
