@@ -1032,22 +1032,31 @@ def test_a_loss_equal_to_log_prob_is_told_to_put_the_minus_back():
 
 # 24. Targets a Bernoulli can't take, as images hand them over: pixels kept as bytes (0/255, a
 # VAE's binarised images) are the scale, not the family; grey levels in [0, 1] (MNIST scaled by
-# 1/255, not binarised) are binarised or given a density on [0, 1].
-@pytest.mark.parametrize("targets, cause, fixes", [
-    (lambda z: 255.0 * (z > 0), "data_scale", ["y / 255"]),
-    (lambda z: 1 / (1 + np.exp(-z)), "distribution_choice", ["binarise them", "ContinuousBernoulli"]),
-], ids=["bytes", "grey-levels"])
-def test_targets_a_bernoulli_cannot_take_get_the_fix_for_their_encoding(targets, cause, fixes):
+# 1/255, not binarised) are binarised or given a density on [0, 1], in a Keras 3 loss too (its
+# Bernoulli is int32: the fractions were cast to 0 before they were asked about).
+def _tfp_layers_bernoulli():
+    model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(1),
+                                 tfpl.IndependentBernoulli(1, tfd.Bernoulli.logits)])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
+    return model
+
+
+def _keras3_loss_bernoulli():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.01), loss=lambda y, t: -tfd.Bernoulli(logits=t).log_prob(y))
+    return model
+
+
+@pytest.mark.parametrize("build, targets, cause, fixes", [
+    (_tfp_layers_bernoulli, lambda z: 255.0 * (z > 0), "data_scale", ["y / 255"]),
+    (_tfp_layers_bernoulli, lambda z: 1 / (1 + np.exp(-z)), "distribution_choice",
+     ["binarise them", "ContinuousBernoulli"]),
+    (_keras3_loss_bernoulli, lambda z: 1 / (1 + np.exp(-z)), "distribution_choice", ["binarise them"]),
+], ids=["bytes", "grey-levels", "grey-levels-keras3-loss"])
+def test_targets_a_bernoulli_cannot_take_get_the_fix_for_their_encoding(build, targets, cause, fixes):
     x, _ = _regression()
-
-    @tfpcheck.model(data=(x, targets(x[:, :1]).astype("float32")))
-    def pixels():
-        model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(1),
-                                     tfpl.IndependentBernoulli(1, tfd.Bernoulli.logits)])
-        model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -d.log_prob(y))
-        return model
-
-    root = _check(pixels, max_examples=1).violations[0]
+    root = _check(tfpcheck.model(data=(x, targets(x[:, :1]).astype("float32")))(build),
+                  max_examples=1).violations[0]
     assert (root.invariant, root.cause) == ("data_in_support", cause), root.explain()
     assert all(f in root.fix for f in fixes), root.fix
 

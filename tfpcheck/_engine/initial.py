@@ -450,7 +450,7 @@ def _check_support(dist: Any, y: np.ndarray, trace: Trace, loss_values: Any = No
             trace.notes["loss_nonfinite_in_support"] = int(np.argmax(in_support))
         return None
     _record_nonfinite(lp, y, trace)
-    error_text = _value_assertion(dist, tf.cast(targets, dist.dtype))
+    error_text = _value_assertion(dist, _as_values(targets, dist.dtype))
     if error_text:
         trace.support_error = error_text[:300]
     if trace.support_nonfinite or trace.support_error:
@@ -487,6 +487,13 @@ def _parameter(dist: Any, name: str) -> Any:
             return None
         dist = inner
     return None
+
+
+def _as_values(targets: np.ndarray, dtype: Any) -> Any:
+    """The targets in the family's dtype, except fractions for an integer family (a Bernoulli's
+    int32): the cast would make 0.3 a 0, and the fraction the loss scores would go unseen."""
+    fractional = dtype.is_integer and np.any(np.mod(np.asarray(targets, dtype=float), 1) != 0)
+    return tf.constant(targets) if fractional else tf.cast(targets, dtype)
 
 
 def _value_assertion(dist: Any, value: Any) -> str | None:
