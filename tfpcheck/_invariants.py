@@ -179,7 +179,10 @@ def group(verdicts: Iterable[Verdict]) -> list[tuple[Verdict, list[str]]]:
         if root.invariant in claimed:
             continue
         claimed.add(root.invariant)
-        explains = REGISTRY[root.invariant].explains
+        # A loss of the wrong sign (learns at step 0) runs all of training the wrong way:
+        # whatever fails after it (a loss that falls to -inf, NaN) is its echo.
+        wrong_sign = root.evidence.get("loss_equals_log_prob")
+        explains = INVARIANTS if wrong_sign else REGISTRY[root.invariant].explains
         echoes = [v.invariant for v in violated
                   if v.invariant in explains and v.invariant not in claimed]
         claimed.update(echoes)
