@@ -416,6 +416,9 @@ def _check_support(dist: Any, y: np.ndarray, trace: Trace, loss_values: Any = No
     per-example terms then answer. Targets that fit only as tf_keras hands them to the loss (a
     VariationalGaussianProcess of event shape [1] takes (N,) as (N, 1)) are asked that way too:
     a shape error is no evidence about support."""
+    per_example = None if loss_values is None else np.asarray(loss_values)
+    if per_example is not None and not (per_example.size and per_example.size % len(y) == 0):
+        per_example = None  # not one or more terms per example: nothing to read them as
     shapes = [y]
     if not keras_3:
         output_rank = dist.batch_shape.concatenate(dist.event_shape).rank
@@ -428,15 +431,12 @@ def _check_support(dist: Any, y: np.ndarray, trace: Trace, loss_values: Any = No
         except Exception as exc:  # noqa: BLE001
             error = exc
     else:
-        per_example = None if loss_values is None else np.asarray(loss_values)
-        if per_example is not None and per_example.size and per_example.size % len(y) == 0:
+        if per_example is not None:
             _record_nonfinite(per_example.reshape(len(y), -1), y, trace)
             return None
         trace.support_error = f"{type(error).__name__}: {str(error).splitlines()[0]}"
         return None
-    per_example = None if loss_values is None else np.asarray(loss_values)
-    if per_example is not None and per_example.size and per_example.size % len(y) == 0 \
-            and per_example.size < np.size(lp):
+    if per_example is not None and per_example.size < np.size(lp):
         # The loss scored fewer values than log_prob gives the whole target row: it picked its
         # targets out of y (survival times beside a censoring indicator), so its own terms say
         # whether they are in the support, and y's other columns are not the family's targets.
