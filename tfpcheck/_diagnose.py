@@ -19,7 +19,8 @@ from tfpcheck import _checks as checks
 from tfpcheck._checks import UNREACHED_SHARE, Verdict, unreached_share
 from tfpcheck._trace import LayerSummary, Trace
 
-__all__ = ["CAUSES", "Diagnosis", "Rule", "data_is_off_centre", "data_is_raw", "grad_blew_up", "has_evidence"]
+__all__ = ["CAUSES", "Diagnosis", "Rule", "data_is_off_centre", "data_is_raw", "grad_blew_up", "has_evidence",
+           "loss_sign"]
 
 CAUSES = (
     "prior_mismatch",
@@ -489,7 +490,9 @@ _FIX_LOSS_SIGN = ("the loss must be the negative log-likelihood: {written} (the 
                   "missing: the optimizer is making the targets less likely)")
 
 
-def _loss_sign(t: Trace) -> tuple[str, str, dict[str, Any]] | None:
+def loss_sign(t: Trace) -> tuple[str, str, dict[str, Any]] | None:
+    """The cause of every violation of a trace whose loss is +log_prob (``loss_is_log_prob``),
+    whichever invariant reports it; None for any other trace."""
     kind = t.notes.get("loss_is_log_prob")
     if not kind:
         return None
@@ -499,9 +502,6 @@ def _loss_sign(t: Trace) -> tuple[str, str, dict[str, Any]] | None:
 
 
 def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
-    sign = _loss_sign(t)
-    if sign is not None:
-        return sign
     step = v.step if v.step is not None else 0
     early = [p for p in t.param_violations if p.step <= step]
     if early:
@@ -542,9 +542,6 @@ def nonfinite(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
 
 
 def no_divergence(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
-    sign = _loss_sign(t)
-    if sign is not None:
-        return sign
     if "kl_start" in v.evidence:  # the optimizer raised the KL it minimises: its steps are too big
         return "optimizer_settings", (
             f"the KL term rose {v.evidence['kl_end'] / max(abs(v.evidence['kl_start']), 1e-12):.3g}-fold "
@@ -616,9 +613,6 @@ def _prior_fix(layer: LayerSummary) -> str:
 
 
 def learns(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
-    sign = _loss_sign(t)
-    if sign is not None:
-        return sign
     if data_is_raw(t) or data_is_off_centre(t):
         return "data_scale", (
             "the model starts far from data that is far from zero or unit scale: "

@@ -159,7 +159,10 @@ def evaluate(trace: Trace, names: tuple[str, ...] = INVARIANTS) -> list[Verdict]
 
 def diagnose(verdict: Verdict, trace: Trace) -> Diagnosis:
     """The most likely cause of ``verdict`` given the whole ``trace``."""
-    cause, fix, extra = REGISTRY[verdict.invariant].diagnose(verdict, trace)
+    # A loss of the wrong sign runs all of training the wrong way: it is the cause of whatever
+    # fails, ahead of every rule's reading of the evidence.
+    named = d.loss_sign(trace)
+    cause, fix, extra = named if named is not None else REGISTRY[verdict.invariant].diagnose(verdict, trace)
     return Diagnosis(cause, fix, {**verdict.evidence, **extra})
 
 
