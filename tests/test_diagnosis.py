@@ -861,8 +861,21 @@ def sequence_loc_dropped_its_axis():
     return _sequence_head(lambda t: t[..., 0])
 
 
+@tfpcheck.model(data=(_SEQ_X, _SEQ_Y[..., 0]))
+def keras3_sequence_targets_lost_their_axis():
+    """The same mismatch where a Keras 3 loss builds the Normal: its shape is read off the op."""
+    import keras
+
+    model = keras.Sequential([keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(0.01), loss=lambda y, t: -tfd.Normal(t[..., :1], 1.0).log_prob(y))
+    return model
+
+
 @pytest.mark.parametrize("factory, shapes, words", [
     (sequence_targets_lost_their_axis, "(64, 5) and the distribution's batch shape is (64, 5, 1)",
+     "one trailing axis more: give the targets that axis (y[..., None]"),
+    (keras3_sequence_targets_lost_their_axis,
+     "(64, 5) and the batch shape of the distribution the loss builds is (64, 5, 1)",
      "one trailing axis more: give the targets that axis (y[..., None]"),
     (sequence_loc_dropped_its_axis, "(64, 5, 1) and the distribution's batch shape is (64, 5)",
      "one trailing axis fewer: keep it in the distribution (t[..., :1]"),

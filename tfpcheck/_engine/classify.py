@@ -65,7 +65,7 @@ def classify_exception(
     files = " ".join(
         f.filename for e in (exc, root) for f in traceback.extract_tb(e.__traceback__)
     )
-    shapes = None if target_shape is None or dist_shape is None else (target_shape, dist_shape)
+    shapes = None if target_shape is None else (target_shape, dist_shape)
     if not keras_3 and _keras3_object_reached_tf_keras(exc, root):
         files += " /keras/src/"  # a Keras 3 tensor or layer in a tf_keras frame: a version mix
     layer = _distribution_layer(exc, root)
@@ -253,34 +253,47 @@ _HALF_PRECISION_FIX = (
 _SHAPE_PAIR = re.compile(r"\[(\d+(?:, ?\d+)*)\] vs\. \[(\d+(?:, ?\d+)*)\]")
 
 
-def _shape_fix(message: str, shapes: tuple[tuple[int, ...], tuple[int, ...]] | None) -> str:
+def _shape_fix(message: str, shapes: tuple[tuple[int, ...], tuple[int, ...] | None] | None) -> str:
     """The fix for a shape mismatch, said with the shapes where the op's message gives the
     targets' and the output distribution's (``shapes``: each past the batch axis, the
-    distribution's batch + event shape): a sequence model's (N, T) targets against a (N, T, 1)
-    head. An op inside ``log_prob`` may mismatch shapes of its own: then the generic fix."""
+    distribution's batch + event shape, None where a loss builds it from a tensor output): a
+    sequence model's (N, T) targets against a (N, T, 1) head. An op inside ``log_prob`` may
+    mismatch shapes of its own: then the generic fix."""
     pair = _SHAPE_PAIR.search(message)
     if pair is not None and shapes is not None:
         a, b = (tuple(int(v) for v in side.split(",")) for side in pair.groups())
-        tail, dist_tail = (tuple(s) for s in shapes)
+        tail, dist_tail = shapes
         for targets, dist in ((a, b), (b, a)):
-            if targets[1:] != tail or dist[1:] != dist_tail:
+            if targets[1:] != tuple(tail) or dist_tail is not None and dist[1:] != tuple(dist_tail):
                 continue
-            said = f"the targets have shape {targets} and the distribution's batch shape is {dist}"
-            if dist_tail == (*tail, 1):
-                return (f"{said}, one trailing axis more: give the targets that axis (y[..., None] "
-                        "before fit) or build the distribution from t[..., 0] instead of t[..., :1].")
-            if (*dist_tail, 1) == tail:
-                return (f"{said}, one trailing axis fewer: keep it in the distribution (t[..., :1], "
-                        "not t[..., 0]) or give the targets as y[..., 0].")
-            if tail != dist_tail and _size(tail) == _size(dist_tail):
-                return (f"{said}: the same {_size(tail)} values per example, in another shape. "
-                        f"Give the distribution the targets' event shape {tail} (tfpl.IndependentNormal"
-                        f"({tail}) after Dense(tfpl.IndependentNormal.params_size({tail})), or "
-                        f"tfd.Independent(..., reinterpreted_batch_ndims={len(tail)}) of parameters "
-                        f"reshaped to {tail}), or flatten the targets to {dist_tail} "
-                        "(y.reshape(len(y), -1)).")
+            fix = _axis_fix(targets, dist, dist_tail is None)
+            if fix is not None:
+                return fix
     return ("make the distribution's batch shape match the targets: keep loc as (N, 1) for (N, 1) "
             "targets (t[..., :1], not t[:, 0]) or wrap it in tfd.Independent.")
+
+
+def _axis_fix(targets: tuple[int, ...], dist: tuple[int, ...], in_loss: bool) -> str | None:
+    """The fix for (N, *tail) targets against a distribution of shape ``dist``; where a loss
+    builds it (``in_loss``), the other side of the op is only known to be a tensor the loss made
+    from the outputs, so only a trailing axis more or fewer is read as the distribution's."""
+    tail, dist_tail = targets[1:], dist[1:]
+    whose = "batch shape of the distribution the loss builds" if in_loss else "distribution's batch shape"
+    said = f"the targets have shape {targets} and the {whose} is {dist}"
+    if dist_tail == (*tail, 1):
+        return (f"{said}, one trailing axis more: give the targets that axis (y[..., None] "
+                "before fit) or build the distribution from t[..., 0] instead of t[..., :1].")
+    if (*dist_tail, 1) == tail:
+        return (f"{said}, one trailing axis fewer: keep it in the distribution (t[..., :1], "
+                "not t[..., 0]) or give the targets as y[..., 0].")
+    if not in_loss and tail != dist_tail and _size(tail) == _size(dist_tail):
+        return (f"{said}: the same {_size(tail)} values per example, in another shape. "
+                f"Give the distribution the targets' event shape {tail} (tfpl.IndependentNormal"
+                f"({tail}) after Dense(tfpl.IndependentNormal.params_size({tail})), or "
+                f"tfd.Independent(..., reinterpreted_batch_ndims={len(tail)}) of parameters "
+                f"reshaped to {tail}), or flatten the targets to {dist_tail} "
+                "(y.reshape(len(y), -1)).")
+    return None
 
 
 def _size(shape: tuple[int, ...]) -> int:
