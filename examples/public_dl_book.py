@@ -14,6 +14,11 @@ Healthy targets, with their sources:
 - ``dl_book_poisson``: chapter_05/nb_ch05_02.ipynb, "Poisson Regression" (``model_p``, camper
   fish-count data): Dense(1, activation=tf.exp) -> ``DistributionLambda(tfd.Poisson)``, NLL,
   ``Adam(learning_rate=0.01)``, on counts from a log-linear rate of livebait, camper, persons, child.
+- ``dl_book_zip``: chapter_05/nb_ch05_02.ipynb, "Zero-inflated Poisson" (Listings 5.7 and 5.8,
+  ``model_zi``): Dense(2) -> ``DistributionLambda(zero_inf)``, a ``tfd.Mixture`` of a point mass at 0
+  and a Poisson (rate exp(t[:, 0]) squeezed to (N,), the Poisson's weight sigmoid(t[:, 1])), the
+  notebook's ``NLL`` (y_true reshaped to (N,)), ``Adam(learning_rate=0.01)``; on the camper counts
+  with 40% of the groups catching nothing (57% zeros), targets of shape (N,) as the notebook's.
 - ``dl_book_mixture``: chapter_06/nb_ch06_02.ipynb, "Regression with a discretized logistic mixture
   distribution" (deer road-kill counts; the book's Listing 6.2 ``quant_mixture_logistic``): Dense(9)
   -> ``tfd.MixtureSameFamily`` of 3 quantized, shifted Logistics (softplus scales, logits), NLL,
@@ -42,6 +47,8 @@ Buggy twins (one realistic defect each; the expected verdict is in each docstrin
 - ``dl_book_fixed_scale_buggy``: loc sliced to shape (N,) -> a (N, N) loss.
 - ``dl_book_poisson_buggy``: the notebook's own first model for the counts, a linear regression with a
   constant Gaussian sd, as a Normal head -> negative predicted counts.
+- ``dl_book_zip_buggy``: the zero-inflated Poisson on (N, 1) targets with the chapter's first ``nll``
+  (no reshape) -> a (N, N) loss.
 - ``dl_book_mixture_buggy``: the mixture scales taken from the raw linear output (softplus dropped).
 - ``dl_book_custom_loss_buggy``: the custom loss uses the raw second output as sigma (exp dropped).
 - ``dl_book_sine_vi_buggy``: nb_ch08_03's ``model_vi`` with the divergence functions left at their
@@ -60,6 +67,7 @@ fitted in closed form to y, ignoring x.
     1 while the residual sd is ~2.5, its NLL cannot go below ~4.1, so it never beats a constant
     Normal that fits the sd of y (2.47), even with its mean fitted.
 - dl_book_poisson      NLL 1.53 (1.52, 1.56)  x constant 2.24 (2.24, 2.25)  constant Poisson 2.24
+- dl_book_zip          NLL 1.29, 1.30, 1.44 (seeds 0-2)  x constant 1.63, 1.63, 1.63
 - dl_book_mixture      NLL 1.90 (1.89, 1.93)  x constant 2.38 (2.37, 2.38)  constant Poisson 5.36
 - dl_book_custom_loss  NLL 0.17 (0.04, 0.38)  x constant 1.88 (1.88, 1.88)  constant Normal 1.88
 Buggy twins, short runs (seeds 0-2 unless said):
@@ -67,6 +75,8 @@ Buggy twins, short runs (seeds 0-2 unless said):
     steps its NLL is 5.03-5.10, no better than the healthy model on constant x (only the mean of y).
 - dl_book_poisson_buggy: after 800 steps 20-21% of predictive draws are negative counts (min -6.4;
     5-7% of the predicted means are negative); its NLL, 1.97, is finite.
+- dl_book_zip_buggy: the per-example loss has shape (32, 32) for a batch of 32; after 800 steps
+    its NLL (scored on flattened targets) is 1.58-1.61, barely below its x-constant twin's 1.63.
 - dl_book_mixture_buggy: 44-70% of the mixture scales are negative at initialisation (min -0.91);
     the loss is NaN from the first step and the weights are NaN after it.
 - dl_book_custom_loss_buggy (seeds 0-5): at initialisation sigma is negative for all (seeds 1, 2) or
@@ -122,6 +132,16 @@ def _camper_data(n: int = 512, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
     return x.astype(np.float32), y.reshape(-1, 1).astype(np.float32)
 
 
+def _zero_inflated_camper_data(seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """nb_ch05_02's camper data with its excess zeros: in the UCLA fish data most groups catch
+    nothing, more than a Poisson of the same mean gives (the notebook has a cell that makes more
+    fishermen unlucky); here 40% of ``_camper_data``'s groups catch nothing. The targets are of
+    shape (N,), as the notebook's ``y = dat[..., 7]``."""
+    x, y = _camper_data()
+    unlucky = np.random.default_rng(seed).uniform(size=len(y)) < 0.4
+    return x, np.where(unlucky, 0.0, y[:, 0]).astype(np.float32)
+
+
 def _deer_data(n: int = 768, seed: int = 6) -> tuple[np.ndarray, np.ndarray]:
     """nb_ch06_02's deer road-kill counts: time scaled to [0, 1] plus daytime dummies (night,
     twilight, day); counts are bimodal: a near-zero mode and a busy mode whose weight and
@@ -157,6 +177,7 @@ def _sine_data() -> tuple[np.ndarray, np.ndarray]:
 
 X_FISH, Y_FISH = _fish_data()
 X_CAMPER, Y_CAMPER = _camper_data()
+X_ZIP, Y_ZIP = _zero_inflated_camper_data()
 X_DEER, Y_DEER = _deer_data()
 X_SINE, Y_SINE = _sine_data()
 
@@ -167,7 +188,7 @@ def nll(y_true, y_pred):
 
 
 def _nll_flat(y_true, y_pred):
-    """nb_ch06_02's ``NLL`` for the mixture, whose batch shape is (N,)."""
+    """nb_ch05_02's and nb_ch06_02's ``NLL`` for the mixtures, whose batch shape is (N,)."""
     return -y_pred.log_prob(tf.reshape(y_true, (-1,)))
 
 
@@ -230,6 +251,46 @@ def dl_book_poisson_buggy(input_dim, x_train, y_train):
     model = tf_keras.Model(inputs=inputs, outputs=p_y)
     model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=0.01), loss=nll)
     return model
+
+
+# --- 2b. zero-inflated Poisson: chapter_05/nb_ch05_02.ipynb, Listings 5.7 and 5.8 ----------------
+
+
+def zero_inf(out):
+    """Listing 5.7: a mixture of a point mass at zero and a Poisson, rate exp(out[:, 0]) squeezed
+    to shape (N,), the Poisson picked with probability sigmoid(out[:, 1])."""
+    rate = tf.squeeze(tf.math.exp(out[:, 0:1]))
+    s = tf.math.sigmoid(out[:, 1:2])
+    probs = tf.concat([1 - s, s], axis=1)
+    return tfd.Mixture(cat=tfd.Categorical(probs=probs),
+                       components=[tfd.Deterministic(loc=tf.zeros_like(rate)), tfd.Poisson(rate=rate)])
+
+
+def _zip_model(input_dim, loss):
+    """Listing 5.8: no hidden layer, Dense(2) -> DistributionLambda(zero_inf), Adam(0.01)."""
+    inputs = tf_keras.layers.Input(shape=(input_dim,))
+    out = tf_keras.layers.Dense(2)(inputs)
+    p_y_zi = tfpl.DistributionLambda(zero_inf)(out)
+    model = tf_keras.Model(inputs=inputs, outputs=p_y_zi)
+    model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=0.01), loss=loss)
+    return model
+
+
+@tfpcheck.model(data=(X_ZIP, Y_ZIP))
+def dl_book_zip(input_dim):
+    """nb_ch05_02 ``model_zi``: the zero-inflated Poisson, its ``NLL`` flattening y_true to (N,)."""
+    return _zip_model(input_dim, _nll_flat)
+
+
+@tfpcheck.model(data=(X_ZIP, Y_ZIP[:, None]))
+def dl_book_zip_buggy(input_dim):
+    """The zero-inflated Poisson on (N, 1) targets, as every other model of the chapter has them,
+    compiled with the chapter's first ``nll`` (no reshape): the (N,) mixture's log_prob of (N, 1)
+    targets broadcasts to (N, N), every example scored against every other's rate.
+
+    Expected: loss_shape / shape_broadcast
+    """
+    return _zip_model(input_dim, nll)
 
 
 # --- 3. mixture density network: chapter_06/nb_ch06_02.ipynb, Listing 6.2 ------------------------

@@ -35,6 +35,12 @@ Healthy targets, with their sources:
   hidden_units=[10], relu), negative log-likelihood, Adam() (its default rate 0.001; the
   docstring's ``tf.compat.v2.optimizers.Adam`` is Keras 3's on today's stack, so ``tf_keras``'s),
   batch_size 25; on its own 2000 draws of x2 ~ N(0, 2^2), x1 ~ N(x2^2 / 4, 1).
+- ``tfp_logistic_regression``: tensorflow/probability, tensorflow_probability/examples/
+  logistic_regression.py (a TF1 graph, here a tf_keras model): DenseFlipout(1) with mean-field
+  normal kernel and bias posteriors -> ``tfd.Bernoulli(logits=...)``, the mean negative
+  log-likelihood plus the layer's KL divided by the number of examples, Adam(0.01); on the file's
+  ``toy_logistic_data(256, 2)`` (weights drawn with sd 5, x uniform on [-1, 1]^2, int32 labels of
+  shape (N, 1)).
 
 Buggy twins (one realistic defect each; the expected verdict is in each docstring):
 - ``tfp_flipout_classifier_buggy``: the layers' default ``kernel_divergence_fn``, KL not divided by
@@ -43,6 +49,8 @@ Buggy twins (one realistic defect each; the expected verdict is in each docstrin
 - ``keras_io_prob_bnn_buggy``: RMSprop's learning rate 1.0 instead of 0.001.
 - ``tfp_autoregressive_flow_buggy``: the loss ``lambda y, rv_y: rv_y.log_prob(y)``, the minus
   sign of the negative log-likelihood forgotten.
+- ``tfp_logistic_regression_buggy``: the KL left undivided (DenseFlipout's default divergence
+  functions).
 
 Measured with a standalone script (not tfpcheck), tf_keras 2.21 / TFP 0.25 on CPU (one thread, 2-4 s a
 training): each model fitted with ``model.fit(x, y, batch_size=32)`` (shuffled, its own optimizer and
@@ -66,6 +74,8 @@ the output distribution); "const": the best constant prediction, in closed form.
 - tfp_autoregressive_flow  NLL 5.87, 5.15, 47.3 at step 0; after 800 steps 3.94, 3.94, 4.06
     (the best Gaussian, in closed form: 4.06; the docstring trains 10 epochs of 80 steps). It has
     no x, so no x-constant twin: tfpcheck notes learns as not applicable.
+- tfp_logistic_regression   NLL 0.261, 0.262, 0.263  x constant 0.693, 0.695, 0.689 (half the
+    labels are 1); the KL term in the loss ends at 0.045.
 Buggy twins, short runs (seeds 0, 1, 2):
 - tfp_flipout_classifier_buggy: the KL term in the loss ends at 2530 (the healthy model's, divided
     by n_train = 512: 5.15) against a cross-entropy of 1.1; after 800 steps its cross-entropy is
@@ -83,6 +93,9 @@ Buggy twins, short runs (seeds 0, 1, 2):
 - tfp_autoregressive_flow_buggy: the loss (+log_prob) falls from -9, -6, -700 in the first epoch
     to -1e8 or below by step 800 for two seeds (-57 for the third) while the NLL rises from
     5.9, 5.2, 47 to 6e14, 68, 5e16.
+- tfp_logistic_regression_buggy: NLL 0.736, 0.731, 0.757 against its x-constant twin's 0.693,
+    0.695, 0.689: the whole KL (0.022-0.025 in every example's loss) holds the weights at the
+    prior and it learns nothing.
 
     tfpcheck check examples/public_tfp.py::tfp_flipout_classifier --json r.json
 """
@@ -390,3 +403,53 @@ def tfp_autoregressive_flow_buggy():
     Expected: learns / tfp_layer_misuse
     """
     return _made(1.0)
+
+
+# --- 5. Bayesian logistic regression: tensorflow/probability, -----------------------------------
+# --- tensorflow_probability/examples/logistic_regression.py ---------------------------------------
+
+
+def _toy_logistic_data(num_examples: int = 256, input_size: int = 2, weights_prior_stddev: float = 5.0,
+                       seed: int = 15) -> tuple[np.ndarray, np.ndarray]:
+    """The file's ``toy_logistic_data``: weights drawn with sd 5, a bias with sd 1, x uniform on
+    [-1, 1]^2, int32 labels of shape (N, 1) drawn from the logistic model."""
+    rng = np.random.default_rng(seed)
+    weights = weights_prior_stddev * rng.normal(size=input_size)
+    bias = rng.normal()
+    x = rng.uniform(size=(num_examples, input_size)) * 2 - 1
+    p_labels = 1.0 / (1.0 + np.exp(-(x @ weights + bias)))
+    return x.astype("float32"), (p_labels > rng.uniform(size=num_examples)).astype("int32")[:, None]
+
+
+X_LOGISTIC, Y_LOGISTIC = _toy_logistic_data()
+
+
+def _logistic_regression(divergence_fn=None):
+    """DenseFlipout(1) (mean-field normal kernel and bias posteriors) -> Bernoulli(logits), the
+    negative log-likelihood, Adam(0.01); the file trains 1500 steps of batch 32."""
+    kw = {} if divergence_fn is None else {
+        "kernel_divergence_fn": divergence_fn, "bias_divergence_fn": divergence_fn}
+    model = tf_keras.Sequential([
+        tfkl.Input(shape=(2,)),
+        tfpl.DenseFlipout(1, bias_posterior_fn=tfpl.default_mean_field_normal_fn(), **kw),
+        tfpl.DistributionLambda(lambda t: tfd.Bernoulli(logits=t)),
+    ])
+    model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=0.01), loss=negloglik)
+    return model
+
+
+@tfpcheck.model(data=(X_LOGISTIC, Y_LOGISTIC))
+def tfp_logistic_regression(n_train):
+    """The file's -ELBO: the mean negative log-likelihood plus ``sum(layer.losses) / num_examples``,
+    here each divergence function dividing by n_train."""
+    return _logistic_regression(lambda q, p, _: tfd.kl_divergence(q, p) / n_train)
+
+
+@tfpcheck.model(data=(X_LOGISTIC, Y_LOGISTIC))
+def tfp_logistic_regression_buggy():
+    """The model compiled without the division: DenseFlipout's default divergence functions put the
+    whole KL in every example's loss, 256 times its weight in the ELBO.
+
+    Expected: posterior_not_collapsed / kl_scaling
+    """
+    return _logistic_regression()
