@@ -1189,3 +1189,104 @@ def test_an_activation_feeding_a_tfp_layers_head_is_noted(activation):
     noted = [n for n in _check(head_fed_by).notes if "feeding tfpl.IndependentNormal" in n]
     assert len(noted) == (1 if activation else 0), noted
     assert not noted or "applies relu" in noted[0] and "[0, inf)" in noted[0]
+
+
+# Factories checked without data: the generated targets take the shape the model scores. Each
+# failed before: integer labels fed to categorical_crossentropy or a OneHotCategorical head, one
+# 0/1 column against three labels, a zero-inflated Poisson judged on real-valued targets.
+def _dense(input_dim, units, loss, activation=None, head=None):
+    layers = [tf_keras.layers.Input((input_dim,)), tf_keras.layers.Dense(16, activation="relu"),
+              tf_keras.layers.Dense(units, activation=activation)]
+    model = tf_keras.Sequential(layers + ([head] if head is not None else []))
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=loss)
+    return model
+
+
+@tfpcheck.model(task="categorical")
+def three_classes_one_hot_loss(input_dim):
+    return _dense(input_dim, 3, "categorical_crossentropy", "softmax")
+
+
+@tfpcheck.model(task="categorical")
+def one_hot_categorical_head(input_dim, output_dim):
+    return _dense(input_dim, output_dim, lambda y, d: -d.log_prob(y), head=tfpl.OneHotCategorical(output_dim))
+
+
+@tfpcheck.model(task="binary")
+def three_labels(input_dim):
+    return _dense(input_dim, 3, lambda y, d: -d.log_prob(y), head=tfpl.IndependentBernoulli(3))
+
+
+def _zero_inflated(t):
+    gate = tf.math.sigmoid(t[..., :1])
+    return tfd.Independent(tfd.Mixture(
+        cat=tfd.Categorical(probs=tf.stack([gate, 1.0 - gate], axis=-1)),
+        components=[tfd.Deterministic(loc=tf.zeros_like(gate)), tfd.Poisson(log_rate=t[..., 1:])]), 1)
+
+
+@tfpcheck.model()
+def zero_inflated_poisson(input_dim):
+    return _dense(input_dim, 2, lambda y, d: -d.log_prob(y), head=tfpl.DistributionLambda(_zero_inflated))
+
+
+@pytest.mark.parametrize("factory, task, output_dim, one_hot", [
+    (three_classes_one_hot_loss, "categorical", 3, True),
+    (one_hot_categorical_head, "categorical", None, True),
+    (three_labels, "binary", 3, False),
+    (zero_inflated_poisson, "count", 1, False),
+])
+def test_generated_targets_take_the_shape_the_model_scores(factory, task, output_dim, one_hot):
+    """The model's classes, labels and encoding are read at the first build (a factory taking
+    output_dim has it drawn); a tfd.Mixture's task is its components', the point mass aside."""
+    from tfpcheck._search import _intent
+    from tfpcheck._target import get_target
+
+    inferred, setup, _ = _intent(get_target(factory), None)
+    assert (inferred, setup.output_dim, setup.one_hot) == (task, output_dim, one_hot)
+    (t,) = tfpcheck.check(factory, max_examples=4).targets
+    assert (t.status, t.task, t.violations) == ("passed", task, []), t.to_dict()
+
+
+def test_a_one_class_model_on_generated_categorical_targets_still_fails():
+    @tfpcheck.model(task="categorical")
+    def one_unit(input_dim):
+        return _dense(input_dim, 1, tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    (t,) = tfpcheck.check(one_unit, max_examples=1).targets
+    assert t.status == "failed" and t.violations[0].invariant == "builds", t.to_dict()
+
+
+# A factory's output_dim on the user's own data is the data's: its classes or its target columns
+# (it was always 1: a 4-class model built with one unit).
+_X4 = np.random.default_rng(4).normal(size=(300, 5)).astype("float32")
+_LABELS4 = np.argmax(_X4[:, :4] + 0.3 * np.random.default_rng(5).gumbel(size=(300, 4)), axis=1)
+
+
+@tfpcheck.model(data=(_X4, np.eye(4, dtype="float32")[_LABELS4]))
+def output_dim_from_one_hot_rows(input_dim, output_dim):
+    return _dense(input_dim, output_dim, "categorical_crossentropy", "softmax")
+
+
+@tfpcheck.model(data=(_X4, _LABELS4))
+def output_dim_from_class_indices(input_dim, output_dim):
+    return _dense(input_dim, output_dim, tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+
+@tfpcheck.model(data=(_X4, _X4[:, :2] + 0.1))
+def output_dim_from_target_columns(input_dim, output_dim):
+    return _dense(input_dim, tfpl.IndependentNormal.params_size(output_dim), lambda y, d: -d.log_prob(y),
+                  head=tfpl.IndependentNormal(output_dim))
+
+
+@pytest.mark.parametrize("factory, output_dim", [
+    (output_dim_from_one_hot_rows, 4), (output_dim_from_class_indices, 4),
+    (output_dim_from_target_columns, 2),
+])
+def test_output_dim_is_the_users_datas(factory, output_dim):
+    from tfpcheck._search import _intent
+    from tfpcheck._target import get_target
+
+    assert _intent(get_target(factory), None)[1].output_dim == output_dim
+    (t,) = tfpcheck.check(factory, max_examples=2).targets
+    assert (t.status, t.violations) == ("passed", []), t.to_dict()
+    assert not any(note.startswith("loss_shape") for note in t.notes), t.notes

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from tfpcheck._config import Config
+from tfpcheck._data import data_output_dim
 from tfpcheck._env import prepare_tf_environment
 from tfpcheck._intent import resolve_task
 from tfpcheck._invariants import INVARIANTS
@@ -63,6 +64,7 @@ def train_and_check(
     task = resolve_task(target, probe.task, probe.evidence)[0]  # a declared one checked on y
     config = Config(
         seed=seed, task=task, n_train=len(x), input_dim=int(x.shape[1]), steps=steps,
+        output_dim=data_output_dim(y, task),
         optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
         dtype=str(x.dtype) if x.dtype in (np.float32, np.float64) else "float32",
     )

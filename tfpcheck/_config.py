@@ -42,6 +42,9 @@ class DataFields:
     y_scale: float = 1.0
     y_offset: float = 0.0
     noise: float = 0.3
+    #: categorical targets as one-hot rows (N, output_dim) rather than class indices (N,): what a
+    #: OneHotCategorical head or categorical_crossentropy takes
+    one_hot: bool = False
 
 
 @dataclass(frozen=True)

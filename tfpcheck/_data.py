@@ -12,7 +12,7 @@ import numpy as np
 from tfpcheck._config import Config
 from tfpcheck.errors import TargetError
 
-__all__ = ["Data", "make_data", "rescale_user_data"]
+__all__ = ["Data", "data_output_dim", "make_data", "rescale_user_data"]
 
 Data = tuple[np.ndarray, np.ndarray]
 
@@ -25,6 +25,18 @@ def make_data(config: Config) -> Data:
     y = _TASK_TARGETS[config.task](rng, signal, config)
     x = z * config.x_scale + config.x_offset
     return x.astype(config.dtype), y.astype(config.dtype)
+
+
+def data_output_dim(y: np.ndarray, task: str | None) -> int:
+    """What a factory's ``output_dim`` is on targets ``y``: the classes of categorical targets
+    (one-hot rows' width, or the largest class index + 1), else the columns of each target row
+    (1 for targets of shape (N,) or (N, 1))."""
+    y = np.asarray(y)
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        return int(y.shape[-1])
+    if task == "categorical" and y.size:
+        return max(int(np.nanmax(y)) + 1, 2)
+    return 1
 
 
 def rescale_user_data(x: np.ndarray, y: np.ndarray, config: Config) -> Data:
@@ -92,12 +104,12 @@ def _regression(rng: np.random.Generator, f: np.ndarray, c: Config) -> np.ndarra
 
 
 def _count(rng: np.random.Generator, f: np.ndarray, c: Config) -> np.ndarray:
-    rate = c.y_scale * np.exp(0.5 + 0.6 * f[:, :1])
+    rate = c.y_scale * np.exp(0.5 + 0.6 * f)
     return rng.poisson(rate).astype(float)
 
 
 def _binary(rng: np.random.Generator, f: np.ndarray, c: Config) -> np.ndarray:
-    p = 1.0 / (1.0 + np.exp(-2.5 * f[:, :1]))
+    p = 1.0 / (1.0 + np.exp(-2.5 * f))  # a column per label: output_dim > 1 is multi-label
     return (rng.uniform(size=p.shape) < p).astype(float)
 
 
@@ -117,7 +129,8 @@ def _categorical(rng: np.random.Generator, f: np.ndarray, c: Config) -> np.ndarr
     else:
         z = f if f.shape[1] >= k else np.concatenate([f, -f.sum(1, keepdims=True)], 1)[:, :k]
     logits = 2.5 * z + rng.gumbel(size=z.shape) * c.noise
-    return np.argmax(logits, axis=1).astype(float)  # class indices, shape (N,)
+    labels = np.argmax(logits, axis=1)
+    return np.eye(k)[labels] if c.one_hot else labels.astype(float)  # one-hot rows, or indices (N,)
 
 
 def _positive(rng: np.random.Generator, f: np.ndarray, c: Config) -> np.ndarray:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from tfpcheck._data import data_output_dim
+from tfpcheck._target import takes_parameter
 from tfpcheck.errors import TargetError
 from tfpcheck.strategies._internal.configs import UserSetup
 
@@ -56,17 +58,22 @@ def _counts(y: np.ndarray) -> bool:
                 and np.unique(y).size >= COUNT_MIN_VALUES)
 
 
-def user_setup(target: Any, probe: Any) -> UserSetup:
+def user_setup(target: Any, probe: Any, task: str) -> UserSetup:
     """What the user fixed: a compiled model's optimizer (read by ``probe``, an
     ``engine.Probe``), their data's size and width, the batch size they declared; whether the
-    model reads x as indices (an Embedding)."""
-    n_train = input_dim = None
+    model reads x as indices (an Embedding). Generated targets take the shape the model scores
+    (its classes, its labels, one-hot rows) unless its factory takes ``output_dim``."""
+    n_train = input_dim = output_dim = None
     if target.data is not None:
         x = np.asarray(target.data[0])
         n_train, input_dim = int(x.shape[0]), int(np.prod(x.shape[1:]) or 1)
+        output_dim = data_output_dim(target.data[1], task)
+    elif not takes_parameter(target.factory, "output_dim"):
+        output_dim = probe.width
     return UserSetup(optimizer=probe.user_optimizer, learning_rate=probe.user_learning_rate,
                      n_train=n_train, input_dim=input_dim, batch_size=target.batch_size,
-                     x_indices=probe.index_layer is not None)
+                     x_indices=probe.index_layer is not None, output_dim=output_dim,
+                     one_hot=target.data is None and task == "categorical" and probe.one_hot)
 
 
 def _check_declared(name: str, task: str, y: np.ndarray) -> None:

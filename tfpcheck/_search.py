@@ -175,7 +175,7 @@ def _intent(target: Target, timeout: float | None) -> tuple[str, UserSetup, str]
     except ExampleTimeout as exc:
         raise exc.as_target_error() from None
     task, how = resolve_task(target, probe.task, probe.evidence)
-    return task, user_setup(target, probe), how
+    return task, user_setup(target, probe, task), how
 
 
 def _first(setup: UserSetup, task: str, steps: int, target: Target) -> Any:

@@ -305,6 +305,11 @@ def _describe(value: Any, depth: int = 0) -> str:
     return f"{type(value).__name__} {text[:40] + '...' if len(text) > 40 else text}"
 
 
+def takes_parameter(factory: Callable[..., Any], name: str) -> bool:
+    """Whether the factory has a parameter ``name`` (filled by name when it is called)."""
+    return any(p.name == name for p in _parameters(factory))
+
+
 def _parameters(factory: Callable[..., Any]) -> list[inspect.Parameter]:
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return [p for p in inspect.signature(factory).parameters.values() if p.kind in kinds]

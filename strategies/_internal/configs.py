@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tfpcheck._config import DEFAULT_STEPS, OPTIMIZERS, REGIMES, Config
 
-from .data import data_specs, log_uniform, subsample_sizes
+from .data import CATEGORICAL_OUTPUT_DIMS, data_specs, log_uniform, subsample_sizes
 from .optimizers import optimizers
 from .validation import check_choices
 
@@ -61,10 +61,16 @@ class UserSetup:
     batch_size: int | None = None
     #: the model reads x as indices (an Embedding): no regime rescales or offsets them
     x_indices: bool = False
+    #: the targets' width (classes, for categorical): the user's data's, or for generated data
+    #: the model's own where its factory takes no ``output_dim`` (None: drawn)
+    output_dim: int | None = None
+    #: generated categorical targets as one-hot rows (the model takes them)
+    one_hot: bool = False
 
     def config(self, task: str, steps: int) -> Config:
         """Exactly the user's setup (the first example searched), simplest choices elsewhere."""
-        fields: dict[str, Any] = {"task": task, "steps": steps}
+        fields: dict[str, Any] = {"task": task, "steps": steps, "one_hot": self.one_hot,
+                                  "output_dim": self.output_dim or _simplest_output_dim(task)}
         if self.optimizer is not None and self.learning_rate is not None:
             fields.update(optimizer=self.optimizer, learning_rate=self.learning_rate)
         if self.n_train is not None:
@@ -114,7 +120,10 @@ def configs(
         fields.update(UNSCALED)
     if user.n_train is not None:
         fields.update(n_train=draw(subsample_sizes(user.n_train, MIN_SUBSAMPLE)),
-                      input_dim=user.input_dim or 1, output_dim=1)
+                      input_dim=user.input_dim or 1)
+    if user.output_dim is not None:
+        fields.update(output_dim=user.output_dim)
+    fields.update(one_hot=user.one_hot)
     if user.optimizer is None or vary_optimizer:
         opt = draw(optimizers(**bounds["optimizer"], min_steps=steps, max_steps=steps))
         opt_fields = opt.config_fields()
@@ -131,6 +140,11 @@ def configs(
         opt_fields["batch_size"] = draw(st.sampled_from(
             [user.batch_size, max(1, user.batch_size // 2), 2 * user.batch_size]))
     return Config(**fields, **opt_fields)
+
+
+def _simplest_output_dim(task: str) -> int:
+    """The output_dim data_specs shrinks to for ``task`` (a categorical task's: 3 classes)."""
+    return CATEGORICAL_OUTPUT_DIMS[0] if task == "categorical" else 1
 
 
 #: The user's own data as they gave it: neither rescaled nor offset.

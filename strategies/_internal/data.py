@@ -21,12 +21,14 @@ from tfpcheck.errors import InvalidArgument
 
 from .validation import check_choices, check_float_range, check_int_range
 
-__all__ = ["SUBSAMPLE_FRACTIONS", "DataSpec", "data_specs", "make_arrays", "from_data", "log_uniform",
-           "subsample_sizes"]
+__all__ = ["CATEGORICAL_OUTPUT_DIMS", "SUBSAMPLE_FRACTIONS", "DataSpec", "data_specs", "make_arrays",
+           "from_data", "log_uniform", "subsample_sizes"]
 
 #: How far an outlier sits from the targets' centre, in target standard deviations.
 OUTLIER_SDS = 10.0
 _N_TRAIN = (256, 128, 512, 64, 1024)
+#: Classes of generated categorical targets, the simplest (what shrinking reaches) first.
+CATEGORICAL_OUTPUT_DIMS = (3, 2, 5)
 #: The shares of a user's rows a subsample keeps: few sizes, so that successive examples share
 #: ``n_train`` (a factory argument, so a new value is a new build and trace) and reuse one model
 #: (``tfpcheck/_engine/reuse.py``); which rows are kept still varies with every draw. Measured
@@ -126,7 +128,7 @@ def data_specs(
         "seed": draw(st.integers(0, 2**16 - 1)),
         "n_train": draw(_ints(min_n_train, max_n_train, _N_TRAIN)),
         "input_dim": draw(_ints(min_input_dim, max_input_dim, (1, 2, 4, 8))),
-        "output_dim": draw(st.sampled_from([3, 2, 5])) if chosen == "categorical" else 1,
+        "output_dim": draw(st.sampled_from(CATEGORICAL_OUTPUT_DIMS)) if chosen == "categorical" else 1,
         "x_scale": draw(log_uniform(min_x_scale, max_x_scale)),
         "noise": draw(st.sampled_from(_inside((0.3, 0.1, 0.5), min_noise, max_noise))),
     }

@@ -15,7 +15,7 @@ import numpy as np
 import tf_keras
 
 from tfpcheck._config import Config
-from tfpcheck._data import make_data
+from tfpcheck._data import data_output_dim, make_data
 from tfpcheck._engine.constraints import family_name, unwrap
 from tfpcheck._engine.flavour import (
     compiled_loss,
@@ -49,6 +49,10 @@ _FAMILY_TASKS = {
     "positive": ("Gamma", "LogNormal", "Exponential", "Weibull", "InverseGaussian", "HalfNormal",
                  "Chi2", "HalfCauchy", "LogLogistic"),
 }
+#: Components of a tfd.Mixture that say nothing of the task: the point mass of a zero-inflated model.
+_POINT_MASSES = ("Deterministic", "VectorDeterministic")
+#: Families whose targets are one-hot rows (event shape (K,)), not class indices.
+_ONE_HOT_FAMILIES = ("OneHotCategorical", "RelaxedOneHotCategorical")
 #: Keras loss names (or class names, lower-cased) and the task they model.
 _LOSS_TASKS = (
     ("sparse_categorical_crossentropy", "categorical"),
@@ -76,10 +80,29 @@ class Probe:
     user_learning_rate: float | None = None
     #: the model reads x (or part of it) as indices: an INDEX_LAYERS layer, named here
     index_layer: str | None = None
+    #: the targets' width per example the model scores (a categorical model's: its classes), and
+    #: whether it takes one-hot rows: the shape generated targets must have (None: not told)
+    width: int | None = None
+    one_hot: bool = False
 
 
 def task_of_family(dist: Any) -> str | None:
-    """The task a distribution family models, looking through wrappers and mixtures."""
+    """The task a distribution family models, looking through wrappers and mixtures; a
+    ``tfd.Mixture``'s is its components', point masses aside (a zero-inflated Poisson counts)."""
+    d = _innermost(dist)
+    name = type(d).__name__
+    if name == "Mixture":
+        tasks = {task_of_family(c) for c in d.components if type(unwrap(c)).__name__ not in _POINT_MASSES}
+        if len(tasks) == 1:
+            return tasks.pop()
+    for task, families in _FAMILY_TASKS.items():
+        if name in families:
+            return task
+    return "regression" if hasattr(d, "log_prob") else None
+
+
+def _innermost(dist: Any) -> Any:
+    """``dist`` without its Independent/Sample/MixtureSameFamily wrappers."""
     d = unwrap(dist)
     for _ in range(5):
         # ``is None``, never ``or``: the inner distribution of a tfp.layers output converts to a
@@ -90,11 +113,34 @@ def task_of_family(dist: Any) -> str | None:
         if inner is None or type(d).__name__ not in ("Independent", "Sample", "MixtureSameFamily"):
             break
         d = unwrap(inner)
-    name = type(d).__name__
-    for task, families in _FAMILY_TASKS.items():
-        if name in families:
-            return task
-    return "regression" if hasattr(d, "log_prob") else None
+    return d
+
+
+def _distribution_width(dist: Any) -> tuple[int | None, bool]:
+    """The width of the targets ``dist`` scores per example (a Categorical's: its classes) and
+    whether it takes them as one-hot rows; (None, False) where its shapes are unknown."""
+    inner = _innermost(dist)
+    name = type(inner).__name__.lstrip("_")
+    try:
+        if name == "Categorical":
+            return int(inner.logits_parameter().shape[-1]), False
+        outer = unwrap(dist)
+        shape = [*outer.batch_shape[1:], *outer.event_shape]
+        return (int(shape[-1]) if shape else 1), name in _ONE_HOT_FAMILIES
+    except (TypeError, ValueError, NotImplementedError):  # an unknown dimension
+        return None, False
+
+
+def _tensor_width(output: Any, loss: Any) -> tuple[int | None, bool]:
+    """What a tensor ``output`` under a Keras cross-entropy ``loss`` says of the targets: the
+    classes (or 0/1 labels) per example, and whether they are one-hot rows (every categorical
+    loss but the sparse one); (None, False) under other losses, whose outputs are parameters."""
+    task = task_of_loss(loss)
+    shape = getattr(output, "shape", ())
+    if task not in ("categorical", "binary") or len(shape) < 1:
+        return None, False
+    width = int(shape[-1]) if len(shape) >= 2 and shape[-1] is not None else 1
+    return width, task == "categorical" and "sparse" not in loss_name(loss).lower()
 
 
 def task_of_loss(loss: Any) -> str:
@@ -110,8 +156,8 @@ def probe_target(target: Target) -> Probe:
     """Build ``target`` once: its task (from the output or the loss) and the user's optimizer."""
     x, y = _probe_data(target)
     tf_keras.backend.clear_session()
-    available = filled_parameters(x, y, output_dim=1, batch_size=target.batch_size or Config.batch_size,
-                                  inputs=target.inputs)
+    available = filled_parameters(x, y, output_dim=data_output_dim(y, target.task),
+                                  batch_size=target.batch_size or Config.batch_size, inputs=target.inputs)
     try:
         model = target.factory(**factory_kwargs(target.factory, available, {}))
     except Exception as exc:  # noqa: BLE001 - the search reports it as a `builds` failure
@@ -146,7 +192,8 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
     optimizer, lr = _user_optimizer(model)
     if hasattr(unwrap(output), "log_prob"):
         family = family_name(output)
-        return Probe(task_of_family(output), f"the output distribution is {family}", optimizer, lr)
+        return Probe(task_of_family(output), f"the output distribution is {family}", optimizer, lr,
+                     None, *_distribution_width(output))
     loss = compiled_loss(model)
     own = "compute_loss" if uses_own_compute_loss(model) else "train_step" if overrides_train_step(
         model) else None
@@ -157,7 +204,7 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
         if dist is _SCORES_NOTHING:
             raise TargetError(_UNREAD_STEP)
         return Probe(task_of_family(dist), f"its {own} builds {with_article(family_name(dist))}",
-                     optimizer, lr)
+                     optimizer, lr, None, *_distribution_width(dist))
     if loss is None:
         return Probe(None, "a tensor output and no compiled loss", optimizer, lr)
     try:
@@ -166,8 +213,9 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
         dist = None
     if dist is not None:
         return Probe(task_of_family(dist), f"the loss builds {with_article(family_name(dist))}", optimizer,
-                     lr)
-    return Probe(task_of_loss(loss), f"the loss is {loss_name(loss)}", optimizer, lr)
+                     lr, None, *_distribution_width(dist))
+    return Probe(task_of_loss(loss), f"the loss is {loss_name(loss)}", optimizer, lr, None,
+                 *_tensor_width(output, loss))
 
 
 def _check_inputs(target: Target, model: Any) -> None:
