@@ -1229,11 +1229,23 @@ def zero_inflated_poisson(input_dim):
     return _dense(input_dim, 2, lambda y, d: -d.log_prob(y), head=tfpl.DistributionLambda(_zero_inflated))
 
 
+@tfpcheck.model()
+def keras3_loss_builds_a_categorical(input_dim):
+    """The Categorical refuses the real-valued targets the first build is probed with: the task
+    is still read from it, not from the loss's name."""
+    model = keras.Sequential([keras.Input((input_dim,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(4)])
+    model.compile(keras.optimizers.Adam(0.01),
+                  loss=lambda y, t: -tfd.Categorical(logits=t).log_prob(tf.reshape(y, [-1])))
+    return model
+
+
 @pytest.mark.parametrize("factory, task, output_dim, one_hot", [
     (three_classes_one_hot_loss, "categorical", 3, True),
     (one_hot_categorical_head, "categorical", None, True),
     (three_labels, "binary", 3, False),
     (zero_inflated_poisson, "count", 1, False),
+    (keras3_loss_builds_a_categorical, "categorical", 4, False),
 ])
 def test_generated_targets_take_the_shape_the_model_scores(factory, task, output_dim, one_hot):
     """The model's classes, labels and encoding are read at the first build (a factory taking

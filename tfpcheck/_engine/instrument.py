@@ -36,7 +36,7 @@ from tfpcheck._engine.owners import owners
 __all__ = ["Recorder", "capture_distributions", "compile_for_check", "config_optimizer", "data_term",
            "compute_loss_likelihood", "evaluate_loss", "keras_builtin_loss", "likelihood",
            "loss_distribution", "loss_name", "model_loss", "nll", "predicts_mean", "probabilities_read",
-           "record_likelihood",
+           "record_likelihood", "refused_distribution",
            "scores_in_train_step", "squashed_name", "step_variables", "train_step_likelihood"]
 
 tfd = tfp.distributions
@@ -313,6 +313,18 @@ def likelihood(found: list[Any], values: list[Any], batch: int | None) -> tuple[
 def loss_distribution(user_loss: Any, y_true: Any, y_pred: Any, keras_3: bool = False) -> Any:
     """The distribution the loss evaluates (see :func:`evaluate_loss`), or None."""
     return evaluate_loss(user_loss, y_true, y_pred, keras_3)[1]
+
+
+def refused_distribution(user_loss: Any, y_true: Any, y_pred: Any, keras_3: bool = False) -> Any:
+    """The first distribution whose ``log_prob``/``prob`` the loss called where the call raised on
+    these targets (a Categorical asked about the real-valued targets a probe generates), or None."""
+    found: list[Any] = []
+    with capture_distributions(found):
+        try:
+            data_term(user_loss, keras_3)(tf.convert_to_tensor(y_true), y_pred)
+        except Exception:  # noqa: BLE001 - the call's refusal is expected: only who was asked matters
+            pass
+    return found[0] if found else None
 
 
 @contextlib.contextmanager

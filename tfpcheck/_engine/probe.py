@@ -29,6 +29,7 @@ from tfpcheck._engine.instrument import (
     compute_loss_likelihood,
     loss_distribution,
     loss_name,
+    refused_distribution,
     train_step_likelihood,
 )
 from tfpcheck._engine.optimizers import initial_rate, schedule_of
@@ -210,7 +211,7 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
     try:
         dist = loss_distribution(loss, y[:8], output, keras_3)
     except Exception:  # noqa: BLE001 - targets the loss refuses: training's first pass says why
-        dist = None
+        dist = refused_distribution(loss, y[:8], output, keras_3)
     if dist is not None:
         return Probe(task_of_family(dist), f"the loss builds {with_article(family_name(dist))}", optimizer,
                      lr, None, *_distribution_width(dist))
