@@ -1187,3 +1187,34 @@ def test_counts_in_the_thousands_keep_their_scale_in_the_data_scale_fix():
     assert root.cause == "data_scale", root.explain()
     assert "stay as they are, which Poisson needs" in root.fix and "log_rate=t + 7.5" in root.fix, root.fix
     assert "standardise features and targets" not in root.fix, root.fix
+
+
+def test_a_head_thrown_out_of_its_constraint_by_a_narrow_priors_kl_is_prior_mismatch():
+    """A fixed scale-mixture prior of stddev 7e-5 under a posterior of 0.05: the KL term is 99.99%
+    of the first step's loss and its gradient (norm 5.6e4) throws the weights, so the head's
+    scale underflows to 0 at step 1 and training stops on NaN. It was called parameterization
+    ("a ReLU or an underflow") of a softplus head; widening the prior confirms the cause."""
+    import tfpcheck.strategies as ts
+    from tfpcheck.strategies._internal.architectures import HeadSpec
+    from tfpcheck.strategies._internal.data import DataSpec
+    from tfpcheck.strategies._internal.modelspec import ModelSpec
+    from tfpcheck.strategies._internal.optimizers import OptimizerSpec
+    from tfpcheck.strategies._internal.priors import PriorSpec
+
+    from tfpcheck._confirm import confirm
+    from tfpcheck._engine import run_config
+    from tfpcheck._search import findings_for
+
+    data = DataSpec(seed=228, n_train=512, input_dim=4, y_scale=0.781, y_offset=-0.391, noise=0.1)
+    spec = ModelSpec(data=data, output_layer="DenseLocalReparameterization",
+                     optimizer=OptimizerSpec(optimizer="sgd", learning_rate=0.005, batch_size=16, steps=400),
+                     head=HeadSpec(family="independent_normal"),
+                     prior=PriorSpec(family="scale_mixture", scale=1e-4))
+    target, config = ts.spec_target(spec)
+    trace = run_config(target, config)
+    root = findings_for(target, trace)[0]
+    assert (root.invariant, root.cause, root.step) == ("positive_scales", "prior_mismatch", 1), root
+    assert "far narrower than its posterior" in root.fix, root.fix
+    rerun = lambda c, adjust: run_config(target, c, adjust=adjust)  # noqa: E731
+    confirmed = confirm(root, trace, ("positive_scales",), rerun)
+    assert (confirmed.cause, confirmed.confirmed) == ("prior_mismatch", True), confirmed

@@ -278,6 +278,10 @@ def positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
     # (measured: SGD at 100-300x its rate, scales of 8e-10 at step 2-3 with too few steps to see
     # the gradient grow). On raw data the features blow the gradient up as well (exp_scale).
     underflowed = _over_or_underflowed(e["min"], e["max"]) and e["min"] >= 0 and math.isfinite(e["max"])
+    narrow = _narrow_prior(t) if mid_training else None
+    if narrow is not None:
+        return "prior_mismatch", _thrown_by_prior(narrow, t, where, v.step), {
+            "layer": narrow.name, "prior_stddev": narrow.prior_stddev}
     if mid_training and not data_is_raw(t) and (grad_blew_up(t, v.step) or underflowed):
         return "optimizer_settings", _FIX_MID_TRAINING, {"grad_norms": _grad_range(t, v.step)}
     if _over_or_underflowed(e["min"], e["max"]):
@@ -294,6 +298,19 @@ def positive_scales(v: Verdict, t: Trace) -> tuple[str, str, dict[str, Any]]:
         f"{'output' if e['role'] == 'output' else 'value'} ({e['constraint']} "
         f"constraint): {fix}"
     ), {}
+
+
+def _thrown_by_prior(narrow: LayerSummary, t: Trace, where: str, step: int | None) -> str:
+    """Why a parameter valid at initialisation left its constraint once training began, under a
+    fixed prior far narrower than the posterior: the KL term's gradient threw the weights (the
+    narrow_prior specs: 99.99% of the first step's loss, gradient norm 5.6e4, NaN at step 1)."""
+    share = ""
+    if t.kl_terms and t.losses and math.isfinite(t.losses[0]) and t.losses[0] > 0:
+        share = f" (the KL term was {t.kl_terms[0] / t.losses[0]:.0%} of the first step's loss)"
+    return (f"the {where} parameter was valid at initialisation and left its constraint at step {step}: "
+            f"the fixed prior of '{narrow.name}' (stddev {narrow.prior_stddev:.2g}) is far narrower than "
+            f"its posterior, and the KL term's gradient threw the weights{share}: "
+            f"{FIXES['prior_mismatch']}")
 
 
 #: Rank-1 targets against a (B, 1) parameter: Keras 3 passes them to the loss as they are.
@@ -746,7 +763,7 @@ def _narrow_prior(t: Trace) -> LayerSummary | None:
     """A variational layer whose fixed prior is narrower than NARROW_PRIOR, or than its
     posterior was at the start by PRIOR_CONFLICT_RATIO."""
     start = {layer.name: layer.posterior_stddev for layer in t.layers_start}
-    for layer in t.layers_end:
+    for layer in t.layers_end or t.layers_start:  # none at the end: training stopped on a NaN
         wide = start.get(layer.name, 0.0) / checks.PRIOR_CONFLICT_RATIO
         if not layer.prior_trainable and layer.prior_stddev < max(NARROW_PRIOR, wide):
             return layer
