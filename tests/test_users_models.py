@@ -1302,3 +1302,20 @@ def test_output_dim_is_the_users_datas(factory, output_dim):
     (t,) = tfpcheck.check(factory, max_examples=2).targets
     assert (t.status, t.violations) == ("passed", []), t.to_dict()
     assert not any(note.startswith("loss_shape") for note in t.notes), t.notes
+
+
+@tfpcheck.model(data=(X_REG, Y_REG))
+def loss_of_prob_on_a_tfp_layers_output():
+    """-log(d.prob(y)): TFP's tfp.layers output forwards prob() to Normal._prob, which Normal
+    lacks, so the user's own fit raises AttributeError; it was 'unclassified'."""
+    model = tf_keras.Sequential([tf_keras.layers.Dense(2), tfpl.DistributionLambda(
+        lambda t: tfd.Normal(t[..., :1], 1e-3 + tf.math.softplus(t[..., 1:])))])
+    model.compile(tf_keras.optimizers.Adam(0.01), loss=lambda y, d: -tf.math.log(d.prob(y)))
+    return model
+
+
+def test_prob_on_a_tfp_layers_output_is_misuse_with_the_log_scale_fix():
+    (t,) = tfpcheck.check(loss_of_prob_on_a_tfp_layers_output, max_examples=1).targets
+    (finding,) = t.violations
+    assert (finding.invariant, finding.cause) == ("builds", "tfp_layer_misuse"), finding
+    assert "call d.log_prob(y)" in finding.fix and "Normal's private _prob" in finding.fix

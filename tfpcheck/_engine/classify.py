@@ -207,6 +207,9 @@ def _match(kind: str, message: str, files: str, keras_3: bool = False,
         _shape_mismatch(message) and "layers/dense_variational" in files
     ):  # an exact KL, or the sampled one DenseVariational computes, between unequal sizes
         return "tfp_layer_misuse", _EVENT_SIZE_FIX
+    gap = _COERCIBLE_GAP.search(message)
+    if gap is not None and kind == "AttributeError":
+        return "tfp_layer_misuse", _coercible_gap_fix(*gap.groups())
     if "log_prob" in message and kind == "AttributeError":
         return "tfp_layer_misuse", "the loss calls .log_prob: the model must output a distribution."
     width = _INPUT_WIDTH.search(message)
@@ -235,6 +238,19 @@ def _match(kind: str, message: str, files: str, keras_3: bool = False,
             "compile with jit_compile=False."
         )
     return "unclassified", f"fix the {kind} raised by the model code; the message above says where."
+
+
+#: What a tfp.layers output (TFP's _TensorCoercible, which forwards prob/cdf/survival_function to
+#: the private method of the distribution it wraps) raises for a family that lacks that method:
+#: ``d.prob(y)`` on a DistributionLambda(tfd.Normal) output, where a plain Normal's prob works.
+_COERCIBLE_GAP = re.compile(r"'(\w+)' object has no attribute '_(prob|cdf|survival_function)'")
+
+
+def _coercible_gap_fix(family: str, method: str) -> str:
+    return (f"the model's output is a tfp.layers distribution, which forwards {method}() to {family}'s "
+            f"private _{method}, and {family} defines only log_{method}: call d.log_{method}(y) "
+            f"(tf.exp of it where {method} itself is wanted); as a loss, -d.log_prob(y), which stays "
+            f"finite where {method} underflows to 0.")
 
 
 #: A model whose Input has another width than the data's rows (Keras's own words).
