@@ -117,31 +117,32 @@ def _innermost(dist: Any) -> Any:
     return d
 
 
-def _distribution_width(dist: Any) -> tuple[int | None, bool]:
-    """The width of the targets ``dist`` scores per example (a Categorical's: its classes) and
-    whether it takes them as one-hot rows; (None, False) where its shapes are unknown."""
+def _distribution_width(dist: Any) -> dict[str, Any]:
+    """Probe's ``width`` and ``one_hot`` for the targets ``dist`` scores: their width per example
+    (a Categorical's: its classes), and whether they are one-hot rows; no width where a shape is
+    unknown."""
     inner = _innermost(dist)
     name = type(inner).__name__.lstrip("_")
     try:
         if name == "Categorical":
-            return int(inner.logits_parameter().shape[-1]), False
+            return {"width": int(inner.logits_parameter().shape[-1])}
         outer = unwrap(dist)
         shape = [*outer.batch_shape[1:], *outer.event_shape]
-        return (int(shape[-1]) if shape else 1), name in _ONE_HOT_FAMILIES
+        return {"width": int(shape[-1]) if shape else 1, "one_hot": name in _ONE_HOT_FAMILIES}
     except (TypeError, ValueError, NotImplementedError):  # an unknown dimension
-        return None, False
+        return {}
 
 
-def _tensor_width(output: Any, loss: Any) -> tuple[int | None, bool]:
-    """What a tensor ``output`` under a Keras cross-entropy ``loss`` says of the targets: the
-    classes (or 0/1 labels) per example, and whether they are one-hot rows (every categorical
-    loss but the sparse one); (None, False) under other losses, whose outputs are parameters."""
+def _tensor_width(output: Any, loss: Any) -> dict[str, Any]:
+    """Probe's ``width`` and ``one_hot`` for a tensor ``output`` under a Keras cross-entropy
+    ``loss``: the classes (or 0/1 labels) per example, one-hot rows under every categorical loss
+    but the sparse one; nothing under other losses, whose outputs are parameters."""
     task = task_of_loss(loss)
     shape = getattr(output, "shape", ())
     if task not in ("categorical", "binary") or len(shape) < 1:
-        return None, False
+        return {}
     width = int(shape[-1]) if len(shape) >= 2 and shape[-1] is not None else 1
-    return width, task == "categorical" and "sparse" not in loss_name(loss).lower()
+    return {"width": width, "one_hot": task == "categorical" and "sparse" not in loss_name(loss).lower()}
 
 
 def task_of_loss(loss: Any) -> str:
@@ -194,7 +195,7 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
     if hasattr(unwrap(output), "log_prob"):
         family = family_name(output)
         return Probe(task_of_family(output), f"the output distribution is {family}", optimizer, lr,
-                     None, *_distribution_width(output))
+                     **_distribution_width(output))
     loss = compiled_loss(model)
     own = "compute_loss" if uses_own_compute_loss(model) else "train_step" if overrides_train_step(
         model) else None
@@ -205,7 +206,7 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
         if dist is _SCORES_NOTHING:
             raise TargetError(_UNREAD_STEP)
         return Probe(task_of_family(dist), f"its {own} builds {with_article(family_name(dist))}",
-                     optimizer, lr, None, *_distribution_width(dist))
+                     optimizer, lr, **_distribution_width(dist))
     if loss is None:
         return Probe(None, "a tensor output and no compiled loss", optimizer, lr)
     try:
@@ -214,9 +215,9 @@ def read_model(model: Any, x: np.ndarray, y: np.ndarray, inputs: InputLayout | N
         dist = refused_distribution(loss, y[:8], output, keras_3)
     if dist is not None:
         return Probe(task_of_family(dist), f"the loss builds {with_article(family_name(dist))}", optimizer,
-                     lr, None, *_distribution_width(dist))
-    return Probe(task_of_loss(loss), f"the loss is {loss_name(loss)}", optimizer, lr, None,
-                 *_tensor_width(output, loss))
+                     lr, **_distribution_width(dist))
+    return Probe(task_of_loss(loss), f"the loss is {loss_name(loss)}", optimizer, lr,
+                 **_tensor_width(output, loss))
 
 
 def _check_inputs(target: Target, model: Any) -> None:
