@@ -15,6 +15,8 @@ from public_dl_book import (
     dl_book_sine_nonbayes,
     dl_book_sine_vi,
     dl_book_sine_vi_buggy,
+    dl_book_zip,
+    dl_book_zip_buggy,
 )
 from public_keras3 import dl_keras3_gaussian, dl_keras3_gaussian_buggy, keras_io_mdn, keras_io_mdn_buggy
 from public_tfp import (
@@ -24,6 +26,8 @@ from public_tfp import (
     tfp_autoregressive_flow_buggy,
     tfp_flipout_classifier,
     tfp_flipout_classifier_buggy,
+    tfp_logistic_regression,
+    tfp_logistic_regression_buggy,
     tfp_vae,
     tfp_vae_buggy,
 )
@@ -50,6 +54,8 @@ __all__ = [
     "dl_book_sine_nonbayes",
     "dl_book_sine_vi",
     "dl_book_sine_vi_buggy",
+    "dl_book_zip",
+    "dl_book_zip_buggy",
     "dl_keras3_gaussian",
     "dl_keras3_gaussian_buggy",
     "keras_io_mdn",
@@ -67,6 +73,8 @@ __all__ = [
     "tfp_regression_vgp",
     "tfp_flipout_classifier",
     "tfp_flipout_classifier_buggy",
+    "tfp_logistic_regression",
+    "tfp_logistic_regression_buggy",
     "tfp_vae",
     "tfp_vae_buggy",
 ]

@@ -88,3 +88,23 @@ def test_readme_invariant_table_is_the_registry():
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert readme_table() in readme
+
+
+def test_every_public_model_is_a_target_of_pytest_tfpcheck_examples():
+    """``pytest --tfpcheck examples/`` collects the public models through test_public_models.py:
+    a model added to a public_*.py file and not exported there is never run by it."""
+    import ast
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    decorated = set()
+    for path in examples.glob("public_*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and any(
+                    "tfpcheck.model" in ast.unparse(d) for d in node.decorator_list):
+                decorated.add(node.name)
+    exported = set()
+    for node in ast.parse((examples / "test_public_models.py").read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+            exported = set(ast.literal_eval(node.value))
+    assert decorated and decorated == exported, sorted(decorated ^ exported)
