@@ -87,8 +87,7 @@ def intervention_for(cause: str, trace: Trace) -> Intervention | None:
     if cause == "kl_scaling" and _kl_undivided(trace):
         return Intervention(c, frozenset({"kl_per_example"}),
                             {"kl_terms": f"divided by n_train={c.n_train}"})
-    layers = trace.layers_end or trace.layers_start  # none at the end: training stopped on a NaN
-    if cause == "prior_mismatch" and any(not layer.prior_trainable for layer in layers):
+    if cause == "prior_mismatch" and any(not layer.prior_trainable for layer in trace.layers_last):
         return Intervention(c, frozenset({"prior_widened"}),
                             {"priors": f"{PRIOR_WIDENING:g} times wider"})
     if cause == "mc_sampling" and trace.layers_end and trace.prediction_noise:

@@ -763,7 +763,7 @@ def _narrow_prior(t: Trace) -> LayerSummary | None:
     """A variational layer whose fixed prior is narrower than NARROW_PRIOR, or than its
     posterior was at the start by PRIOR_CONFLICT_RATIO."""
     start = {layer.name: layer.posterior_stddev for layer in t.layers_start}
-    for layer in t.layers_end or t.layers_start:  # none at the end: training stopped on a NaN
+    for layer in t.layers_last:
         wide = start.get(layer.name, 0.0) / checks.PRIOR_CONFLICT_RATIO
         if not layer.prior_trainable and layer.prior_stddev < max(NARROW_PRIOR, wide):
             return layer

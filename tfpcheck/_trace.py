@@ -131,3 +131,9 @@ class Trace:
     @property
     def steps_run(self) -> int:
         return len(self.losses)
+
+    @property
+    def layers_last(self) -> list[LayerSummary]:
+        """The variational layers as last seen: at the end, or at the start where training
+        stopped on a NaN before the end was observed."""
+        return self.layers_end or self.layers_start
